@@ -1,0 +1,187 @@
+#!/bin/bash
+# Build QEMU 10.0.x from Debian's source package, with xen-displfront.
+#
+#   tools/build-qemu.sh OUTDIR
+#
+# Fetches the upstream tarball with "apt-get source --tar-only" from
+# bookworm-backports, checks it against the archive's SHA256, unpacks it
+# (without roms/), applies patches/, links the device's sources in and
+# builds qemu-system-x86_64 plus the qtests we run.  The tree and build
+# live in a cache outside the clone, keyed by QEMU version and by a hash
+# of the patches and configure flags; ccache is used with paths relative
+# to that tree, so a rebuild after a small change takes seconds to
+# minutes.  OUTDIR receives links to the results.
+#
+# Environment: XDF_CACHE (default ~/.cache/xen-displfront).
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${XDF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xen-displfront}
+QEMU_SERIES=10.0
+DL=$CACHE/dl
+
+# Everything that changes the build tree or its configuration goes into
+# the cache key.
+CONFIGURE_FLAGS=(
+    --cc="ccache cc"
+    --target-list=x86_64-softmmu
+    --without-default-features
+    --without-default-devices
+    --with-devices-x86_64=xen-displfront
+    --enable-xen --enable-kvm --enable-tcg --enable-pixman
+    --disable-fdt --disable-download --disable-docs
+    --disable-install-blobs --disable-werror
+    --python=/usr/bin/python3
+    --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu:/usr/share/qemu
+)
+# Build targets, and the names they get in OUTDIR.
+TARGETS=(
+    qemu-system-x86_64:qemu-system-x86_64
+    tests/qtest/xen-displfront-test:qtest-xen-displfront
+    tests/qtest/qom-test:qtest-qom
+    tests/qtest/device-introspect-test:qtest-device-introspect
+)
+
+say() { printf '[build-qemu] %s\n' "$*"; }
+die() { printf '[build-qemu] error: %s\n' "$*" >&2; exit 1; }
+
+[ $# = 1 ] || die "usage: $0 OUTDIR"
+OUTDIR=$1
+mkdir -p "$CACHE" "$DL" "$OUTDIR"
+
+exec 9>"$CACHE/lock"
+flock 9 || die "cannot lock $CACHE/lock"
+
+# --- 1. the source tarball -------------------------------------------------
+# apt prints: 'URI' NAME SIZE SHA256:HASH
+# (apt lists only files it has yet to fetch, so ask from an empty folder).
+src_info() {
+    local empty
+    empty=$(mktemp -d)
+    (cd "$empty" && apt-get source --print-uris --tar-only \
+                        -t bookworm-backports qemu 2>/dev/null) |
+        awk -v s="$QEMU_SERIES" '
+            $2 ~ "^qemu_" s "\\.[0-9]+[^_]*\\.orig\\.tar\\.xz$" {
+                sub(/^SHA256:/, "", $4); print $2, $4; exit
+            }'
+    rmdir "$empty"
+}
+info=$(src_info || true)
+if [ -n "$info" ]; then
+    echo "$info" > "$DL/current"
+elif [ -f "$DL/current" ]; then
+    info=$(cat "$DL/current")
+    say "apt does not answer; using the tarball recorded earlier"
+else
+    die "apt-get source finds no QEMU $QEMU_SERIES.x in bookworm-backports; run tools/setup-host.sh first"
+fi
+read -r tarball sha256 <<<"$info"
+version=${tarball#qemu_}
+version=${version%%+*}
+version=${version%.orig.tar.xz}
+
+if [ ! -f "$DL/$tarball" ] ||
+   ! echo "$sha256  $DL/$tarball" | sha256sum --quiet -c - 2>/dev/null; then
+    say "fetching $tarball from Debian (bookworm-backports)"
+    rm -f "$DL/$tarball"
+    (cd "$DL" && apt-get source --tar-only -t bookworm-backports qemu 2>&1 |
+         grep -v '^W: Download is performed unsandboxed' | sed 's/^/  /')
+    [ -f "$DL/$tarball" ] || die "apt-get source did not produce $tarball"
+fi
+echo "$sha256  $DL/$tarball" | sha256sum --quiet -c - ||
+    die "$tarball does not match the archive's SHA256 $sha256"
+
+# --- 2. the patched tree ---------------------------------------------------
+patches=("$TOP"/patches/*.patch)
+key=$( { cat "${patches[@]}"; printf '%s\n' "${CONFIGURE_FLAGS[@]}"; } |
+       sha256sum | cut -c1-12)
+TREE=$CACHE/qemu-$version-$key
+SRC=$TREE/src
+BLD=$TREE/build
+
+if [ ! -f "$SRC/.xdf-patched" ]; then
+    say "unpacking QEMU $version into $TREE"
+    rm -rf "$TREE"
+    mkdir -p "$TREE/src.tmp"
+    tar -xJf "$DL/$tarball" -C "$TREE/src.tmp" --strip-components=1 \
+        --exclude='*/roms/*' --no-same-owner
+    for p in "${patches[@]}"; do
+        say "applying $(basename "$p")"
+        patch -d "$TREE/src.tmp" -p1 --batch --forward --quiet < "$p" ||
+            die "$(basename "$p") does not apply to QEMU $version"
+    done
+    touch "$TREE/src.tmp/.xdf-patched"
+    mv "$TREE/src.tmp" "$SRC"
+fi
+touch "$TREE"
+
+# Our sources stay in the clone: link them into the tree, re-pointing the
+# links when the clone has moved (ninja follows them and sees any change).
+link() {
+    [ -e "$1" ] || die "missing source file $1"
+    [ "$(readlink "$2" 2>/dev/null)" = "$1" ] || ln -sfn "$1" "$2"
+}
+XDF=$SRC/hw/display/xen-displfront
+link "$TOP/hw-display-xen-displfront.c" "$XDF/xen-displfront.c"
+link "$TOP/trace-events" "$XDF/trace-events"
+for h in "$TOP"/include/*.h; do
+    link "$h" "$XDF/$(basename "$h")"
+done
+for l in "$XDF"/*.h; do
+    [ -e "$l" ] || rm -f "$l"          # header removed from the clone
+done
+link "$TOP/qtest/xen-displfront-test.c" "$SRC/tests/qtest/xen-displfront-test.c"
+
+# --- 3. configure and build ------------------------------------------------
+export CCACHE_DIR=$CACHE/ccache
+export CCACHE_BASEDIR=$TREE
+export CCACHE_NOHASHDIR=1
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-3G}
+command -v ccache >/dev/null || die "ccache is missing; run tools/setup-host.sh"
+
+if [ ! -f "$BLD/build.ninja" ]; then
+    say "configuring QEMU $version"
+    rm -rf "$BLD"
+    mkdir -p "$BLD"
+    (cd "$BLD" && "$SRC/configure" "${CONFIGURE_FLAGS[@]}" > configure.log 2>&1) || {
+        tail -n 30 "$BLD/configure.log" >&2
+        rm -f "$BLD/build.ninja"
+        die "QEMU configure failed; full log in $BLD/configure.log"
+    }
+fi
+
+ninja_targets=()
+for t in "${TARGETS[@]}"; do ninja_targets+=("${t%%:*}"); done
+
+todo=$(ninja -C "$BLD" -n "${ninja_targets[@]}" 2>/dev/null | grep -c '^\[' || true)
+if [ "$todo" -gt 0 ]; then
+    say "building $todo steps in $BLD (ccache: $CCACHE_DIR)"
+fi
+# Print every 100th step and everything that is not a progress line
+# (compiler warnings and errors), so that a cold build shows progress
+# without flooding the log.
+start=$SECONDS
+NINJA_STATUS='[%f/%t] ' ninja -C "$BLD" "${ninja_targets[@]}" 2>&1 |
+    awk '/^\[[0-9]+\/[0-9]+\] / {
+             split(substr($1, 2), n, "/")
+             if (n[1] % 100 == 0 || n[1] == n[2]) { print "  " $1 " " $NF; fflush() }
+             next
+         }
+         /^ninja: (Entering|no work)/ { next }
+         { print; fflush() }' || die "QEMU build failed (see above)"
+[ "$todo" -gt 0 ] && say "built in $((SECONDS - start)) s"
+
+for t in "${TARGETS[@]}"; do
+    link "$BLD/${t%%:*}" "$OUTDIR/${t#*:}"
+done
+
+# Keep the two most recent trees besides this one.
+ls -1dt "$CACHE"/qemu-*/ 2>/dev/null | grep -vxF "$TREE/" | tail -n +3 |
+    while read -r old; do
+        say "removing old tree $old"
+        rm -rf "$old"
+    done
+exit 0
