@@ -180,8 +180,8 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
         error_setg(errp, "this Xen (%s) cannot share pages with a backend",
                    xen_mode == XEN_EMULATE ? "QEMU's own Xen emulation" :
                    "accelerator");
-        error_append_hint(errp, "Use real Xen libraries: drop the accelerator's "
-                          "xen-version option.\n");
+        error_append_hint(errp, "Use real Xen libraries: drop the "
+                          "accelerator's xen-version option.\n");
         return false;
     }
     s->xeh = qemu_xen_evtchn_open();
@@ -198,8 +198,10 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
     }
 
     if (s->frontend_domid == DOMID_SELF) {
-        /* A domain's "domid" node sits in its home, which is where
-         * relative paths lead; dom0's toolstack may not write it. */
+        /*
+         * A domain's "domid" node sits in its home, which is where
+         * relative paths lead; dom0's toolstack may not write it.
+         */
         domid = qemu_xen_xs_read(s->xsh, XBT_NULL, "domid", NULL);
         if (domid && (qemu_strtoui(domid, NULL, 10, &s->frontend_domid) ||
                       s->frontend_domid >= DOMID_FIRST_RESERVED)) {
@@ -370,7 +372,7 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "backend-domid",
         "domain of the displif backend");
     object_class_property_set_description(klass, "frontend-domid",
-        "domain the frontend belongs to (default: QEMU's own)");
+        "domain the frontend belongs to; 32752 (DOMID_SELF): QEMU's own");
     object_class_property_set_description(klass, "dev-id",
         "vdispl device index in XenStore");
     object_class_property_set_description(klass, "resolution",

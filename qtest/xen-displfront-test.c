@@ -27,7 +27,7 @@ static void qemu_run_free(QemuRun *r)
 }
 
 /*
- * Run QEMU with @args (split at blanks) and no XenStore within reach
+ * Run QEMU with @args (split as a shell would) and no XenStore within reach
  * unless @xenstore names one; wait for it to exit.
  */
 static QemuRun qemu_run(const char *xenstore, const char *args)
@@ -124,9 +124,11 @@ static void test_bad_resolution(void)
     size_t i;
 
     for (i = 0; i < G_N_ELEMENTS(malformed); i++) {
-        g_autofree char *args = g_strdup_printf(
-            "-device VGA,id=v -device xen-displfront,display=v,"
-            "resolution=%s", malformed[i]);
+        g_autofree char *dev = g_strdup_printf(
+            "xen-displfront,display=v,resolution=%s", malformed[i]);
+        g_autofree char *quoted = g_shell_quote(dev);
+        g_autofree char *args = g_strdup_printf("-device VGA,id=v -device %s",
+                                                quoted);
         g_autofree char *msg = g_strdup_printf(
             "resolution '%s' is not of the form WIDTHxHEIGHT", malformed[i]);
 
@@ -138,8 +140,9 @@ static void test_bad_resolution(void)
     }
     for (i = 0; i < G_N_ELEMENTS(out_of_range); i++) {
         g_autofree char *args = g_strdup_printf(
-            "-device VGA,id=v -device xen-displfront,display=v,"
-            "resolution=%s", out_of_range[i]);
+            "-device VGA,id=v "
+            "-device xen-displfront,display=v,resolution=%s",
+            out_of_range[i]);
         g_autofree char *msg = g_strdup_printf(
             "resolution '%s' is out of range: width and height must be "
             "1 to %d", out_of_range[i], DISPLIF_MAX_SIDE);

@@ -174,9 +174,18 @@ NINJA_STATUS='[%f/%t] ' ninja -C "$BLD" "${ninja_targets[@]}" 2>&1 |
          { print; fflush() }' || die "QEMU build failed (see above)"
 [ "$todo" -gt 0 ] && say "built in $((SECONDS - start)) s"
 
+# Run from its build folder, QEMU looks for firmware only under
+# qemu-bundle/ (with the configured paths appended): link Debian's
+# firmware folders there.
+for d in /usr/share/seabios /usr/lib/ipxe/qemu /usr/share/qemu; do
+    mkdir -p "$(dirname "$BLD/qemu-bundle$d")"
+    link "$d" "$BLD/qemu-bundle$d"
+done
+
 for t in "${TARGETS[@]}"; do
     link "$BLD/${t%%:*}" "$OUTDIR/${t#*:}"
 done
+link "$SRC" "$OUTDIR/qemu-src"          # scripts/checkpatch.pl, for one
 
 # Keep the two most recent trees besides this one.
 ls -1dt "$CACHE"/qemu-*/ 2>/dev/null | grep -vxF "$TREE/" | tail -n +3 |
