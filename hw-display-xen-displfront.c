@@ -10,6 +10,12 @@
  * device is a displif frontend of that domain (frontend-domid), not of
  * the guest's.
  *
+ * The file has three layers, bottom up:
+ *  - the XenBus frontend: XenStore nodes and the state machine;
+ *  - the transport: per connector a request ring and an event page,
+ *    each with its event channel; one request in flight per ring;
+ *  - the display: console listener, double buffers, damage, flips.
+ *
  * Copyright (c) 2026 The xen-displfront authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,13 +24,17 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/queue.h"
+#include "qemu/timer.h"
 #include "hw/qdev-core.h"
 #include "hw/qdev-properties.h"
 #include "hw/sysbus.h"
 #include "hw/xen/xen.h"
 #include "hw/xen/xen_backend_ops.h"
 #include "hw/xen/xen-bus-helper.h"
+#include "hw/xen/interface/io/displif.h"
 #include "migration/vmstate.h"
 #include "ui/console.h"
 #include "qom/object.h"
@@ -36,6 +46,90 @@
 OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 
 #define XEN_DISPLFRONT_DEFAULT_RESOLUTION "1024x768"
+
+/* What the Linux frontend uses, and what backends expect. */
+#define XDF_REQ_TIMEOUT_MS      3000
+#define XDF_FRAME_DONE_TIMEOUT_MS 100
+#define XDF_MIN_FLIP_INTERVAL_MS 16     /* at most ~60 flips a second */
+#define XDF_NR_BUFFERS          2
+
+/* DRM fourcc codes (drm_fourcc.h), as displif carries them. */
+#define XDF_FOURCC(a, b, c, d) \
+    ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | \
+     ((uint32_t)(d) << 24))
+#define XDF_DRM_FORMAT_XRGB8888 XDF_FOURCC('X', 'R', '2', '4')
+
+typedef struct XenDisplFrontConnector XenDisplFrontConnector;
+typedef struct XdfRequest XdfRequest;
+
+typedef void XdfRequestDone(XenDisplFrontConnector *c, XdfRequest *r,
+                            int status);
+
+/* A request waiting for, or holding, its ring's single slot. */
+struct XdfRequest {
+    struct xendispl_req req;
+    XdfRequestDone *done;
+    void *opaque;
+    QSIMPLEQ_ENTRY(XdfRequest) next;
+};
+
+/* A display buffer and the framebuffer attached to it. */
+typedef struct XdfBuffer {
+    uint64_t dbuf_cookie;
+    uint64_t fb_cookie;
+    uint32_t width;
+    uint32_t height;
+    uint32_t stride;
+    uint32_t fourcc;
+
+    void *data;                 /* shared with the backend */
+    uint32_t n_data;
+    uint32_t *data_refs;
+    void *dir;                  /* page directory */
+    uint32_t n_dir;
+    uint32_t *dir_refs;
+    pixman_image_t *image;      /* wraps data */
+
+    bool created;               /* DBUF_CREATE and FB_ATTACH done */
+    pixman_region32_t stale;    /* what differs from the guest's picture */
+} XdfBuffer;
+
+typedef enum XdfDisplayState {
+    XDF_DISPLAY_OFF,            /* no buffers */
+    XDF_DISPLAY_CONFIGURING,    /* requests to set up buffers in flight */
+    XDF_DISPLAY_ON,             /* buffers ready, flipping */
+} XdfDisplayState;
+
+struct XenDisplFrontConnector {
+    XenDisplFront *s;
+    unsigned int index;
+    uint32_t width;             /* from XenStore's "resolution" */
+    uint32_t height;
+
+    /* request ring */
+    struct xen_displif_sring *sring;
+    struct xen_displif_front_ring ring;
+    uint32_t req_ref;
+    int req_port;
+    uint16_t next_id;
+    XdfRequest *in_flight;
+    QSIMPLEQ_HEAD(, XdfRequest) queue;
+    QEMUTimer *req_timer;
+
+    /* event page */
+    struct xendispl_event_page *evt_page;
+    uint32_t evt_ref;
+    int evt_port;
+
+    /* display */
+    XdfDisplayState display;
+    XdfBuffer buf[XDF_NR_BUFFERS];
+    int front;                  /* buffer shown, -1: none yet */
+    int flipping;               /* buffer being flipped to, -1: none */
+    bool configured;            /* SET_CONFIG done */
+    int64_t last_flip_ms;
+    QEMUTimer *frame_timer;
+};
 
 struct XenDisplFront {
     /* parent */
@@ -50,20 +144,29 @@ struct XenDisplFront {
     char *resolution;
     bool be_alloc;
 
-    /* parsed config */
-    uint32_t width;
-    uint32_t height;
-
     /* display side */
     QemuConsole *con;
     DisplayChangeListener dcl;
     bool dcl_registered;
+    DisplaySurface *surface;
+    pixman_region32_t damage;   /* since the last flip */
 
     /* Xen side */
     struct qemu_xs_handle *xsh;
     xenevtchn_handle *xeh;
     xengntshr_handle *xgs;
+    char *fe_path;              /* .../device/vdispl/<dev-id> */
+    char *be_path;              /* .../backend/vdispl/<fe>/<dev-id> */
+    bool wrote_nodes;           /* we created both directories */
+    struct qemu_xs_watch *be_watch;
     enum xenbus_state state;
+    enum xenbus_state be_state;
+    unsigned int version;
+
+    /* connectors */
+    unsigned int nr_connectors;
+    XenDisplFrontConnector *conn;
+    uint64_t next_cookie;
 
     QLIST_ENTRY(XenDisplFront) next;
 };
@@ -78,33 +181,1038 @@ static const char *xen_displfront_id(XenDisplFront *s)
     return dev->id ? dev->id : TYPE_XEN_DISPLFRONT;
 }
 
-static void xen_displfront_set_state(XenDisplFront *s,
-                                     enum xenbus_state state)
+static const char *xdf_op_name(uint8_t op)
 {
+    switch (op) {
+    case XENDISPL_OP_DBUF_CREATE:
+        return "DBUF_CREATE";
+    case XENDISPL_OP_DBUF_DESTROY:
+        return "DBUF_DESTROY";
+    case XENDISPL_OP_FB_ATTACH:
+        return "FB_ATTACH";
+    case XENDISPL_OP_FB_DETACH:
+        return "FB_DETACH";
+    case XENDISPL_OP_SET_CONFIG:
+        return "SET_CONFIG";
+    case XENDISPL_OP_PG_FLIP:
+        return "PG_FLIP";
+    case XENDISPL_OP_GET_EDID:
+        return "GET_EDID";
+    default:
+        return "unknown";
+    }
+}
+
+static void xdf_disconnect(XenDisplFront *s);
+static void xdf_display_start(XenDisplFrontConnector *c);
+static void xdf_display_stop(XenDisplFrontConnector *c);
+
+/* XenBus frontend ------------------------------------------------------ */
+
+static void xdf_set_state(XenDisplFront *s, enum xenbus_state state)
+{
+    Error *local_err = NULL;
+
+    if (s->state == state) {
+        return;
+    }
     trace_xen_displfront_state(xen_displfront_id(s), xs_strstate(s->state),
                                xs_strstate(state));
     s->state = state;
+    xs_node_printf(s->xsh, XBT_NULL, s->fe_path, "state", &local_err,
+                   "%u", state);
+    if (local_err) {
+        error_report_err(local_err);
+    }
 }
 
-/* Display side ----------------------------------------------------------- */
+/*
+ * A backend that breaks the protocol costs its own connection, never
+ * QEMU or the guest: say what happened and close.
+ */
+static void G_GNUC_PRINTF(2, 3)
+xdf_fail(XenDisplFrontConnector *c, const char *fmt, ...)
+{
+    XenDisplFront *s = c->s;
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+
+    error_report("xen-displfront '%s': connector %u: %s; closing the "
+                 "connection to backend domain %" PRIu32,
+                 xen_displfront_id(s), c->index, msg, s->backend_domid);
+    xdf_disconnect(s);
+    xdf_set_state(s, XenbusStateClosing);
+    xdf_set_state(s, XenbusStateClosed);
+}
+
+/*
+ * Create the frontend and backend directories, as a toolstack would
+ * (xl.cfg's vdispl=), when none exist yet.  Owner of each is its own
+ * domain, and the other end may read it.
+ */
+static bool xdf_write_nodes(XenDisplFront *s, Error **errp)
+{
+    xs_transaction_t t;
+    Error *local_err = NULL;
+    unsigned int i;
+
+again:
+    t = qemu_xen_xs_transaction_start(s->xsh);
+    if (t == XBT_NULL) {
+        error_setg_errno(errp, errno, "cannot start a XenStore transaction");
+        return false;
+    }
+    xs_node_destroy(s->xsh, t, s->fe_path, &local_err);
+    error_free(local_err);
+    local_err = NULL;
+    xs_node_destroy(s->xsh, t, s->be_path, &local_err);
+    error_free(local_err);
+    local_err = NULL;
+
+    xs_node_create(s->xsh, t, s->fe_path, s->frontend_domid,
+                   s->backend_domid, XS_PERM_READ, &local_err);
+    if (!local_err) {
+        xs_node_create(s->xsh, t, s->be_path, s->backend_domid,
+                       s->frontend_domid, XS_PERM_READ, &local_err);
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->fe_path, "backend", &local_err, "%s",
+                       s->be_path);
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->fe_path, "backend-id", &local_err,
+                       "%" PRIu32, s->backend_domid);
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_BE_ALLOC,
+                       &local_err, "%d", s->be_alloc);
+    }
+    for (i = 0; !local_err && i < s->nr_connectors; i++) {
+        g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
+
+        xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_RESOLUTION,
+                       &local_err, "%" PRIu32 "x%" PRIu32,
+                       s->conn[i].width, s->conn[i].height);
+        if (!local_err) {
+            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_UNIQUE_ID,
+                           &local_err, "%s-%u", xen_displfront_id(s), i);
+        }
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->fe_path, "state", &local_err, "%u",
+                       XenbusStateInitialising);
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->be_path, "frontend", &local_err, "%s",
+                       s->fe_path);
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->be_path, "frontend-id", &local_err,
+                       "%" PRIu32, s->frontend_domid);
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->be_path, "online", &local_err, "1");
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->be_path, "state", &local_err, "%u",
+                       XenbusStateInitialising);
+    }
+    if (local_err) {
+        qemu_xen_xs_transaction_end(s->xsh, t, true);
+        error_propagate_prepend(errp, local_err,
+                                "cannot write the vdispl nodes: ");
+        return false;
+    }
+    if (!qemu_xen_xs_transaction_end(s->xsh, t, false)) {
+        if (errno == EAGAIN) {
+            goto again;
+        }
+        error_setg_errno(errp, errno, "cannot write the vdispl nodes");
+        return false;
+    }
+    s->wrote_nodes = true;
+    return true;
+}
+
+/*
+ * Read what a toolstack wrote: be-alloc and each connector's resolution.
+ * Connectors are numbered 0, 1, ... without gaps.
+ */
+static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
+{
+    unsigned int i, n = 0, be_alloc;
+    g_autofree char *be = NULL;
+    char **dirs;
+
+    be = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/backend",
+                      s->fe_path);
+    if (!be || strcmp(be, s->be_path)) {
+        error_setg(errp, "%s/backend is '%s', not '%s': check backend-domid "
+                   "and frontend-domid", s->fe_path, be ? be : "(none)",
+                   s->be_path);
+        return false;
+    }
+    if (xs_node_scanf(s->xsh, XBT_NULL, s->fe_path, XENDISPL_FIELD_BE_ALLOC,
+                      NULL, "%u", &be_alloc) == 1) {
+        s->be_alloc = be_alloc == 1;
+    }
+
+    dirs = qemu_xen_xs_directory(s->xsh, XBT_NULL, s->fe_path, &n);
+    s->nr_connectors = 0;
+    for (i = 0; dirs && i < n; i++) {
+        unsigned int idx;
+
+        if (!qemu_strtoui(dirs[i], NULL, 10, &idx) &&
+            idx + 1 > s->nr_connectors) {
+            s->nr_connectors = idx + 1;
+        }
+    }
+    free(dirs);
+    if (!s->nr_connectors) {
+        error_setg(errp, "%s has no connector (0/resolution)", s->fe_path);
+        return false;
+    }
+
+    g_free(s->conn);
+    s->conn = g_new0(XenDisplFrontConnector, s->nr_connectors);
+    for (i = 0; i < s->nr_connectors; i++) {
+        g_autofree char *res = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
+                                            "%s/%u/%s", s->fe_path, i,
+                                            XENDISPL_FIELD_RESOLUTION);
+        XenDisplFrontConnector *c = &s->conn[i];
+
+        if (!res || displif_parse_resolution(res, &c->width, &c->height)) {
+            error_setg(errp, "%s/%u/%s is '%s', not a resolution WxH with "
+                       "sides 1 to %d", s->fe_path, i,
+                       XENDISPL_FIELD_RESOLUTION, res ? res : "(missing)",
+                       DISPLIF_MAX_SIDE);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Transport ------------------------------------------------------------- */
+
+static void xdf_request_timeout(void *opaque)
+{
+    XenDisplFrontConnector *c = opaque;
+    XdfRequest *r = c->in_flight;
+
+    xdf_fail(c, "request %s (id %u) got no response in %d ms",
+             xdf_op_name(r->req.operation), r->req.id, XDF_REQ_TIMEOUT_MS);
+}
+
+static void xdf_kick(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_req *slot;
+    XdfRequest *r;
+    int notify;
+
+    if (c->in_flight || QSIMPLEQ_EMPTY(&c->queue) || !c->sring) {
+        return;
+    }
+    r = QSIMPLEQ_FIRST(&c->queue);
+    QSIMPLEQ_REMOVE_HEAD(&c->queue, next);
+    r->req.id = c->next_id++;
+    c->in_flight = r;
+
+    slot = RING_GET_REQUEST(&c->ring, c->ring.req_prod_pvt);
+    memcpy(slot, &r->req, sizeof(*slot));
+    c->ring.req_prod_pvt++;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->ring, notify);
+    trace_xen_displfront_request(xen_displfront_id(s), c->index, r->req.id,
+                                 xdf_op_name(r->req.operation));
+    timer_mod(c->req_timer,
+              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + XDF_REQ_TIMEOUT_MS);
+    /* always notify: the backend may not have set rsp_event yet */
+    (void)notify;
+    qemu_xen_evtchn_notify(s->xeh, c->req_port);
+}
+
+static void xdf_submit(XenDisplFrontConnector *c, uint8_t op,
+                       const void *body, size_t len, XdfRequestDone *done,
+                       void *opaque)
+{
+    XdfRequest *r = g_new0(XdfRequest, 1);
+
+    r->req.operation = op;
+    assert(len <= sizeof(r->req.op));
+    memcpy(&r->req.op, body, len);
+    r->done = done;
+    r->opaque = opaque;
+    QSIMPLEQ_INSERT_TAIL(&c->queue, r, next);
+    xdf_kick(c);
+}
+
+static void xdf_handle_responses(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_resp rsp;
+    XdfRequest *r;
+    RING_IDX prod;
+
+    prod = qatomic_read(&c->ring.sring->rsp_prod);
+    xen_rmb();
+    if (!displif_rsp_prod_ok(prod, c->ring.rsp_cons, c->ring.req_prod_pvt)) {
+        xdf_fail(c, "backend set rsp_prod to %u with %u requests sent and "
+                 "%u answered", prod, c->ring.req_prod_pvt,
+                 c->ring.rsp_cons);
+        return;
+    }
+    while (c->ring.rsp_cons != prod) {
+        memcpy(&rsp, RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons),
+               sizeof(rsp));
+        c->ring.rsp_cons++;
+        r = c->in_flight;
+        if (!r || rsp.id != r->req.id || rsp.operation != r->req.operation) {
+            xdf_fail(c, "response id %u operation 0x%x answers no "
+                     "outstanding request", rsp.id, rsp.operation);
+            return;
+        }
+        trace_xen_displfront_response(xen_displfront_id(s), c->index,
+                                      rsp.id, xdf_op_name(rsp.operation),
+                                      rsp.status);
+        timer_del(c->req_timer);
+        c->in_flight = NULL;
+        if (r->done) {
+            r->done(c, r, rsp.status);
+        }
+        g_free(r);
+        if (!c->sring) {
+            return;             /* the callback disconnected */
+        }
+    }
+    xdf_kick(c);
+}
+
+static XdfBuffer *xdf_buffer_by_fb(XenDisplFrontConnector *c,
+                                   uint64_t cookie)
+{
+    int i;
+
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        if (c->buf[i].created && c->buf[i].fb_cookie == cookie) {
+            return &c->buf[i];
+        }
+    }
+    return NULL;
+}
+
+static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout);
+
+static void xdf_handle_events(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_event_page *page = c->evt_page;
+    struct xendispl_evt evt;
+    uint32_t prod, cons;
+
+    prod = qatomic_read(&page->in_prod);
+    xen_rmb();
+    cons = page->in_cons;
+    if (!displif_evt_prod_ok(prod, cons, XENDISPL_IN_RING_LEN)) {
+        xdf_fail(c, "backend set in_prod to %u with in_cons %u: more "
+                 "events than the %zu the ring holds", prod, cons,
+                 (size_t)XENDISPL_IN_RING_LEN);
+        return;
+    }
+    for (; cons != prod; cons++) {
+        memcpy(&evt, &XENDISPL_IN_RING_REF(page, cons), sizeof(evt));
+        if (evt.type != XENDISPL_EVT_PG_FLIP) {
+            trace_xen_displfront_event_unknown(xen_displfront_id(s),
+                                               c->index, evt.type);
+            continue;
+        }
+        trace_xen_displfront_event_flip(xen_displfront_id(s), c->index,
+                                        evt.op.pg_flip.fb_cookie);
+        if (!xdf_buffer_by_fb(c, evt.op.pg_flip.fb_cookie)) {
+            xdf_fail(c, "frame-done event for fb_cookie 0x%" PRIx64
+                     ", which is no framebuffer of ours",
+                     (uint64_t)evt.op.pg_flip.fb_cookie);
+            return;
+        }
+        if (c->flipping >= 0 &&
+            c->buf[c->flipping].fb_cookie == evt.op.pg_flip.fb_cookie) {
+            xdf_frame_done(c, false);
+        }
+    }
+    page->in_cons = cons;
+    xen_mb();
+}
+
+static void xdf_evtchn_handler(void *opaque)
+{
+    XenDisplFront *s = opaque;
+    unsigned int i;
+    int port;
+
+    port = qemu_xen_evtchn_pending(s->xeh);
+    if (port < 0) {
+        return;
+    }
+    qemu_xen_evtchn_unmask(s->xeh, port);
+    for (i = 0; i < s->nr_connectors && s->conn; i++) {
+        XenDisplFrontConnector *c = &s->conn[i];
+
+        if (!c->sring) {
+            continue;
+        }
+        if (port == c->req_port) {
+            xdf_handle_responses(c);
+            return;
+        }
+        if (port == c->evt_port) {
+            xdf_handle_events(c);
+            return;
+        }
+    }
+}
+
+static void xdf_request_free_queue(XenDisplFrontConnector *c)
+{
+    XdfRequest *r;
+
+    while ((r = QSIMPLEQ_FIRST(&c->queue))) {
+        QSIMPLEQ_REMOVE_HEAD(&c->queue, next);
+        g_free(r);
+    }
+    g_free(c->in_flight);
+    c->in_flight = NULL;
+}
+
+static void xdf_connector_free(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+
+    xdf_display_stop(c);
+    xdf_request_free_queue(c);
+    if (c->req_timer) {
+        timer_free(c->req_timer);
+        c->req_timer = NULL;
+    }
+    if (c->frame_timer) {
+        timer_free(c->frame_timer);
+        c->frame_timer = NULL;
+    }
+    if (c->req_port > 0) {
+        qemu_xen_evtchn_unbind(s->xeh, c->req_port);
+    }
+    if (c->evt_port > 0) {
+        qemu_xen_evtchn_unbind(s->xeh, c->evt_port);
+    }
+    c->req_port = c->evt_port = 0;
+    if (c->sring) {
+        qemu_xen_gntshr_unshare(s->xgs, c->sring, 1);
+        c->sring = NULL;
+    }
+    if (c->evt_page) {
+        qemu_xen_gntshr_unshare(s->xgs, c->evt_page, 1);
+        c->evt_page = NULL;
+    }
+}
+
+static void xdf_frame_timeout(void *opaque);
+
+static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
+{
+    XenDisplFront *s = c->s;
+    int i;
+
+    c->sring = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
+                                           &c->req_ref, true);
+    if (!c->sring) {
+        error_setg_errno(errp, errno, "connector %u: cannot share the "
+                         "request ring", c->index);
+        return false;
+    }
+    SHARED_RING_INIT(c->sring);
+    FRONT_RING_INIT(&c->ring, c->sring, XEN_PAGE_SIZE);
+
+    c->evt_page = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
+                                              &c->evt_ref, true);
+    if (!c->evt_page) {
+        error_setg_errno(errp, errno, "connector %u: cannot share the "
+                         "event page", c->index);
+        return false;
+    }
+    memset(c->evt_page, 0, XEN_PAGE_SIZE);
+
+    c->req_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
+                                                    s->backend_domid);
+    if (c->req_port < 0) {
+        error_setg_errno(errp, -c->req_port, "connector %u: cannot allocate "
+                         "an event channel", c->index);
+        c->req_port = 0;
+        return false;
+    }
+    c->evt_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
+                                                    s->backend_domid);
+    if (c->evt_port < 0) {
+        error_setg_errno(errp, -c->evt_port, "connector %u: cannot allocate "
+                         "an event channel", c->index);
+        c->evt_port = 0;
+        return false;
+    }
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        pixman_region32_init(&c->buf[i].stale);
+    }
+    c->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_request_timeout, c);
+    c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout, c);
+    c->next_id = 0;
+    c->front = c->flipping = -1;
+    trace_xen_displfront_connector(xen_displfront_id(s), c->index,
+                                   c->req_ref, c->req_port, c->evt_ref,
+                                   c->evt_port);
+    return true;
+}
+
+/* Pick the highest version both ends speak; the backend may not say. */
+static void xdf_negotiate_version(XenDisplFront *s)
+{
+    g_autofree char *versions = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
+                                             "%s/%s", s->be_path,
+                                             XENDISPL_FIELD_BE_VERSIONS);
+    g_auto(GStrv) list = NULL;
+    unsigned int i, v;
+
+    s->version = 1;
+    if (!versions) {
+        return;
+    }
+    list = g_strsplit(versions, XENDISPL_LIST_SEPARATOR, -1);
+    for (i = 0; list[i]; i++) {
+        if (!qemu_strtoui(list[i], NULL, 10, &v) &&
+            v <= XENDISPL_PROTOCOL_VERSION_INT && v > s->version) {
+            s->version = v;
+        }
+    }
+}
+
+/* Backend is waiting for us: allocate and publish the transport. */
+static bool xdf_connect(XenDisplFront *s, Error **errp)
+{
+    xs_transaction_t t;
+    Error *local_err = NULL;
+    unsigned int i;
+
+    xdf_negotiate_version(s);
+    for (i = 0; i < s->nr_connectors; i++) {
+        s->conn[i].s = s;
+        s->conn[i].index = i;
+        QSIMPLEQ_INIT(&s->conn[i].queue);
+        if (!xdf_connector_alloc(&s->conn[i], errp)) {
+            return false;
+        }
+    }
+
+again:
+    t = qemu_xen_xs_transaction_start(s->xsh);
+    if (t == XBT_NULL) {
+        error_setg_errno(errp, errno, "cannot start a XenStore transaction");
+        return false;
+    }
+    for (i = 0; !local_err && i < s->nr_connectors; i++) {
+        XenDisplFrontConnector *c = &s->conn[i];
+        g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
+
+        xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_RING_REF,
+                       &local_err, "%" PRIu32, c->req_ref);
+        if (!local_err) {
+            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_CHANNEL,
+                           &local_err, "%d", c->req_port);
+        }
+        if (!local_err) {
+            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_RING_REF,
+                           &local_err, "%" PRIu32, c->evt_ref);
+        }
+        if (!local_err) {
+            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_CHANNEL,
+                           &local_err, "%d", c->evt_port);
+        }
+    }
+    if (!local_err) {
+        xs_node_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_FE_VERSION,
+                       &local_err, "%u", s->version);
+    }
+    if (local_err) {
+        qemu_xen_xs_transaction_end(s->xsh, t, true);
+        error_propagate_prepend(errp, local_err,
+                                "cannot publish the rings: ");
+        return false;
+    }
+    if (!qemu_xen_xs_transaction_end(s->xsh, t, false)) {
+        if (errno == EAGAIN) {
+            goto again;
+        }
+        error_setg_errno(errp, errno, "cannot publish the rings");
+        return false;
+    }
+    return true;
+}
+
+static void xdf_disconnect(XenDisplFront *s)
+{
+    unsigned int i;
+
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        xdf_connector_free(&s->conn[i]);
+    }
+}
+
+static enum xenbus_state xdf_read_be_state(XenDisplFront *s)
+{
+    unsigned int state;
+
+    if (xs_node_scanf(s->xsh, XBT_NULL, s->be_path, "state", NULL, "%u",
+                      &state) != 1 || state > XenbusStateReconfigured) {
+        return XenbusStateUnknown;
+    }
+    return state;
+}
+
+/* The state machine of displif.h, driven by the backend's state. */
+static void xdf_backend_changed(void *opaque, const char *path)
+{
+    XenDisplFront *s = opaque;
+    enum xenbus_state be = xdf_read_be_state(s);
+    Error *local_err = NULL;
+    unsigned int i;
+
+    if (be == s->be_state) {
+        return;
+    }
+    trace_xen_displfront_backend_state(xen_displfront_id(s),
+                                       xs_strstate(s->be_state),
+                                       xs_strstate(be));
+    s->be_state = be;
+
+    switch (be) {
+    case XenbusStateInitWait:
+        if (s->state != XenbusStateInitialising &&
+            s->state != XenbusStateClosed) {
+            break;
+        }
+        xdf_set_state(s, XenbusStateInitialising);
+        if (!s->wrote_nodes && !xdf_read_nodes(s, &local_err)) {
+            error_report_err(local_err);
+            break;
+        }
+        if (!xdf_connect(s, &local_err)) {
+            error_prepend(&local_err, "xen-displfront '%s': ",
+                          xen_displfront_id(s));
+            error_report_err(local_err);
+            xdf_disconnect(s);
+            break;
+        }
+        xdf_set_state(s, XenbusStateInitialised);
+        break;
+
+    case XenbusStateConnected:
+        if (s->state != XenbusStateInitialised) {
+            break;
+        }
+        xdf_set_state(s, XenbusStateConnected);
+        for (i = 0; i < s->nr_connectors; i++) {
+            xdf_display_start(&s->conn[i]);
+        }
+        break;
+
+    case XenbusStateClosing:
+    case XenbusStateClosed:
+    case XenbusStateUnknown:
+        /* Backend went away: drop everything, wait for it to come back. */
+        if (s->state == XenbusStateInitialising) {
+            break;
+        }
+        xdf_disconnect(s);
+        xdf_set_state(s, XenbusStateInitialising);
+        break;
+
+    default:
+        break;
+    }
+}
+
+/* Display --------------------------------------------------------------- */
+
+static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b)
+{
+    if (b->image) {
+        pixman_image_unref(b->image);
+    }
+    if (b->data) {
+        qemu_xen_gntshr_unshare(s->xgs, b->data, b->n_data);
+    }
+    if (b->dir) {
+        qemu_xen_gntshr_unshare(s->xgs, b->dir, b->n_dir);
+    }
+    g_free(b->data_refs);
+    g_free(b->dir_refs);
+    pixman_region32_fini(&b->stale);
+    memset(b, 0, sizeof(*b));
+    pixman_region32_init(&b->stale);
+}
+
+/* Frontend-allocated buffer: share data and directory pages. */
+static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
+                             uint32_t height, Error **errp)
+{
+    uint64_t size = displif_buffer_size(width, height, 32);
+
+    b->width = width;
+    b->height = height;
+    b->stride = displif_stride(width, 32);
+    b->fourcc = XDF_DRM_FORMAT_XRGB8888;
+    b->n_data = displif_pages(size);
+    b->n_dir = displif_dir_pages(b->n_data);
+    b->data_refs = g_new0(uint32_t, b->n_data);
+    b->dir_refs = g_new0(uint32_t, b->n_dir);
+
+    b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
+                                          b->n_data, b->data_refs, false);
+    if (!b->data) {
+        error_setg_errno(errp, errno, "cannot share %u pages for a %ux%u "
+                         "display buffer", b->n_data, width, height);
+        return false;
+    }
+    b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
+                                         b->dir_refs, false);
+    if (!b->dir) {
+        error_setg_errno(errp, errno, "cannot share %u page-directory pages",
+                         b->n_dir);
+        return false;
+    }
+    displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs, b->data_refs,
+                       b->n_data);
+    b->image = pixman_image_create_bits(PIXMAN_x8r8g8b8, width, height,
+                                        b->data, b->stride);
+    b->dbuf_cookie = ++s->next_cookie;
+    b->fb_cookie = ++s->next_cookie;
+    return true;
+}
+
+static void xdf_flip(XenDisplFrontConnector *c);
+
+static void xdf_config_done(XenDisplFrontConnector *c, XdfRequest *r,
+                            int status)
+{
+    XenDisplFront *s = c->s;
+    int i;
+
+    if (status) {
+        xdf_fail(c, "backend refused %s: %s", xdf_op_name(r->req.operation),
+                 strerror(-status));
+        return;
+    }
+    if (r->req.operation == XENDISPL_OP_FB_ATTACH) {
+        for (i = 0; i < XDF_NR_BUFFERS; i++) {
+            if (c->buf[i].fb_cookie == r->req.op.fb_attach.fb_cookie) {
+                c->buf[i].created = true;
+            }
+        }
+    }
+    if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
+        c->configured = true;
+        c->display = XDF_DISPLAY_ON;
+        trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
+                                        c->buf[0].width, c->buf[0].height);
+        xdf_flip(c);
+    }
+}
+
+/*
+ * (Re)create this connector's buffers for the current surface: two
+ * display buffers, a framebuffer on each, then SET_CONFIG.
+ */
+static void xdf_display_start(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    XenDisplFrontConnector *c0 = &s->conn[0];
+    Error *local_err = NULL;
+    int i;
+
+    if (s->state != XenbusStateConnected || !s->surface || c->index != 0) {
+        return;
+    }
+    xdf_display_stop(c);
+
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        XdfBuffer *b = &c->buf[i];
+        struct xendispl_dbuf_create_req dbuf = { 0 };
+        struct xendispl_fb_attach_req fb = { 0 };
+
+        if (!xdf_buffer_alloc(s, b, surface_width(s->surface),
+                              surface_height(s->surface), &local_err)) {
+            xdf_fail(c, "%s", error_get_pretty(local_err));
+            error_free(local_err);
+            return;
+        }
+        /* all of it is stale until first drawn */
+        pixman_region32_union_rect(&b->stale, &b->stale, 0, 0, b->width,
+                                   b->height);
+        dbuf.dbuf_cookie = b->dbuf_cookie;
+        dbuf.width = b->width;
+        dbuf.height = b->height;
+        dbuf.bpp = 32;
+        dbuf.buffer_sz = b->n_data * XEN_PAGE_SIZE;
+        dbuf.gref_directory = b->dir_refs[0];
+        dbuf.data_ofs = 0;
+        /* DBUF and FB requests go on connector 0's ring */
+        xdf_submit(c0, XENDISPL_OP_DBUF_CREATE, &dbuf, sizeof(dbuf),
+                   xdf_config_done, NULL);
+        fb.dbuf_cookie = b->dbuf_cookie;
+        fb.fb_cookie = b->fb_cookie;
+        fb.width = b->width;
+        fb.height = b->height;
+        fb.pixel_format = b->fourcc;
+        xdf_submit(c0, XENDISPL_OP_FB_ATTACH, &fb, sizeof(fb),
+                   xdf_config_done, NULL);
+    }
+    c->display = XDF_DISPLAY_CONFIGURING;
+    {
+        struct xendispl_set_config_req cfg = {
+            .fb_cookie = c->buf[0].fb_cookie,
+            .width = c->buf[0].width,
+            .height = c->buf[0].height,
+            .bpp = 32,
+        };
+
+        xdf_submit(c, XENDISPL_OP_SET_CONFIG, &cfg, sizeof(cfg),
+                   xdf_config_done, NULL);
+    }
+}
+
+/*
+ * Forget this connector's buffers.  The backend drops them with the
+ * connection; while connected, a mode change calls this too and the
+ * buffers are destroyed on the backend side first.
+ */
+static void xdf_display_stop(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    int i;
+
+    if (c->frame_timer) {
+        timer_del(c->frame_timer);
+    }
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        xdf_buffer_free(s, &c->buf[i]);
+    }
+    c->display = XDF_DISPLAY_OFF;
+    c->front = c->flipping = -1;
+    c->configured = false;
+}
+
+static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
+                             int status)
+{
+    XdfBuffer *b = r->opaque;
+
+    /* a backend that already forgot the buffer is fine */
+    trace_xen_displfront_buffer_destroyed(xen_displfront_id(c->s), c->index,
+                                          status);
+    xdf_buffer_free(c->s, b);
+    g_free(b);
+}
+
+/* Mode change while connected: release the old buffers, make new ones. */
+static void xdf_display_restart(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    XenDisplFrontConnector *c0 = &s->conn[0];
+    int i;
+
+    if (s->state != XenbusStateConnected) {
+        return;
+    }
+    if (c->configured) {
+        struct xendispl_set_config_req off = { 0 };
+
+        xdf_submit(c, XENDISPL_OP_SET_CONFIG, &off, sizeof(off), NULL, NULL);
+    }
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        XdfBuffer *old = g_new(XdfBuffer, 1);
+        struct xendispl_fb_detach_req fb = {
+            .fb_cookie = c->buf[i].fb_cookie,
+        };
+        struct xendispl_dbuf_destroy_req dbuf = {
+            .dbuf_cookie = c->buf[i].dbuf_cookie,
+        };
+
+        if (!c->buf[i].dbuf_cookie) {
+            g_free(old);
+            continue;
+        }
+        /* the pages stay shared until the backend has let go of them */
+        *old = c->buf[i];
+        memset(&c->buf[i], 0, sizeof(c->buf[i]));
+        pixman_region32_init(&c->buf[i].stale);
+        if (old->created) {
+            xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb), NULL,
+                       NULL);
+        }
+        xdf_submit(c0, XENDISPL_OP_DBUF_DESTROY, &dbuf, sizeof(dbuf),
+                   xdf_destroy_done, old);
+    }
+    c->display = XDF_DISPLAY_OFF;
+    c->front = c->flipping = -1;
+    c->configured = false;
+    xdf_display_start(c);
+}
+
+static void xdf_flip_done(XenDisplFrontConnector *c, XdfRequest *r,
+                          int status)
+{
+    if (status) {
+        xdf_fail(c, "backend refused PG_FLIP: %s", strerror(-status));
+        return;
+    }
+    /* wait for the frame-done event, or give up on it after a while */
+    if (c->flipping >= 0) {
+        timer_mod(c->frame_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  XDF_FRAME_DONE_TIMEOUT_MS);
+    }
+}
+
+static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout)
+{
+    trace_xen_displfront_frame_done(xen_displfront_id(c->s), c->index,
+                                    c->flipping, timeout);
+    timer_del(c->frame_timer);
+    c->front = c->flipping;
+    c->flipping = -1;
+    /* damage that arrived during the flip goes out now */
+    xdf_flip(c);
+}
+
+static void xdf_frame_timeout(void *opaque)
+{
+    XenDisplFrontConnector *c = opaque;
+
+    if (c->flipping >= 0) {
+        xdf_frame_done(c, true);
+    }
+}
+
+/*
+ * Bring the back buffer up to date (only what is stale in it) and flip
+ * to it: at most one flip outstanding, at most ~60 a second.
+ */
+static void xdf_flip(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_page_flip_req flip = { 0 };
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    pixman_region32_t *stale;
+    pixman_box32_t *rects;
+    int back, i, n;
+    XdfBuffer *b;
+
+    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0 || !s->surface) {
+        return;
+    }
+    if (!pixman_region32_not_empty(&s->damage) && c->front >= 0) {
+        return;
+    }
+    if (now - c->last_flip_ms < XDF_MIN_FLIP_INTERVAL_MS) {
+        return;                 /* the refresh timer comes back */
+    }
+
+    /* this frame's damage is stale in every buffer */
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        pixman_region32_union(&c->buf[i].stale, &c->buf[i].stale,
+                              &s->damage);
+    }
+    pixman_region32_clear(&s->damage);
+
+    back = c->front == 0 ? 1 : 0;
+    b = &c->buf[back];
+    stale = &b->stale;
+    pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
+    rects = pixman_region32_rectangles(stale, &n);
+    for (i = 0; i < n; i++) {
+        pixman_image_composite(PIXMAN_OP_SRC, s->surface->image, NULL,
+                               b->image, rects[i].x1, rects[i].y1, 0, 0,
+                               rects[i].x1, rects[i].y1,
+                               rects[i].x2 - rects[i].x1,
+                               rects[i].y2 - rects[i].y1);
+    }
+    trace_xen_displfront_flip(xen_displfront_id(s), c->index, back, n);
+    pixman_region32_clear(stale);
+
+    c->flipping = back;
+    c->last_flip_ms = now;
+    flip.fb_cookie = b->fb_cookie;
+    xdf_submit(c, XENDISPL_OP_PG_FLIP, &flip, sizeof(flip), xdf_flip_done,
+               NULL);
+}
+
+static void xen_displfront_gfx_update(DisplayChangeListener *dcl,
+                                      int x, int y, int w, int h)
+{
+    XenDisplFront *s = container_of(dcl, XenDisplFront, dcl);
+
+    pixman_region32_union_rect(&s->damage, &s->damage, x, y, w, h);
+}
 
 static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
                                       DisplaySurface *surface)
 {
     XenDisplFront *s = container_of(dcl, XenDisplFront, dcl);
+    DisplaySurface *old = s->surface;
+    bool same_size;
 
-    if (surface) {
-        trace_xen_displfront_gfx_switch(xen_displfront_id(s),
-                                        surface_width(surface),
-                                        surface_height(surface),
-                                        surface_bits_per_pixel(surface),
-                                        surface_format(surface));
+    s->surface = surface;
+    if (!surface) {
+        return;
     }
+    trace_xen_displfront_gfx_switch(xen_displfront_id(s),
+                                    surface_width(surface),
+                                    surface_height(surface),
+                                    surface_bits_per_pixel(surface),
+                                    surface_format(surface));
+    pixman_region32_union_rect(&s->damage, &s->damage, 0, 0,
+                               surface_width(surface),
+                               surface_height(surface));
+    if (!s->conn || s->state != XenbusStateConnected) {
+        return;
+    }
+    same_size = old && surface_width(old) == surface_width(surface) &&
+                surface_height(old) == surface_height(surface);
+    if (same_size && s->conn[0].display != XDF_DISPLAY_OFF) {
+        return;                 /* buffers fit; the damage does the rest */
+    }
+    xdf_display_restart(&s->conn[0]);
+}
+
+static void xen_displfront_refresh(DisplayChangeListener *dcl)
+{
+    XenDisplFront *s = container_of(dcl, XenDisplFront, dcl);
+
+    graphic_hw_update(dcl->con);
+    if (s->conn && s->state == XenbusStateConnected) {
+        xdf_flip(&s->conn[0]);
+    }
+}
+
+static bool xen_displfront_check_format(DisplayChangeListener *dcl,
+                                        pixman_format_code_t format)
+{
+    return true;                /* pixman converts while copying */
 }
 
 static const DisplayChangeListenerOps xen_displfront_dcl_ops = {
     .dpy_name = TYPE_XEN_DISPLFRONT,
+    .dpy_refresh = xen_displfront_refresh,
+    .dpy_gfx_update = xen_displfront_gfx_update,
     .dpy_gfx_switch = xen_displfront_gfx_switch,
+    .dpy_gfx_check_format = xen_displfront_check_format,
 };
 
 /*
@@ -152,7 +1260,7 @@ static QemuConsole *xen_displfront_find_console(XenDisplFront *s,
     return con;
 }
 
-/* Xen side --------------------------------------------------------------- */
+/* Device ----------------------------------------------------------------- */
 
 /*
  * Open XenStore, event channels and grant sharing.  Without a Xen
@@ -220,6 +1328,13 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
 
 static void xen_displfront_close_xen(XenDisplFront *s)
 {
+    if (s->be_watch) {
+        qemu_xen_xs_unwatch(s->xsh, s->be_watch);
+        s->be_watch = NULL;
+    }
+    if (s->xeh) {
+        qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), NULL, NULL, NULL);
+    }
     if (s->xgs) {
         qemu_xen_gntshr_close(s->xgs);
         s->xgs = NULL;
@@ -234,16 +1349,50 @@ static void xen_displfront_close_xen(XenDisplFront *s)
     }
 }
 
-/* Device ----------------------------------------------------------------- */
+/* Set up XenStore, or take what a toolstack wrote, and start watching. */
+static bool xen_displfront_setup_xenstore(XenDisplFront *s, Error **errp)
+{
+    g_autofree char *existing = NULL;
+
+    s->fe_path = g_strdup_printf("/local/domain/%" PRIu32
+                                 "/device/%s/%" PRIu32, s->frontend_domid,
+                                 XENDISPL_DRIVER_NAME, s->dev_id);
+    s->be_path = g_strdup_printf("/local/domain/%" PRIu32
+                                 "/backend/%s/%" PRIu32 "/%" PRIu32,
+                                 s->backend_domid, XENDISPL_DRIVER_NAME,
+                                 s->frontend_domid, s->dev_id);
+
+    existing = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/backend",
+                            s->fe_path);
+    if (existing) {
+        /* a toolstack set it up (xl.cfg vdispl=): it rules */
+        if (!xdf_read_nodes(s, errp)) {
+            return false;
+        }
+    } else if (!xdf_write_nodes(s, errp)) {
+        return false;
+    }
+    s->state = XenbusStateInitialising;
+    trace_xen_displfront_xenstore(xen_displfront_id(s), s->fe_path,
+                                  s->be_path, s->wrote_nodes);
+
+    qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), xdf_evtchn_handler, NULL,
+                        s);
+    s->be_state = XenbusStateUnknown;
+    s->be_watch = xs_node_watch(s->xsh, s->be_path, "state",
+                                xdf_backend_changed, s, errp);
+    return s->be_watch != NULL;
+}
 
 static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
 {
     const char *res = s->resolution ? s->resolution :
                       XEN_DISPLFRONT_DEFAULT_RESOLUTION;
     XenDisplFront *other;
+    uint32_t width, height;
     int ret;
 
-    ret = displif_parse_resolution(res, &s->width, &s->height);
+    ret = displif_parse_resolution(res, &width, &height);
     if (ret == -EINVAL) {
         error_setg(errp, "resolution '%s' is not of the form WIDTHxHEIGHT "
                    "(e.g. 1024x768)", res);
@@ -286,6 +1435,11 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
             return false;
         }
     }
+
+    s->nr_connectors = 1;
+    s->conn = g_new0(XenDisplFrontConnector, 1);
+    s->conn[0].width = width;
+    s->conn[0].height = height;
     return true;
 }
 
@@ -293,18 +1447,21 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
 
+    pixman_region32_init(&s->damage);
     if (!xen_displfront_check_config(s, errp)) {
         return;
     }
-    if (!xen_displfront_open_xen(s, errp)) {
+    if (!xen_displfront_open_xen(s, errp) ||
+        !xen_displfront_setup_xenstore(s, errp)) {
         xen_displfront_close_xen(s);
         return;
     }
 
     trace_xen_displfront_realize(xen_displfront_id(s),
                                  qemu_console_get_index(s->con), s->head,
-                                 s->width, s->height, s->frontend_domid,
-                                 s->backend_domid, s->dev_id);
+                                 s->conn[0].width, s->conn[0].height,
+                                 s->frontend_domid, s->backend_domid,
+                                 s->dev_id);
 
     s->dcl.ops = &xen_displfront_dcl_ops;
     s->dcl.con = s->con;
@@ -312,20 +1469,41 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
     s->dcl_registered = true;
 
     QLIST_INSERT_HEAD(&xen_displfronts, s, next);
-    xen_displfront_set_state(s, XenbusStateInitialising);
 }
 
 static void xen_displfront_unrealize(DeviceState *dev)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
+    Error *local_err = NULL;
 
-    xen_displfront_set_state(s, XenbusStateClosed);
     QLIST_REMOVE(s, next);
     if (s->dcl_registered) {
         unregister_displaychangelistener(&s->dcl);
         s->dcl_registered = false;
     }
+    xdf_set_state(s, XenbusStateClosing);
+    xdf_disconnect(s);
+    xdf_set_state(s, XenbusStateClosed);
+    if (s->wrote_nodes) {
+        xs_node_destroy(s->xsh, XBT_NULL, s->fe_path, &local_err);
+        if (!local_err) {
+            xs_node_destroy(s->xsh, XBT_NULL, s->be_path, &local_err);
+        }
+        if (local_err) {
+            error_report_err(local_err);
+        }
+    }
     xen_displfront_close_xen(s);
+}
+
+static void xen_displfront_finalize(Object *obj)
+{
+    XenDisplFront *s = XEN_DISPLFRONT(obj);
+
+    g_free(s->conn);
+    g_free(s->fe_path);
+    g_free(s->be_path);
+    pixman_region32_fini(&s->damage);
 }
 
 static char *xen_displfront_get_state(Object *obj, Error **errp)
@@ -386,6 +1564,7 @@ static const TypeInfo xen_displfront_info = {
     .name = TYPE_XEN_DISPLFRONT,
     .parent = TYPE_DEVICE,
     .instance_size = sizeof(XenDisplFront),
+    .instance_finalize = xen_displfront_finalize,
     .class_init = xen_displfront_class_init,
 };
 

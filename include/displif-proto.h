@@ -73,4 +73,105 @@ static inline int displif_parse_resolution(const char *str, uint32_t *width,
     return 0;
 }
 
+/* Grant references in one page-directory page, after the "next" ref. */
+#define DISPLIF_PAGE_SIZE 4096u
+#define DISPLIF_GREFS_PER_DIR_PAGE ((DISPLIF_PAGE_SIZE - 4) / 4)
+
+/* Pages needed for @bytes bytes. */
+static inline uint32_t displif_pages(uint64_t bytes)
+{
+    return (uint32_t)((bytes + DISPLIF_PAGE_SIZE - 1) / DISPLIF_PAGE_SIZE);
+}
+
+/* Page-directory pages needed to list @n_data data pages (at least one). */
+static inline uint32_t displif_dir_pages(uint32_t n_data)
+{
+    return n_data ? (n_data + DISPLIF_GREFS_PER_DIR_PAGE - 1) /
+                    DISPLIF_GREFS_PER_DIR_PAGE : 1;
+}
+
+/*
+ * The stride a backend assumes for a buffer (displ_be: 4 * ceil(width *
+ * bpp / 32)), and so the least number of bytes it may read from it.
+ */
+static inline uint32_t displif_stride(uint32_t width, uint32_t bpp)
+{
+    return (uint32_t)(4 * (((uint64_t)width * bpp + 31) / 32));
+}
+
+static inline uint64_t displif_buffer_size(uint32_t width, uint32_t height,
+                                           uint32_t bpp)
+{
+    return (uint64_t)displif_stride(width, bpp) * height;
+}
+
+/*
+ * Write a page directory: @n_dir pages at @dir (contiguous, page after
+ * page), granted as @dir_refs, listing the @n_data refs in @data_refs
+ * (NULL: zeroes, for the backend to fill in).  Each page holds the ref
+ * of the next directory page (0 for the last) and then up to
+ * DISPLIF_GREFS_PER_DIR_PAGE data refs.
+ */
+static inline void displif_pgdir_fill(void *dir, uint32_t n_dir,
+                                      const uint32_t *dir_refs,
+                                      const uint32_t *data_refs,
+                                      uint32_t n_data)
+{
+    uint32_t i, j, k = 0;
+
+    for (i = 0; i < n_dir; i++) {
+        uint32_t *page = (uint32_t *)((char *)dir + i * DISPLIF_PAGE_SIZE);
+
+        page[0] = i + 1 < n_dir ? dir_refs[i + 1] : 0;
+        for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE; j++, k++) {
+            page[1 + j] = data_refs && k < n_data ? data_refs[k] : 0;
+        }
+    }
+}
+
+/*
+ * Read the @n_data refs a backend wrote into a directory we granted.
+ * Returns 0, or -EINVAL when a ref is 0 (no grant) or a page's "next"
+ * ref does not match the page we granted next.
+ */
+static inline int displif_pgdir_read(const void *dir, uint32_t n_dir,
+                                     const uint32_t *dir_refs,
+                                     uint32_t *data_refs, uint32_t n_data)
+{
+    uint32_t i, j, k = 0;
+
+    for (i = 0; i < n_dir; i++) {
+        const volatile uint32_t *page = (const volatile uint32_t *)
+            ((const char *)dir + i * DISPLIF_PAGE_SIZE);
+
+        if (page[0] != (i + 1 < n_dir ? dir_refs[i + 1] : 0)) {
+            return -EINVAL;
+        }
+        for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE && k < n_data; j++, k++) {
+            data_refs[k] = page[1 + j];
+            if (!data_refs[k]) {
+                return -EINVAL;
+            }
+        }
+    }
+    return k == n_data ? 0 : -EINVAL;
+}
+
+/*
+ * Ring indices are free-running 32-bit counters.  A backend may not
+ * answer more requests than were sent, nor have more events unread than
+ * the event ring holds.
+ */
+static inline bool displif_rsp_prod_ok(uint32_t rsp_prod, uint32_t rsp_cons,
+                                       uint32_t req_prod)
+{
+    return rsp_prod - rsp_cons <= req_prod - rsp_cons;
+}
+
+static inline bool displif_evt_prod_ok(uint32_t in_prod, uint32_t in_cons,
+                                       uint32_t ring_len)
+{
+    return in_prod - in_cons <= ring_len;
+}
+
 #endif /* DISPLIF_PROTO_H */
