@@ -60,7 +60,7 @@ xengnttab_handle *xengnttab_open(struct xentoollog_logger *logger,
     if (!xgt) {
         return NULL;
     }
-    xgt->fd = xensim_connect(XENSIM_KIND_GNTTAB, true, NULL);
+    xgt->fd = xensim_connect(XENSIM_KIND_GNTTAB, true, NULL, 0, NULL);
     if (xgt->fd < 0) {
         int e = errno;
         free(xgt);
@@ -540,7 +540,7 @@ xengntshr_handle *xengntshr_open(struct xentoollog_logger *logger,
     if (!xgs) {
         return NULL;
     }
-    xgs->fd = xensim_connect(XENSIM_KIND_GNTSHR, true, NULL);
+    xgs->fd = xensim_connect(XENSIM_KIND_GNTSHR, true, NULL, 0, NULL);
     if (xgs->fd < 0) {
         int e = errno;
         free(xgs);

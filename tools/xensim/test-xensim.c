@@ -123,7 +123,7 @@ static struct xensim_stat stat_now(void)
     struct xensim_req req = { .op = XENSIM_OP_STAT };
     struct xensim_rep rep;
     struct xensim_stat st = { 0 };
-    int fd = xensim_connect(XENSIM_KIND_STAT, true, NULL);
+    int fd = xensim_connect(XENSIM_KIND_STAT, true, NULL, 0, NULL);
 
     if (fd < 0 || xensim_call(fd, &req, NULL, 0, &rep, &st, sizeof(st),
                               NULL, NULL, 0, NULL) < 0) {
@@ -250,6 +250,14 @@ static void test_evtchn_checks(void)
     ok(xenevtchn_unbind(xce, lport + 100) == -1 && errno == ENOTCONN,
        "unbind of a port not bound by this handle: ENOTCONN");
     ok(xenevtchn_bind_virq(xce, VIRQ_DOM_EXC) > 0, "bind_virq(VIRQ_DOM_EXC)");
+    {
+        int a = xenevtchn_bind_unbound_port(xce, DOMID_SELF);
+        int b = a > 0 ? xenevtchn_bind_interdomain(xce, 0, a) : -1;
+
+        ok(b > 0 && xenevtchn_notify(xce, a) == 0 &&
+           wait_event(xce, 2000) == b, "loopback channel within dom0");
+        xenevtchn_unmask(xce, b);
+    }
     put(0);
     reap(pid);
     xenevtchn_close(xce);

@@ -161,24 +161,14 @@ fail_fds:
     return -1;
 }
 
-int xensim_send(int fd, const struct xensim_req *req)
-{
-    ssize_t n;
-
-    do {
-        n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : 0;
-}
-
-int xensim_connect(enum xensim_kind kind, bool cloexec, int *evfd)
+int xensim_connect(enum xensim_kind kind, bool cloexec,
+                   int *fds, unsigned nfds, uint32_t *id)
 {
     const char *path = getenv("XENSIM_SOCKET");
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     struct xensim_req req = { .op = XENSIM_OP_HELLO };
     struct xensim_rep rep;
-    int fds[1];
-    unsigned nfds = 0;
+    unsigned got = 0;
     int fd;
 
     if (!path || !*path) {
@@ -205,24 +195,25 @@ int xensim_connect(enum xensim_kind kind, bool cloexec, int *evfd)
     req.a[0] = kind;
     req.a[1] = xensim_domid();
     if (xensim_call(fd, &req, NULL, 0, &rep, NULL, 0, NULL,
-                    fds, 1, &nfds) < 0) {
+                    fds, nfds, &got) < 0) {
         int e = errno;
         close(fd);
         errno = e;
         return -1;
     }
-    if (evfd) {
-        if (nfds != 1) {
-            close(fd);
-            errno = EPROTO;
-            return -1;
+    if (got != nfds) {
+        for (unsigned i = 0; i < got; i++) {
+            close(fds[i]);
         }
-        if (!cloexec) {
-            fcntl(fds[0], F_SETFD, 0);
-        }
-        *evfd = fds[0];
-    } else if (nfds) {
-        close(fds[0]);
+        close(fd);
+        errno = EPROTO;
+        return -1;
+    }
+    for (unsigned i = 0; i < got && !cloexec; i++) {
+        fcntl(fds[i], F_SETFD, 0);
+    }
+    if (id) {
+        *id = rep.val;
     }
     return fd;
 }

@@ -16,10 +16,12 @@ uint32_t xensim_domid(void);
 
 /*
  * Connect to xensimd ($XENSIM_SOCKET) and introduce a handle of @kind.
- * Returns the connection fd, or -1 with errno set.  For event channel
- * handles *@evfd receives the event socket.
+ * Returns the connection fd, or -1 with errno set.  @fds receives the
+ * @nfds descriptors that come with the HELLO reply (see
+ * xensim-proto.h), *@id (if not NULL) the connection id.
  */
-int xensim_connect(enum xensim_kind kind, bool cloexec, int *evfd);
+int xensim_connect(enum xensim_kind kind, bool cloexec,
+                   int *fds, unsigned nfds, uint32_t *id);
 
 /*
  * One request/reply round trip.  @rpayload/@rcap receive the reply
@@ -32,8 +34,5 @@ int xensim_call(int fd, const struct xensim_req *req,
                 struct xensim_rep *rep,
                 void *rpayload, size_t rcap, size_t *rlen,
                 int *fds, unsigned maxfds, unsigned *nfds);
-
-/* A one-way request (NOTIFY, UNMASK). */
-int xensim_send(int fd, const struct xensim_req *req);
 
 #endif /* XENSIM_CLIENT_H */

@@ -6,10 +6,17 @@
  * optional payload; most requests get exactly one reply packet, which
  * may carry file descriptors.  NOTIFY and UNMASK are one-way.
  *
- * Event channel handles also get an event socket (one end of a
- * socketpair, passed with the HELLO reply): xensimd writes one
- * uint32_t port per delivered event into it, so it polls readable
- * exactly when an event is pending for the handle.
+ * Event channel handles get, with the HELLO reply, three descriptors:
+ * the read end of their event queue (a SOCK_SEQPACKET socketpair; one
+ * uint32_t port per delivered event, so it polls readable exactly when
+ * an event is pending), a writer into that queue, and a memfd holding
+ * struct xensim_evtchn_shared: per-port pending and mask bits and a
+ * binding generation, like Xen's shared_info.  A sender asks xensimd
+ * once for the route of its port (the peer's writer and shared page,
+ * EVT_ROUTE) and from then on raises events directly: set pending; if
+ * it wins the mask bit, clear pending and queue the port.  Unmask is
+ * local too.  xensimd bumps a port's generation whenever its binding
+ * changes, which invalidates cached routes.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +24,7 @@
 #define XENSIM_PROTO_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define XENSIM_PAGE_SIZE        4096
 #define XENSIM_MAX_DOMID        0x7FF0u /* DOMID_FIRST_RESERVED */
@@ -35,13 +43,16 @@ enum xensim_kind {
 };
 
 enum xensim_op {
-    XENSIM_OP_HELLO = 1,        /* a0 = kind, a1 = domid; reply fd: events */
+    XENSIM_OP_HELLO = 1,        /* a0 = kind, a1 = domid; reply val =
+                                 * connection id; evtchn fds: queue
+                                 * reader, queue writer, shared page */
     XENSIM_OP_EVT_UNBOUND,      /* a0 = remote domid; reply val = port */
     XENSIM_OP_EVT_INTERDOMAIN,  /* a0 = remote domid, a1 = remote port */
     XENSIM_OP_EVT_VIRQ,         /* a0 = virq */
     XENSIM_OP_EVT_UNBIND,       /* a0 = port */
-    XENSIM_OP_EVT_NOTIFY,       /* a0 = port; no reply */
-    XENSIM_OP_EVT_UNMASK,       /* a0 = port; no reply */
+    XENSIM_OP_EVT_ROUTE,        /* a0 = port; reply payload:
+                                 * xensim_route; fds: peer writer, peer
+                                 * shared page (when it has a route) */
     XENSIM_OP_SHR_SHARE,        /* a0 = domid, a1 = count, a2 = writable,
                                  * a3 = notify offset, a4 = notify port;
                                  * reply payload: refs; fd: memfd */
@@ -80,6 +91,62 @@ struct xensim_map_page {
     uint32_t fd_index;          /* index into the fds sent with the reply */
     uint64_t pgoff;             /* page offset inside that memfd */
 };
+
+struct xensim_route {
+    uint32_t has_route;         /* 0: unbound, virq or peer closing */
+    uint32_t own_gen;
+    uint32_t peer_id;           /* connection id of the peer handle */
+    uint32_t peer_port;
+    uint32_t peer_gen;
+};
+
+struct xensim_evtchn_shared {
+    uint64_t pending[XENSIM_MAX_PORTS / 64];
+    uint64_t mask[XENSIM_MAX_PORTS / 64];
+    uint32_t gen[XENSIM_MAX_PORTS];
+};
+
+#define XENSIM_EVTCHN_SHARED_SIZE \
+    ((sizeof(struct xensim_evtchn_shared) + XENSIM_PAGE_SIZE - 1) & \
+     ~(size_t)(XENSIM_PAGE_SIZE - 1))
+
+/*
+ * Raise @port in a handle's shared page: it stays pending while
+ * masked; otherwise it gets masked and queued (Linux's evtchn driver
+ * masks a port when it delivers it).
+ */
+static inline void xensim_evtchn_raise(struct xensim_evtchn_shared *sh,
+                                       int writer, uint32_t port)
+{
+    uint64_t bit = 1ull << (port % 64);
+
+    __atomic_fetch_or(&sh->pending[port / 64], bit, __ATOMIC_SEQ_CST);
+    if (__atomic_fetch_or(&sh->mask[port / 64], bit, __ATOMIC_SEQ_CST) & bit) {
+        return;
+    }
+    __atomic_fetch_and(&sh->pending[port / 64], ~bit, __ATOMIC_SEQ_CST);
+    send(writer, &port, sizeof(port), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Unmask @port; an event raised while it was masked is queued now. */
+static inline void xensim_evtchn_unmask(struct xensim_evtchn_shared *sh,
+                                        int writer, uint32_t port)
+{
+    uint64_t bit = 1ull << (port % 64);
+
+    __atomic_fetch_and(&sh->mask[port / 64], ~bit, __ATOMIC_SEQ_CST);
+    if (!(__atomic_load_n(&sh->pending[port / 64], __ATOMIC_SEQ_CST) & bit) ||
+        (__atomic_fetch_or(&sh->mask[port / 64], bit, __ATOMIC_SEQ_CST) &
+         bit)) {
+        return;
+    }
+    if (__atomic_fetch_and(&sh->pending[port / 64], ~bit, __ATOMIC_SEQ_CST) &
+        bit) {
+        send(writer, &port, sizeof(port), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+        __atomic_fetch_and(&sh->mask[port / 64], ~bit, __ATOMIC_SEQ_CST);
+    }
+}
 
 struct xensim_stat {
     uint32_t connections;

@@ -29,7 +29,7 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    fd = xensim_connect(XENSIM_KIND_STAT, true, NULL);
+    fd = xensim_connect(XENSIM_KIND_STAT, true, NULL, 0, NULL);
     if (fd < 0) {
         fprintf(stderr, "xensim-stat: cannot reach xensimd at %s: %s\n",
                 getenv("XENSIM_SOCKET") ? getenv("XENSIM_SOCKET") : "(unset)",

@@ -46,7 +46,6 @@ struct port {
     enum port_state state;
     uint32_t remote_domid, remote_port;
     uint32_t virq;
-    bool masked, pending;
     unsigned holds;             /* unmap notifications that will use it */
 };
 
@@ -77,8 +76,11 @@ struct map {
 };
 
 struct conn {
+    uint32_t id;
     int fd;
-    int evfd;                   /* our end of the event socket */
+    int evfd;                   /* writer into the handle's event queue */
+    int shfd;
+    struct xensim_evtchn_shared *sh;    /* pending/mask bits, generations */
     uint32_t domid;
     enum xensim_kind kind;
     struct map *maps;
@@ -96,6 +98,7 @@ static struct port **virq_ports;
 static unsigned n_virq_ports;
 static struct xensim_stat stats;
 static uint32_t next_map_id = 1;
+static uint32_t next_conn_id = 1;
 static const char *socket_path;
 static int epfd;
 
@@ -165,6 +168,15 @@ static struct port *port_alloc(struct conn *c, enum port_state state)
             p->owner = c;
             p->state = state;
             d->ports[i] = p;
+            if (c->sh) {
+                uint64_t bit = 1ull << (i % 64);
+
+                __atomic_fetch_and(&c->sh->pending[i / 64], ~bit,
+                                   __ATOMIC_SEQ_CST);
+                __atomic_fetch_and(&c->sh->mask[i / 64], ~bit,
+                                   __ATOMIC_SEQ_CST);
+                __atomic_fetch_add(&c->sh->gen[i], 1, __ATOMIC_SEQ_CST);
+            }
             stats.ports++;
             return p;
         }
@@ -172,22 +184,18 @@ static struct port *port_alloc(struct conn *c, enum port_state state)
     return NULL;
 }
 
+/* The binding of @p changed: cached routes to or from it are stale. */
+static void port_bump(struct port *p)
+{
+    if (p->owner && p->owner->sh) {
+        __atomic_fetch_add(&p->owner->sh->gen[p->port], 1, __ATOMIC_SEQ_CST);
+    }
+}
+
 static void port_raise(struct port *p)
 {
-    if (!p->owner) {
-        return;
-    }
-    if (p->masked) {
-        p->pending = true;
-        return;
-    }
-    p->masked = true;
-    p->pending = false;
-    /* Never blocks for long: each port has at most one event queued. */
-    if (send(p->owner->evfd, &p->port, sizeof(p->port),
-             MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EAGAIN) {
-        p->masked = false;
-        p->pending = true;
+    if (p->owner && p->owner->sh) {
+        xensim_evtchn_raise(p->owner->sh, p->owner->evfd, p->port);
     }
 }
 
@@ -213,6 +221,7 @@ static void port_free(struct port *p)
             rp->state = PORT_UNBOUND;
             rp->remote_domid = p->domid;
             rp->remote_port = 0;
+            port_bump(rp);
         }
     }
     if (p->state == PORT_VIRQ) {
@@ -230,6 +239,7 @@ static void port_free(struct port *p)
 
 static void port_close(struct port *p)
 {
+    port_bump(p);
     p->owner = NULL;
     if (!p->holds) {
         port_free(p);
@@ -305,6 +315,7 @@ static int op_evt_interdomain(struct conn *c, uint32_t rdom,
     rp->state = PORT_INTERDOMAIN;
     rp->remote_domid = c->domid;
     rp->remote_port = p->port;
+    port_bump(rp);
     *val = p->port;
     return 0;
 }
@@ -717,13 +728,17 @@ static void conn_close(struct conn *c)
     if (c->evfd >= 0) {
         close(c->evfd);
     }
+    if (c->sh) {
+        munmap(c->sh, XENSIM_EVTCHN_SHARED_SIZE);
+        close(c->shfd);
+    }
     close(c->fd);
     free(c);
 }
 
 static void op_hello(struct conn *c, const struct xensim_req *req)
 {
-    int sv[2];
+    int sv[2], fds[3];
 
     if (c->kind || req->a[0] < XENSIM_KIND_EVTCHN ||
         req->a[0] > XENSIM_KIND_STAT || req->a[1] >= XENSIM_MAX_DOMID) {
@@ -739,17 +754,55 @@ static void op_hello(struct conn *c, const struct xensim_req *req)
         domain_get(c->domid);
     }
     if (c->kind != XENSIM_KIND_EVTCHN) {
-        reply(c, 0, 0, NULL, 0, NULL, 0);
+        reply(c, 0, c->id, NULL, 0, NULL, 0);
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        reply(c, errno, 0, NULL, 0, NULL, 0);
-        return;
+    c->shfd = memfd_create("xensim-evtchn", MFD_CLOEXEC);
+    if (c->shfd < 0 || ftruncate(c->shfd, XENSIM_EVTCHN_SHARED_SIZE) < 0) {
+        die("event channel page: %s", strerror(errno));
+    }
+    c->sh = mmap(NULL, XENSIM_EVTCHN_SHARED_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_SHARED, c->shfd, 0);
+    if (c->sh == MAP_FAILED ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        die("event channel set-up: %s", strerror(errno));
     }
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
     c->evfd = sv[0];
-    reply(c, 0, 0, NULL, 0, &sv[1], 1);
+    fds[0] = sv[1];
+    fds[1] = sv[0];
+    fds[2] = c->shfd;
+    reply(c, 0, c->id, NULL, 0, fds, 3);
     close(sv[1]);
+}
+
+/* Where events raised on our @port go, for the library's direct path. */
+static void op_evt_route(struct conn *c, uint32_t port)
+{
+    struct port *p = own_port(c, port), *rp = NULL;
+    struct xensim_route r = { 0 };
+    int fds[2];
+
+    if (!p) {
+        reply(c, ENOTCONN, 0, NULL, 0, NULL, 0);
+        return;
+    }
+    r.own_gen = __atomic_load_n(&c->sh->gen[port], __ATOMIC_SEQ_CST);
+    if (p->state == PORT_INTERDOMAIN) {
+        rp = port_lookup(p->remote_domid, p->remote_port);
+    }
+    if (!rp || !rp->owner || !rp->owner->sh) {
+        reply(c, 0, 0, &r, sizeof(r), NULL, 0);
+        return;
+    }
+    r.has_route = 1;
+    r.peer_id = rp->owner->id;
+    r.peer_port = rp->port;
+    r.peer_gen = __atomic_load_n(&rp->owner->sh->gen[rp->port],
+                                 __ATOMIC_SEQ_CST);
+    fds[0] = rp->owner->evfd;
+    fds[1] = rp->owner->shfd;
+    reply(c, 0, 0, &r, sizeof(r), fds, 2);
 }
 
 static bool conn_handle(struct conn *c)
@@ -800,20 +853,11 @@ static bool conn_handle(struct conn *c)
         }
         reply(c, p ? 0 : ENOTCONN, 0, NULL, 0, NULL, 0);
         break;
-    case XENSIM_OP_EVT_NOTIFY:
-        p = own_port(c, req.a[0]);
-        if (p) {
-            port_send(p);
+    case XENSIM_OP_EVT_ROUTE:
+        if (c->kind != XENSIM_KIND_EVTCHN) {
+            return false;
         }
-        break;
-    case XENSIM_OP_EVT_UNMASK:
-        p = own_port(c, req.a[0]);
-        if (p && p->masked) {
-            p->masked = false;
-            if (p->pending) {
-                port_raise(p);
-            }
-        }
+        op_evt_route(c, req.a[0]);
         break;
     case XENSIM_OP_SHR_SHARE:
         if (c->kind != XENSIM_KIND_GNTSHR) {
@@ -910,8 +954,10 @@ int main(int argc, char **argv)
                     continue;
                 }
                 c = xzalloc(sizeof(*c));
+                c->id = next_conn_id++;
                 c->fd = fd;
                 c->evfd = -1;
+                c->shfd = -1;
                 ev.data.ptr = c;
                 epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
                 continue;
