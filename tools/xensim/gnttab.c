@@ -589,7 +589,7 @@ static void *share(xengntshr_handle *xgs, uint32_t domid, int count,
     int fd, err;
     void *addr;
 
-    if (count <= 0 || count > XENSIM_MAX_BATCH) {
+    if (count <= 0 || count > XENSIM_MAX_SHARE) {
         errno = EINVAL;
         return NULL;
     }
@@ -666,10 +666,16 @@ int xengntshr_unshare(xengntshr_handle *xgs, void *start_address,
         struct share *s = *ps;
         struct xensim_req req = { .op = XENSIM_OP_SHR_UNSHARE };
         struct xensim_rep rep;
-        uint32_t first, last, refs[XENSIM_MAX_BATCH], n = 0;
+        uint32_t first, last, *refs, n = 0;
 
         if (start < s->addr || start >= s->addr + (size_t)s->count * PAGE) {
             continue;
+        }
+        refs = malloc(s->count * sizeof(*refs));
+        if (!refs) {
+            pthread_mutex_unlock(&xgs->lock);
+            errno = ENOMEM;
+            return -1;
         }
         /* Like munmap() of a gntalloc mapping: pages in range end. */
         first = (start - s->addr) / PAGE;
@@ -685,6 +691,7 @@ int xengntshr_unshare(xengntshr_handle *xgs, void *start_address,
             xensim_call(xgs->fd, &req, refs, n * sizeof(uint32_t), &rep,
                         NULL, 0, NULL, NULL, 0, NULL);
         }
+        free(refs);
         s->live -= n;
         if (!s->live) {
             *ps = s->next;

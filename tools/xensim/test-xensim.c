@@ -603,6 +603,21 @@ static void big_child(void)
     xengntshr_close(xgs);
 }
 
+static void test_gntalloc_limit(void)
+{
+    const char *s = getenv("XENSIM_GNTALLOC_LIMIT");
+    int limit = s ? atoi(s) : XENSIM_GNTALLOC_LIMIT;
+    xengntshr_handle *xgs = xengntshr_open(NULL, 0);
+    uint32_t *refs = calloc(limit + 1, sizeof(*refs));
+
+    errno = 0;
+    ok(limit > 0 && limit < XENSIM_MAX_SHARE &&
+       !xengntshr_share_pages(xgs, 0, limit + 1, refs, 1) && errno == ENOSPC,
+       "sharing more than the gntalloc limit (%d pages): ENOSPC", limit);
+    xengntshr_close(xgs);
+    free(refs);
+}
+
 static void test_big(void)
 {
     xengnttab_handle *xgt = xengnttab_open(NULL, 0);
@@ -652,6 +667,7 @@ int main(void)
     test_copy();
     test_notify();
     test_kill();
+    test_gntalloc_limit();
     test_big();
     printf("1..%d\n", ntests);
     return nfailed ? 1 : 0;

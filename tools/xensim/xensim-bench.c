@@ -69,8 +69,12 @@ static void xread(int fd, void *buf, size_t len)
     while (got < len) {
         ssize_t n = read(fd, (char *)buf + got, len - got);
 
-        if (n <= 0) {
+        if (n < 0) {
             die("read");
+        }
+        if (n == 0) {
+            fprintf(stderr, "xensim-bench: the other process went away\n");
+            exit(1);
         }
         got += n;
     }
@@ -213,6 +217,12 @@ static double grant_map(void)
         setenv("XENSIM_DOMID", "1", 1);
         xgs = xengntshr_open(NULL, 0);
         if (!xgs || !xengntshr_share_pages(xgs, 0, BUF_PAGES, refs, 1)) {
+            if (errno == ENOSPC) {
+                fprintf(stderr, "xensim-bench: sharing %d pages is beyond "
+                        "the gntalloc limit; run with "
+                        "XENSIM_GNTALLOC_LIMIT=4096\n", BUF_PAGES);
+                exit(1);
+            }
             die("share 2025 pages");
         }
         xwrite(sv[1], refs, sizeof(refs));

@@ -31,7 +31,9 @@
 #define XENSIM_MAX_PORTS        4096    /* per domain */
 #define XENSIM_NR_GRANTS        32768   /* per domain: 64 v1 frames */
 #define XENSIM_FIRST_GREF       8       /* Linux reserves refs 0..7 */
-#define XENSIM_MAX_BATCH        2048    /* refs per request packet */
+#define XENSIM_MAX_BATCH        2048    /* refs per map request packet */
+#define XENSIM_MAX_SHARE        16384   /* pages per share request */
+#define XENSIM_GNTALLOC_LIMIT   1024    /* Linux gntalloc's default limit */
 #define XENSIM_MAX_FDS_PER_MSG  250     /* below SCM_MAX_FD */
 #define XENSIM_MAX_PACKET       (64 * 1024)
 

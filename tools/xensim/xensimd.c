@@ -91,6 +91,7 @@ struct domain {
     unsigned nconns;
     struct port *ports[XENSIM_MAX_PORTS];
     struct grant **grants;      /* XENSIM_NR_GRANTS entries, lazily */
+    unsigned nshared;           /* grants counting against the limit */
 };
 
 static struct domain *domains[XENSIM_MAX_DOMID];
@@ -99,6 +100,7 @@ static unsigned n_virq_ports;
 static struct xensim_stat stats;
 static uint32_t next_map_id = 1;
 static uint32_t next_conn_id = 1;
+static unsigned gntalloc_limit = XENSIM_GNTALLOC_LIMIT;
 static const char *socket_path;
 static int epfd;
 
@@ -373,6 +375,7 @@ static void memobj_put(struct memobj *mo)
 static void grant_free(struct grant *g)
 {
     domains[g->domid]->grants[g->ref] = NULL;
+    domains[g->domid]->nshared--;
     memobj_put(g->mo);
     stats.grants--;
     free(g);
@@ -417,8 +420,12 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
     uint32_t n = 0;
     int err;
 
-    if (count == 0 || count > XENSIM_MAX_BATCH) {
+    if (count == 0 || count > XENSIM_MAX_SHARE) {
         return EINVAL;
+    }
+    /* Linux's gntalloc: a global (per-kernel) limit, -ENOSPC beyond. */
+    if (gntalloc_limit && d->nshared + count > gntalloc_limit) {
+        return ENOSPC;
     }
     if (noff != XENSIM_NONE && noff >= count * XENSIM_PAGE_SIZE) {
         return EINVAL;
@@ -474,6 +481,7 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
         }
         mo->users++;
         d->grants[refs[i]] = g;
+        d->nshared++;
         stats.grants++;
     }
     *fd_out = mo->fd_rw;
@@ -810,7 +818,8 @@ static bool conn_handle(struct conn *c)
     static char buf[sizeof(struct xensim_req) + XENSIM_MAX_PACKET];
     struct xensim_req req;
     const void *payload = buf + sizeof(req);
-    uint32_t val = 0, refs[XENSIM_MAX_BATCH];
+    static uint32_t refs[XENSIM_MAX_SHARE];
+    uint32_t val = 0;
     struct port *p;
     size_t plen;
     ssize_t n;
@@ -908,10 +917,22 @@ int main(int argc, char **argv)
     if (argc != 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: xensimd SOCKET_PATH\n"
                 "Runs the shared state of a userspace Xen (xensim) in the "
-                "foreground.\n");
+                "foreground.\n"
+                "XENSIM_GNTALLOC_LIMIT: pages each domain may share at once "
+                "(default %u, Linux gntalloc's; 0: no limit).\n",
+                XENSIM_GNTALLOC_LIMIT);
         return 2;
     }
     socket_path = argv[1];
+    if (getenv("XENSIM_GNTALLOC_LIMIT")) {
+        char *end;
+
+        gntalloc_limit = strtoul(getenv("XENSIM_GNTALLOC_LIMIT"), &end, 0);
+        if (*end || !*getenv("XENSIM_GNTALLOC_LIMIT")) {
+            die("XENSIM_GNTALLOC_LIMIT must be a number (0: no limit), "
+                "not '%s'", getenv("XENSIM_GNTALLOC_LIMIT"));
+        }
+    }
     if (strlen(socket_path) >= sizeof(addr.sun_path)) {
         die("socket path too long: %s", socket_path);
     }
