@@ -143,7 +143,8 @@ static double evtchn_pingpong(int rounds)
         close(sv[0]);
         setenv("XENSIM_DOMID", "1", 1);
         xce = xenevtchn_open(NULL, 0);
-        if (!xce || (port = xenevtchn_bind_unbound_port(xce, 0)) < 0) {
+        port = xce ? xenevtchn_bind_unbound_port(xce, 0) : -1;
+        if (port < 0) {
             die("domU event channel");
         }
         xwrite(sv[1], &port, sizeof(port));
@@ -157,7 +158,8 @@ static double evtchn_pingpong(int rounds)
     close(sv[1]);
     xce = xenevtchn_open(NULL, 0);
     xread(sv[0], &port, sizeof(port));
-    if (!xce || (port = xenevtchn_bind_interdomain(xce, 1, port)) < 0) {
+    port = xce ? xenevtchn_bind_interdomain(xce, 1, port) : -1;
+    if (port < 0) {
         die("dom0 event channel");
     }
     for (int i = 0; i < rounds; i++) {

@@ -266,7 +266,7 @@ static int port_hold(uint32_t domid, uint32_t port, struct port **out)
     }
     p = port_lookup(domid, port);
     if (!p || !p->owner) {
-        return EINVAL;
+        return -EINVAL;
     }
     p->holds++;
     *out = p;
@@ -281,11 +281,11 @@ static int op_evt_unbound(struct conn *c, uint32_t remote, uint32_t *val)
         remote = c->domid;
     }
     if (remote >= XENSIM_MAX_DOMID) {
-        return EINVAL;
+        return -EINVAL;
     }
     p = port_alloc(c, PORT_UNBOUND);
     if (!p) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     p->remote_domid = remote;
     *val = p->port;
@@ -301,16 +301,16 @@ static int op_evt_interdomain(struct conn *c, uint32_t rdom,
         rdom = c->domid;
     }
     if (!domain_exists(rdom)) {
-        return ESRCH;
+        return -ESRCH;
     }
     rp = port_lookup(rdom, rport);
     if (!rp || !rp->owner || rp->state != PORT_UNBOUND ||
         rp->remote_domid != c->domid) {
-        return EINVAL;
+        return -EINVAL;
     }
     p = port_alloc(c, PORT_INTERDOMAIN);
     if (!p) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     p->remote_domid = rdom;
     p->remote_port = rport;
@@ -327,11 +327,11 @@ static int op_evt_virq(struct conn *c, uint32_t virq, uint32_t *val)
     struct port *p;
 
     if (virq >= NR_VIRQS) {
-        return EINVAL;
+        return -EINVAL;
     }
     p = port_alloc(c, PORT_VIRQ);
     if (!p) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     p->virq = virq;
     virq_ports = realloc(virq_ports, (n_virq_ports + 1) * sizeof(*virq_ports));
@@ -421,14 +421,14 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
     int err;
 
     if (count == 0 || count > XENSIM_MAX_SHARE) {
-        return EINVAL;
+        return -EINVAL;
     }
     /* Linux's gntalloc: a global (per-kernel) limit, -ENOSPC beyond. */
     if (gntalloc_limit && d->nshared + count > gntalloc_limit) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     if (noff != XENSIM_NONE && noff >= count * XENSIM_PAGE_SIZE) {
-        return EINVAL;
+        return -EINVAL;
     }
     if (!d->grants) {
         d->grants = xzalloc(XENSIM_NR_GRANTS * sizeof(*d->grants));
@@ -440,7 +440,7 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
         }
     }
     if (n < count) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     err = port_hold(c->domid, req->a[4], &np);
     if (err) {
@@ -451,13 +451,13 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
     mo->fd_rw = memfd_create("xensim-grant", MFD_CLOEXEC);
     if (mo->fd_rw < 0 ||
         ftruncate(mo->fd_rw, (off_t)count * XENSIM_PAGE_SIZE) < 0) {
-        err = errno;
+        err = -errno;
         goto fail;
     }
     snprintf(path, sizeof(path), "/proc/self/fd/%d", mo->fd_rw);
     mo->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
     if (mo->fd_ro < 0) {
-        err = errno;
+        err = -errno;
         goto fail;
     }
     stats.memobjs++;
@@ -648,7 +648,7 @@ static void op_gnt_map(struct conn *c, const struct xensim_req *req,
     err = port_hold(c->domid, req->a[2], &np);
     if (err) {
         free(grants);
-        reply(c, err, 0, NULL, 0, NULL, 0);
+        reply(c, -err, 0, NULL, 0, NULL, 0);
         return;
     }
 
@@ -699,7 +699,7 @@ static int op_gnt_unmap(struct conn *c, uint32_t id)
             return 0;
         }
     }
-    return EINVAL;
+    return -EINVAL;
 }
 
 /* --- connections -------------------------------------------------------- */
@@ -853,7 +853,7 @@ static bool conn_handle(struct conn *c)
               : req.op == XENSIM_OP_EVT_VIRQ
               ? op_evt_virq(c, req.a[0], &val)
               : op_evt_interdomain(c, req.a[0], req.a[1], &val);
-        reply(c, err, val, NULL, 0, NULL, 0);
+        reply(c, -err, val, NULL, 0, NULL, 0);
         break;
     case XENSIM_OP_EVT_UNBIND:
         p = own_port(c, req.a[0]);
@@ -874,7 +874,7 @@ static bool conn_handle(struct conn *c)
         }
         err = op_shr_share(c, &req, refs, &fd);
         if (err) {
-            reply(c, err, 0, NULL, 0, NULL, 0);
+            reply(c, -err, 0, NULL, 0, NULL, 0);
         } else {
             reply(c, 0, 0, refs, req.a[1] * sizeof(uint32_t), &fd, 1);
         }
@@ -890,7 +890,7 @@ static bool conn_handle(struct conn *c)
         op_gnt_map(c, &req, payload, plen);
         break;
     case XENSIM_OP_GNT_UNMAP:
-        reply(c, op_gnt_unmap(c, req.a[0]), 0, NULL, 0, NULL, 0);
+        reply(c, -op_gnt_unmap(c, req.a[0]), 0, NULL, 0, NULL, 0);
         break;
     case XENSIM_OP_STAT:
         reply(c, 0, 0, &stats, sizeof(stats), NULL, 0);
@@ -912,6 +912,7 @@ int main(int argc, char **argv)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     struct epoll_event ev = { .events = EPOLLIN };
+    struct sigaction sa = { 0 };
     int lfd;
 
     if (argc != 2 || argv[1][0] == '-') {
@@ -938,9 +939,11 @@ int main(int argc, char **argv)
     }
     strcpy(addr.sun_path, socket_path);
 
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
 
     lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (lfd < 0) {
