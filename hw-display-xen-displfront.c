@@ -36,6 +36,7 @@
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/interface/io/displif.h"
 #include "migration/vmstate.h"
+#include "system/system.h"
 #include "ui/console.h"
 #include "qom/object.h"
 #include "trace/trace-hw_display_xen_displfront.h"
@@ -168,6 +169,7 @@ struct XenDisplFront {
     XenDisplFrontConnector *conn;
     uint64_t next_cookie;
 
+    Notifier exit_notifier;
     QLIST_ENTRY(XenDisplFront) next;
 };
 
@@ -1443,6 +1445,8 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
     return true;
 }
 
+static void xen_displfront_exit_notify(Notifier *n, void *data);
+
 static void xen_displfront_realize(DeviceState *dev, Error **errp)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
@@ -1469,17 +1473,20 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
     s->dcl_registered = true;
 
     QLIST_INSERT_HEAD(&xen_displfronts, s, next);
+    s->exit_notifier.notify = xen_displfront_exit_notify;
+    qemu_add_exit_notifier(&s->exit_notifier);
 }
 
-static void xen_displfront_unrealize(DeviceState *dev)
+/*
+ * Close the connection as displif.h wants it (Closing, then Closed) and
+ * remove the nodes we created, on unplug and when QEMU quits.
+ */
+static void xen_displfront_close(XenDisplFront *s)
 {
-    XenDisplFront *s = XEN_DISPLFRONT(dev);
     Error *local_err = NULL;
 
-    QLIST_REMOVE(s, next);
-    if (s->dcl_registered) {
-        unregister_displaychangelistener(&s->dcl);
-        s->dcl_registered = false;
+    if (!s->xsh) {
+        return;
     }
     xdf_set_state(s, XenbusStateClosing);
     xdf_disconnect(s);
@@ -1494,6 +1501,24 @@ static void xen_displfront_unrealize(DeviceState *dev)
         }
     }
     xen_displfront_close_xen(s);
+}
+
+static void xen_displfront_exit_notify(Notifier *n, void *data)
+{
+    xen_displfront_close(container_of(n, XenDisplFront, exit_notifier));
+}
+
+static void xen_displfront_unrealize(DeviceState *dev)
+{
+    XenDisplFront *s = XEN_DISPLFRONT(dev);
+
+    qemu_remove_exit_notifier(&s->exit_notifier);
+    QLIST_REMOVE(s, next);
+    if (s->dcl_registered) {
+        unregister_displaychangelistener(&s->dcl);
+        s->dcl_registered = false;
+    }
+    xen_displfront_close(s);
 }
 
 static void xen_displfront_finalize(Object *obj)

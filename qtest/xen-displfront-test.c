@@ -11,6 +11,19 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "hw/display/bochs-vbe.h"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <xenstore.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+/* for Xen's ring.h, which builds xen_mb() and friends on these */
+#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#include <xen/io/displif.h>
 
 #include "displif-proto.h"
 
@@ -171,6 +184,603 @@ static void test_no_xen(void)
                    "cannot reach XenStore");
 }
 
+/*
+ * The backend: this test plays a displif backend in domain 0, through
+ * the same Xen libraries a real one uses (on xensim, or on Xen).
+ */
+
+#define BE_TIMEOUT_MS 10000
+#define BE_MAX_DBUF 8
+
+typedef struct BeDbuf {
+    uint64_t cookie;
+    uint32_t width, height, bpp, size;
+    uint32_t n_refs;
+    void *map;
+} BeDbuf;
+
+typedef struct BeFb {
+    uint64_t cookie;
+    uint64_t dbuf_cookie;
+    uint32_t width, height, format;
+} BeFb;
+
+typedef struct Backend {
+    struct xs_handle *xs;
+    xenevtchn_handle *xe;
+    xengnttab_handle *xg;
+    unsigned int fe_domid;
+    char *fe_path;
+    char *be_path;
+
+    /* connector 0 */
+    void *ring_page;
+    struct xen_displif_back_ring ring;
+    struct xendispl_event_page *evt_page;
+    evtchn_port_t req_port;
+    evtchn_port_t evt_port;
+    uint16_t evt_id;
+
+    BeDbuf dbuf[BE_MAX_DBUF];
+    BeFb fb[BE_MAX_DBUF];
+    uint64_t config_fb;         /* SET_CONFIG'd framebuffer */
+    uint64_t shown_fb;          /* last flipped to */
+    unsigned int nr_flips;
+    unsigned int nr_requests[256];
+    int64_t last_request_ms;
+
+    /* misbehaviour, for tests */
+    bool drop_requests;         /* never answer */
+} Backend;
+
+static bool xensim_available(void)
+{
+    return g_getenv("XENSIM_SOCKET") || g_file_test("/dev/xen/evtchn",
+                                                     G_FILE_TEST_EXISTS);
+}
+
+static char *be_read(Backend *b, const char *dir, const char *node)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
+    unsigned int len;
+
+    return xs_read(b->xs, XBT_NULL, path, &len);
+}
+
+static void be_write(Backend *b, const char *dir, const char *node,
+                     const char *val)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
+
+    g_assert_true(xs_write(b->xs, XBT_NULL, path, val, strlen(val)));
+}
+
+/* Wait until @dir/@node reads @val. */
+static void be_wait_node(Backend *b, const char *dir, const char *node,
+                         const char *val)
+{
+    int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
+    char *cur = NULL;
+
+    do {
+        free(cur);
+        cur = be_read(b, dir, node);
+        if (cur && !strcmp(cur, val)) {
+            free(cur);
+            return;
+        }
+        g_usleep(2000);
+    } while (g_get_monotonic_time() < end);
+    g_error("%s/%s is '%s', waited for '%s'", dir, node, cur ? cur : "(none)",
+            val);
+}
+
+static unsigned int be_read_uint(Backend *b, const char *dir,
+                                 const char *node)
+{
+    g_autofree char *v = be_read(b, dir, node);
+
+    g_assert_nonnull(v);
+    return strtoul(v, NULL, 10);
+}
+
+static void be_open(Backend *b, unsigned int dev_id)
+{
+    memset(b, 0, sizeof(*b));
+    b->xs = xs_open(0);
+    g_assert_nonnull(b->xs);
+    b->xe = xenevtchn_open(NULL, 0);
+    g_assert_nonnull(b->xe);
+    b->xg = xengnttab_open(NULL, 0);
+    g_assert_nonnull(b->xg);
+    b->fe_domid = 0;
+    b->fe_path = g_strdup_printf("/local/domain/0/device/vdispl/%u", dev_id);
+    b->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/0/%u",
+                                 dev_id);
+}
+
+static void be_unmap_all(Backend *b)
+{
+    int i;
+
+    for (i = 0; i < BE_MAX_DBUF; i++) {
+        if (b->dbuf[i].map) {
+            xengnttab_unmap(b->xg, b->dbuf[i].map, b->dbuf[i].n_refs);
+        }
+    }
+    memset(b->dbuf, 0, sizeof(b->dbuf));
+    memset(b->fb, 0, sizeof(b->fb));
+    if (b->ring_page) {
+        xengnttab_unmap(b->xg, b->ring_page, 1);
+        b->ring_page = NULL;
+    }
+    if (b->evt_page) {
+        xengnttab_unmap(b->xg, b->evt_page, 1);
+        b->evt_page = NULL;
+    }
+    if (b->req_port) {
+        xenevtchn_unbind(b->xe, b->req_port);
+        b->req_port = 0;
+    }
+    if (b->evt_port) {
+        xenevtchn_unbind(b->xe, b->evt_port);
+        b->evt_port = 0;
+    }
+}
+
+static void be_close(Backend *b)
+{
+    be_unmap_all(b);
+    xengnttab_close(b->xg);
+    xenevtchn_close(b->xe);
+    xs_close(b->xs);
+    g_free(b->fe_path);
+    g_free(b->be_path);
+}
+
+/*
+ * The backend side of the XenBus handshake: InitWait, map what the
+ * frontend published, Connected.
+ */
+static void be_connect(Backend *b)
+{
+    g_autofree char *c0 = g_strdup_printf("%s/0", b->fe_path);
+    uint32_t ref;
+    int port;
+
+    be_wait_node(b, b->fe_path, "state", "1");
+    be_write(b, b->be_path, "state", "2");
+    be_wait_node(b, b->fe_path, "state", "3");
+
+    ref = be_read_uint(b, c0, XENDISPL_FIELD_REQ_RING_REF);
+    b->ring_page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
+                                           PROT_READ | PROT_WRITE);
+    g_assert_nonnull(b->ring_page);
+    BACK_RING_INIT(&b->ring, (struct xen_displif_sring *)b->ring_page,
+                   DISPLIF_PAGE_SIZE);
+    ref = be_read_uint(b, c0, XENDISPL_FIELD_EVT_RING_REF);
+    b->evt_page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
+                                          PROT_READ | PROT_WRITE);
+    g_assert_nonnull(b->evt_page);
+
+    port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
+                                      be_read_uint(b, c0,
+                                                   XENDISPL_FIELD_REQ_CHANNEL));
+    g_assert_cmpint(port, >, 0);
+    b->req_port = port;
+    port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
+                                      be_read_uint(b, c0,
+                                                   XENDISPL_FIELD_EVT_CHANNEL));
+    g_assert_cmpint(port, >, 0);
+    b->evt_port = port;
+
+    be_write(b, b->be_path, "state", "4");
+    be_wait_node(b, b->fe_path, "state", "4");
+}
+
+static BeDbuf *be_dbuf(Backend *b, uint64_t cookie)
+{
+    int i;
+
+    for (i = 0; i < BE_MAX_DBUF; i++) {
+        if (b->dbuf[i].cookie == cookie) {
+            return &b->dbuf[i];
+        }
+    }
+    return NULL;
+}
+
+static BeFb *be_fb(Backend *b, uint64_t cookie)
+{
+    int i;
+
+    for (i = 0; i < BE_MAX_DBUF; i++) {
+        if (b->fb[i].cookie == cookie) {
+            return &b->fb[i];
+        }
+    }
+    return NULL;
+}
+
+/* Map a frontend-allocated buffer through its page directory. */
+static int be_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
+{
+    BeDbuf *d = be_dbuf(b, 0);
+    uint32_t n = displif_pages(r->buffer_sz), k = 0, ref = r->gref_directory;
+    g_autofree uint32_t *refs = g_new0(uint32_t, n);
+
+    if (!d || be_dbuf(b, r->dbuf_cookie) || !r->dbuf_cookie ||
+        r->buffer_sz < displif_buffer_size(r->width, r->height, r->bpp)) {
+        return -EINVAL;
+    }
+    g_assert_cmpuint(r->flags, ==, 0);
+    while (ref) {
+        uint32_t *page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
+                                                 PROT_READ);
+        uint32_t j;
+
+        g_assert_nonnull(page);
+        for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE && k < n; j++) {
+            refs[k++] = page[1 + j];
+        }
+        ref = page[0];
+        xengnttab_unmap(b->xg, page, 1);
+    }
+    g_assert_cmpuint(k, ==, n);
+    d->map = xengnttab_map_domain_grant_refs(b->xg, n, b->fe_domid, refs,
+                                             PROT_READ);
+    g_assert_nonnull(d->map);
+    d->cookie = r->dbuf_cookie;
+    d->width = r->width;
+    d->height = r->height;
+    d->bpp = r->bpp;
+    d->size = r->buffer_sz;
+    d->n_refs = n;
+    return 0;
+}
+
+static void be_send_flip_event(Backend *b, uint64_t fb_cookie)
+{
+    struct xendispl_event_page *page = b->evt_page;
+    struct xendispl_evt *evt;
+
+    evt = &XENDISPL_IN_RING_REF(page, page->in_prod);
+    memset(evt, 0, sizeof(*evt));
+    evt->id = b->evt_id++;
+    evt->type = XENDISPL_EVT_PG_FLIP;
+    evt->op.pg_flip.fb_cookie = fb_cookie;
+    xen_wmb();
+    page->in_prod++;
+    xenevtchn_notify(b->xe, b->evt_port);
+}
+
+static int be_handle(Backend *b, const struct xendispl_req *req)
+{
+    BeDbuf *d;
+    BeFb *f;
+
+    switch (req->operation) {
+    case XENDISPL_OP_DBUF_CREATE:
+        return be_dbuf_create(b, &req->op.dbuf_create);
+    case XENDISPL_OP_DBUF_DESTROY:
+        d = be_dbuf(b, req->op.dbuf_destroy.dbuf_cookie);
+        if (!d) {
+            return -EINVAL;
+        }
+        xengnttab_unmap(b->xg, d->map, d->n_refs);
+        memset(d, 0, sizeof(*d));
+        return 0;
+    case XENDISPL_OP_FB_ATTACH:
+        f = be_fb(b, 0);
+        if (!f || !be_dbuf(b, req->op.fb_attach.dbuf_cookie) ||
+            be_fb(b, req->op.fb_attach.fb_cookie)) {
+            return -EINVAL;
+        }
+        f->cookie = req->op.fb_attach.fb_cookie;
+        f->dbuf_cookie = req->op.fb_attach.dbuf_cookie;
+        f->width = req->op.fb_attach.width;
+        f->height = req->op.fb_attach.height;
+        f->format = req->op.fb_attach.pixel_format;
+        return 0;
+    case XENDISPL_OP_FB_DETACH:
+        f = be_fb(b, req->op.fb_detach.fb_cookie);
+        if (!f) {
+            return -EINVAL;
+        }
+        memset(f, 0, sizeof(*f));
+        return 0;
+    case XENDISPL_OP_SET_CONFIG:
+        if (req->op.set_config.fb_cookie &&
+            !be_fb(b, req->op.set_config.fb_cookie)) {
+            return -EINVAL;
+        }
+        b->config_fb = req->op.set_config.fb_cookie;
+        return 0;
+    case XENDISPL_OP_PG_FLIP:
+        if (!b->config_fb) {
+            return -EPERM;      /* as displ_be */
+        }
+        if (!be_fb(b, req->op.pg_flip.fb_cookie)) {
+            return -EINVAL;
+        }
+        b->shown_fb = req->op.pg_flip.fb_cookie;
+        b->nr_flips++;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Answer requests for @ms milliseconds. */
+static void be_serve(Backend *b, int ms)
+{
+    int64_t end = g_get_monotonic_time() + ms * 1000;
+    struct pollfd pfd = { .fd = xenevtchn_fd(b->xe), .events = POLLIN };
+
+    while (g_get_monotonic_time() < end) {
+        RING_IDX rc, rp;
+        int port, notify;
+        uint64_t flipped = 0;
+
+        if (poll(&pfd, 1, 5) <= 0) {
+            continue;
+        }
+        port = xenevtchn_pending(b->xe);
+        if (port < 0) {
+            continue;
+        }
+        xenevtchn_unmask(b->xe, port);
+        if (port != (int)b->req_port || b->drop_requests) {
+            continue;
+        }
+        rc = b->ring.req_cons;
+        rp = b->ring.sring->req_prod;
+        xen_rmb();
+        for (; rc != rp; rc++) {
+            struct xendispl_req req;
+            struct xendispl_resp *rsp;
+
+            memcpy(&req, RING_GET_REQUEST(&b->ring, rc), sizeof(req));
+            b->ring.req_cons = rc + 1;
+            b->nr_requests[req.operation]++;
+            b->last_request_ms = g_get_monotonic_time() / 1000;
+            rsp = RING_GET_RESPONSE(&b->ring, b->ring.rsp_prod_pvt);
+            memset(rsp, 0, sizeof(*rsp));
+            rsp->id = req.id;
+            rsp->operation = req.operation;
+            rsp->status = be_handle(b, &req);
+            if (req.operation == XENDISPL_OP_PG_FLIP && !rsp->status) {
+                flipped = req.op.pg_flip.fb_cookie;
+            }
+            b->ring.rsp_prod_pvt++;
+        }
+        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b->ring, notify);
+        (void)notify;
+        xenevtchn_notify(b->xe, b->req_port);
+        if (flipped) {
+            be_send_flip_event(b, flipped);
+        }
+    }
+}
+
+/* The pixels the backend shows now, as XRGB8888 rows of @stride bytes. */
+static const uint8_t *be_shown(Backend *b, uint32_t *w, uint32_t *h,
+                               uint32_t *stride)
+{
+    BeFb *f = be_fb(b, b->shown_fb);
+    BeDbuf *d = f ? be_dbuf(b, f->dbuf_cookie) : NULL;
+
+    if (!d) {
+        return NULL;
+    }
+    g_assert_cmphex(f->format, ==, 0x34325258); /* XR24 */
+    *w = f->width;
+    *h = f->height;
+    *stride = displif_stride(d->width, d->bpp);
+    return d->map;
+}
+
+/*
+ * The guest: an emulated card in a linear 32 bpp VBE mode, drawn into
+ * through its framebuffer BAR.
+ */
+typedef struct Guest {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar fb;
+    QPCIBar mmio;
+    uint32_t width, height;
+    uint32_t *pixels;           /* what we drew */
+} Guest;
+
+#define GUEST_CARD_SLOT 5
+
+static void guest_vbe(Guest *g, int index, uint16_t val)
+{
+    qpci_io_writew(g->dev, g->mmio, 0x500 + index * 2, val);
+}
+
+static void guest_start(Guest *g, const char *card, const char *extra)
+{
+    memset(g, 0, sizeof(*g));
+    g->qts = qtest_initf("-M pc -nodefaults -display none "
+                         "-device %s,id=card0,addr=%d.0 "
+                         "-device xen-displfront,id=xdf0,display=card0%s",
+                         card, GUEST_CARD_SLOT, extra);
+    g->bus = qpci_new_pc(g->qts, NULL);
+    g->dev = qpci_device_find(g->bus, QPCI_DEVFN(GUEST_CARD_SLOT, 0));
+    g_assert_nonnull(g->dev);
+    qpci_device_enable(g->dev);
+    g->fb = qpci_iomap(g->dev, 0, NULL);
+    g->mmio = qpci_iomap(g->dev, 2, NULL);
+    if (!strcmp(card, "VGA")) {
+        /* what the BIOS does: let the attribute controller show video */
+        qtest_outb(g->qts, 0x3c0, 0x20);
+    }
+}
+
+static void guest_set_mode(Guest *g, uint32_t w, uint32_t h)
+{
+    guest_vbe(g, VBE_DISPI_INDEX_ENABLE, 0);
+    guest_vbe(g, VBE_DISPI_INDEX_XRES, w);
+    guest_vbe(g, VBE_DISPI_INDEX_YRES, h);
+    guest_vbe(g, VBE_DISPI_INDEX_BPP, 32);
+    guest_vbe(g, VBE_DISPI_INDEX_VIRT_WIDTH, w);
+    guest_vbe(g, VBE_DISPI_INDEX_X_OFFSET, 0);
+    guest_vbe(g, VBE_DISPI_INDEX_Y_OFFSET, 0);
+    guest_vbe(g, VBE_DISPI_INDEX_ENABLE,
+              VBE_DISPI_ENABLED | VBE_DISPI_LFB_ENABLED);
+    g->width = w;
+    g->height = h;
+    g_free(g->pixels);
+    g->pixels = g_new0(uint32_t, w * h);
+}
+
+/* Fill a rectangle with a colour, in the guest's framebuffer. */
+static void guest_fill(Guest *g, uint32_t x, uint32_t y, uint32_t w,
+                       uint32_t h, uint32_t rgb)
+{
+    g_autofree uint32_t *row = g_new(uint32_t, w);
+    uint32_t i;
+
+    for (i = 0; i < w; i++) {
+        row[i] = rgb;
+    }
+    for (i = y; i < y + h; i++) {
+        qpci_memwrite(g->dev, g->fb, ((uint64_t)i * g->width + x) * 4, row,
+                      w * 4);
+        memcpy(&g->pixels[i * g->width + x], row, w * 4);
+    }
+}
+
+static void guest_clear(Guest *g)
+{
+    guest_fill(g, 0, 0, g->width, g->height, 0);
+}
+
+/* Draw @n random frames: random rectangles of random colours. */
+static void guest_draw_random(Guest *g, Backend *b, unsigned int n)
+{
+    unsigned int i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < 4; j++) {
+            uint32_t x = g_test_rand_int_range(0, g->width - 1);
+            uint32_t y = g_test_rand_int_range(0, g->height - 1);
+            uint32_t w = g_test_rand_int_range(1, g->width - x + 1);
+            uint32_t h = g_test_rand_int_range(1, MIN(g->height - y, 64) + 1);
+
+            guest_fill(g, x, y, w, h, g_test_rand_int() & 0xffffff);
+        }
+        be_serve(b, 10);
+    }
+}
+
+static void guest_stop(Guest *g)
+{
+    qpci_free_pc(g->bus);
+    g_free(g->dev);
+    g_free(g->pixels);
+    qtest_quit(g->qts);
+}
+
+/*
+ * After the guest stopped drawing, the backend's displayed buffer must
+ * equal the guest's framebuffer byte for byte.
+ */
+static void assert_backend_shows(Backend *b, Guest *g)
+{
+    int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
+    const uint8_t *shown = NULL;
+    uint32_t w = 0, h = 0, stride = 0, y, bad = 0;
+
+    for (;;) {
+        be_serve(b, 100);
+        shown = be_shown(b, &w, &h, &stride);
+        bad = 0;
+        if (shown && w == g->width && h == g->height) {
+            for (y = 0; y < h; y++) {
+                if (memcmp(shown + (size_t)y * stride,
+                           &g->pixels[y * g->width], w * 4)) {
+                    bad++;
+                }
+            }
+            if (!bad) {
+                return;
+            }
+        }
+        if (g_get_monotonic_time() > end) {
+            break;
+        }
+    }
+    g_error("backend shows %ux%u with %u rows differing, guest has %ux%u "
+            "(%u flips)", w, h, bad, g->width, g->height, b->nr_flips);
+}
+
+static void test_frames(gconstpointer card)
+{
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start(&g, card, ",resolution=640x480");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    assert_backend_shows(&b, &g);
+    g_assert_cmpuint(b.nr_requests[XENDISPL_OP_DBUF_CREATE], >=, 2);
+    g_assert_cmpuint(b.nr_requests[XENDISPL_OP_SET_CONFIG], >=, 1);
+
+    guest_draw_random(&g, &b, 20);
+    assert_backend_shows(&b, &g);
+    g_assert_cmpuint(b.nr_flips, >=, 2);
+
+    /* mode change: new buffers of the new size */
+    guest_set_mode(&g, 800, 600);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 5);
+    assert_backend_shows(&b, &g);
+
+    guest_stop(&g);
+    /* the device closed and removed the nodes it wrote */
+    g_assert_null(be_read(&b, b.fe_path, "state"));
+    be_close(&b);
+}
+
+/* A second device on a console that one already follows. */
+static void test_same_console(void)
+{
+    QemuRun r;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,id=a,display=v "
+                 "-device xen-displfront,id=b,display=v,dev-id=1");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_assert_nonnull(strstr(r.err, "console 0 is already followed by "
+                            "xen-displfront 'a'"));
+    qemu_run_free(&r);
+
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device bochs-display,id=w "
+                 "-device xen-displfront,id=a,display=v "
+                 "-device xen-displfront,id=b,display=w");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_assert_nonnull(strstr(r.err, "dev-id 0 of backend domain 0 is already "
+                            "used by xen-displfront 'a'"));
+    qemu_run_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -185,6 +795,10 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/config/resolution", test_bad_resolution);
     qtest_add_func("/xen-displfront/config/domid", test_bad_domid);
     qtest_add_func("/xen-displfront/no-xen", test_no_xen);
+    qtest_add_func("/xen-displfront/config/same-console", test_same_console);
+    qtest_add_data_func("/xen-displfront/frames/bochs-display",
+                        "bochs-display", test_frames);
+    qtest_add_data_func("/xen-displfront/frames/VGA", "VGA", test_frames);
 
     return g_test_run();
 }
