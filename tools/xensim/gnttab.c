@@ -611,7 +611,7 @@ static void *share(xengntshr_handle *xgs, uint32_t domid, int count,
         goto fail_unshare;
     }
     addr = mmap(NULL, (size_t)count * PAGE, PROT_READ | PROT_WRITE,
-                MAP_SHARED, fd, 0);
+                MAP_SHARED, fd, (off_t)rep.val * PAGE);
     err = errno;
     close(fd);
     if (addr == MAP_FAILED) {

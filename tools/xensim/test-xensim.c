@@ -603,6 +603,70 @@ static void big_child(void)
     xengntshr_close(xgs);
 }
 
+#define NSINGLE 600
+
+static void single_child(void)
+{
+    xengntshr_handle *xgs = xengntshr_open(NULL, 0);
+    uint8_t *pages[NSINGLE], *again;
+    uint32_t ref;
+    bool zero = true;
+
+    for (int i = 0; i < NSINGLE; i++) {
+        pages[i] = xengntshr_share_pages(xgs, 0, 1, &ref, 1);
+        if (!pages[i]) {
+            exit(98);
+        }
+        pages[i][1] = i & 0xFF;
+        put(ref);
+    }
+    get();                                  /* parent unmapped all */
+    for (int i = 0; i < NSINGLE; i++) {
+        pages[i][0] = 0xEE;
+        xengntshr_unshare(xgs, pages[i], 1);
+    }
+    again = xengntshr_share_pages(xgs, 0, NSINGLE, (uint32_t[NSINGLE]){ 0 },
+                                  1);
+    for (int i = 0; again && i < NSINGLE * XENSIM_PAGE_SIZE; i++) {
+        zero &= again[i] == 0;
+    }
+    put(again && zero);
+    get();
+    xengntshr_close(xgs);
+}
+
+static void test_single_shares(void)
+{
+    xengnttab_handle *xgt = xengnttab_open(NULL, 0);
+    struct xensim_stat before = stat_now(), during;
+    pid_t pid = spawn(1, single_child);
+    uint32_t refs[NSINGLE];
+    uint8_t *m;
+    bool good = true;
+
+    for (int i = 0; i < NSINGLE; i++) {
+        refs[i] = get();
+    }
+    during = stat_now();
+    ok(during.memobjs == before.memobjs + 1,
+       "%d single-page shares live in one memfd of the sharer", NSINGLE);
+    m = xengnttab_map_domain_grant_refs(xgt, NSINGLE, 1, refs, PROT_READ);
+    ok(m != NULL, "map %d refs from %d share calls at once", NSINGLE,
+       NSINGLE);
+    for (int i = 0; m && i < NSINGLE; i++) {
+        good &= m[(size_t)i * XENSIM_PAGE_SIZE + 1] == (i & 0xFF);
+    }
+    ok(m && good, "each page is the right one");
+    if (m) {
+        xengnttab_unmap(xgt, m, NSINGLE);
+    }
+    put(0);
+    ok(get(), "pages freed and shared again come back zeroed");
+    put(0);
+    reap(pid);
+    xengnttab_close(xgt);
+}
+
 static void test_gntalloc_limit(void)
 {
     const char *s = getenv("XENSIM_GNTALLOC_LIMIT");
@@ -667,6 +731,7 @@ int main(void)
     test_copy();
     test_notify();
     test_kill();
+    test_single_shares();
     test_gntalloc_limit();
     test_big();
     printf("1..%d\n", ntests);

@@ -57,7 +57,9 @@ enum xensim_op {
                                  * shared page (when it has a route) */
     XENSIM_OP_SHR_SHARE,        /* a0 = domid, a1 = count, a2 = writable,
                                  * a3 = notify offset, a4 = notify port;
-                                 * reply payload: refs; fd: memfd */
+                                 * reply val = first page offset in the
+                                 * connection's memfd, payload: refs,
+                                 * fd: that memfd */
     XENSIM_OP_SHR_UNSHARE,      /* payload: refs to release */
     XENSIM_OP_GNT_MAP,          /* a0 = count, a1 = notify offset,
                                  * a2 = notify port, a3 = all-or-nothing;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -49,9 +50,16 @@ struct port {
     unsigned holds;             /* unmap notifications that will use it */
 };
 
+/*
+ * The memory a connection shares: one memfd that grows as needed, so
+ * that a mapper gets one descriptor per sharer, not one per share.
+ * Freed pages are hole-punched (zeroed) and reused.
+ */
 struct memobj {
-    int fd_rw, fd_ro;
-    unsigned users;             /* grants that point into it */
+    int fd_rw, fd_ro;           /* fd_ro opened on first read-only map */
+    unsigned users;             /* grants in it, +1 while its conn lives */
+    uint64_t npages;
+    uint8_t *used;              /* per page */
 };
 
 struct grant {
@@ -77,6 +85,7 @@ struct map {
 
 struct conn {
     uint32_t id;
+    struct memobj *arena;       /* what this connection shares */
     int fd;
     int evfd;                   /* writer into the handle's event queue */
     int shfd;
@@ -366,16 +375,85 @@ static void memobj_put(struct memobj *mo)
 {
     if (--mo->users == 0) {
         close(mo->fd_rw);
-        close(mo->fd_ro);
+        if (mo->fd_ro >= 0) {
+            close(mo->fd_ro);
+        }
+        free(mo->used);
         free(mo);
         stats.memobjs--;
     }
+}
+
+static struct memobj *memobj_new(void)
+{
+    struct memobj *mo = xzalloc(sizeof(*mo));
+
+    mo->fd_ro = -1;
+    mo->fd_rw = memfd_create("xensim-grants", MFD_CLOEXEC);
+    if (mo->fd_rw < 0) {
+        free(mo);
+        return NULL;
+    }
+    mo->users = 1;
+    stats.memobjs++;
+    return mo;
+}
+
+/* First fit for @count free pages, growing the memfd if need be. */
+static int64_t memobj_alloc(struct memobj *mo, uint32_t count)
+{
+    uint64_t run = 0, start;
+    uint8_t *used;
+
+    for (uint64_t i = 0; i < mo->npages; i++) {
+        run = mo->used[i] ? 0 : run + 1;
+        if (run == count) {
+            start = i + 1 - count;
+            memset(mo->used + start, 1, count);
+            return start;
+        }
+    }
+    start = mo->npages - run;
+    if (ftruncate(mo->fd_rw, (off_t)(start + count) * XENSIM_PAGE_SIZE) < 0) {
+        return -errno;
+    }
+    used = realloc(mo->used, start + count);
+    if (!used) {
+        die("out of memory");
+    }
+    mo->used = used;
+    memset(mo->used + start, 1, count);
+    mo->npages = start + count;
+    return start;
+}
+
+static void memobj_free_page(struct memobj *mo, uint64_t pgoff)
+{
+    /* Zero the page now, as gntalloc gives back fresh zeroed pages. */
+    if (fallocate(mo->fd_rw, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  pgoff * XENSIM_PAGE_SIZE, XENSIM_PAGE_SIZE) < 0) {
+        fprintf(stderr, "xensimd: freeing a page: %s\n", strerror(errno));
+        return;     /* keep it out of reuse */
+    }
+    mo->used[pgoff] = 0;
+}
+
+static int memobj_ro_fd(struct memobj *mo)
+{
+    char path[64];
+
+    if (mo->fd_ro < 0) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", mo->fd_rw);
+        mo->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    return mo->fd_ro;
 }
 
 static void grant_free(struct grant *g)
 {
     domains[g->domid]->grants[g->ref] = NULL;
     domains[g->domid]->nshared--;
+    memobj_free_page(g->mo, g->pgoff);
     memobj_put(g->mo);
     stats.grants--;
     free(g);
@@ -409,14 +487,14 @@ static void grant_release(struct grant *g)
 }
 
 static int op_shr_share(struct conn *c, const struct xensim_req *req,
-                        uint32_t *refs, int *fd_out)
+                        uint32_t *refs, int *fd_out, uint32_t *pgoff_out)
 {
     struct domain *d = domain_get(c->domid);
     uint32_t grantee = req->a[0], count = req->a[1];
     uint32_t noff = req->a[3];
     struct port *np;
     struct memobj *mo;
-    char path[64];
+    int64_t start;
     uint32_t n = 0;
     int err;
 
@@ -442,25 +520,24 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
     if (n < count) {
         return -ENOSPC;
     }
+    if (!c->arena) {
+        c->arena = memobj_new();
+        if (!c->arena) {
+            return -errno;
+        }
+    }
+    mo = c->arena;
     err = port_hold(c->domid, req->a[4], &np);
     if (err) {
         return err;
     }
-
-    mo = xzalloc(sizeof(*mo));
-    mo->fd_rw = memfd_create("xensim-grant", MFD_CLOEXEC);
-    if (mo->fd_rw < 0 ||
-        ftruncate(mo->fd_rw, (off_t)count * XENSIM_PAGE_SIZE) < 0) {
-        err = -errno;
-        goto fail;
+    start = memobj_alloc(mo, count);
+    if (start < 0) {
+        if (np) {
+            port_unhold(np);
+        }
+        return start;
     }
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", mo->fd_rw);
-    mo->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
-    if (mo->fd_ro < 0) {
-        err = -errno;
-        goto fail;
-    }
-    stats.memobjs++;
 
     for (uint32_t i = 0; i < count; i++) {
         struct grant *g = xzalloc(sizeof(*g));
@@ -470,7 +547,7 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
         g->grantee = grantee == DOMID_SELF ? c->domid : grantee;
         g->writable = req->a[2] != 0;
         g->mo = mo;
-        g->pgoff = i;
+        g->pgoff = start + i;
         g->owner = c;
         g->notify_off = XENSIM_NONE;
         if (noff != XENSIM_NONE && noff / XENSIM_PAGE_SIZE == i) {
@@ -485,17 +562,8 @@ static int op_shr_share(struct conn *c, const struct xensim_req *req,
         stats.grants++;
     }
     *fd_out = mo->fd_rw;
+    *pgoff_out = start;
     return 0;
-
-fail:
-    if (mo->fd_rw >= 0) {
-        close(mo->fd_rw);
-    }
-    free(mo);
-    if (np) {
-        port_unhold(np);
-    }
-    return err;
 }
 
 static void op_shr_unshare(struct conn *c, const uint32_t *refs, unsigned n)
@@ -661,7 +729,12 @@ static void op_gnt_map(struct conn *c, const struct xensim_req *req,
         if (!g) {
             continue;
         }
-        fd = r[i].writable ? g->mo->fd_rw : g->mo->fd_ro;
+        fd = r[i].writable ? g->mo->fd_rw : memobj_ro_fd(g->mo);
+        if (fd < 0) {
+            fprintf(stderr, "xensimd: read-only descriptor: %s\n",
+                    strerror(errno));
+            fd = g->mo->fd_rw;  /* still mapped PROT_READ by the library */
+        }
         if (!nfds || fds[last] != fd) {
             for (last = 0; last < nfds && fds[last] != fd; last++) {
                 continue;
@@ -739,6 +812,9 @@ static void conn_close(struct conn *c)
     if (c->sh) {
         munmap(c->sh, XENSIM_EVTCHN_SHARED_SIZE);
         close(c->shfd);
+    }
+    if (c->arena) {
+        memobj_put(c->arena);
     }
     close(c->fd);
     free(c);
@@ -872,11 +948,11 @@ static bool conn_handle(struct conn *c)
         if (c->kind != XENSIM_KIND_GNTSHR) {
             return false;
         }
-        err = op_shr_share(c, &req, refs, &fd);
+        err = op_shr_share(c, &req, refs, &fd, &val);
         if (err) {
             reply(c, -err, 0, NULL, 0, NULL, 0);
         } else {
-            reply(c, 0, 0, refs, req.a[1] * sizeof(uint32_t), &fd, 1);
+            reply(c, 0, val, refs, req.a[1] * sizeof(uint32_t), &fd, 1);
         }
         break;
     case XENSIM_OP_SHR_UNSHARE:
@@ -913,6 +989,7 @@ int main(int argc, char **argv)
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     struct epoll_event ev = { .events = EPOLLIN };
     struct sigaction sa = { 0 };
+    struct rlimit rl;
     int lfd;
 
     if (argc != 2 || argv[1][0] == '-') {
@@ -938,6 +1015,12 @@ int main(int argc, char **argv)
         die("socket path too long: %s", socket_path);
     }
     strcpy(addr.sun_path, socket_path);
+
+    /* One connection per library handle: allow as many as we may. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
