@@ -128,6 +128,7 @@ struct XenDisplFrontConnector {
     int front;                  /* buffer shown, -1: none yet */
     int flipping;               /* buffer being flipped to, -1: none */
     bool configured;            /* SET_CONFIG done */
+    unsigned int releasing;     /* old buffers the backend still holds */
     int64_t last_flip_ms;
     QEMUTimer *frame_timer;
 };
@@ -576,16 +577,31 @@ static void xdf_evtchn_handler(void *opaque)
     }
 }
 
+static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b);
+static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
+                             int status);
+
+static void xdf_request_free(XenDisplFrontConnector *c, XdfRequest *r)
+{
+    if (r && r->done == xdf_destroy_done) {
+        /* an old buffer waiting for its DBUF_DESTROY */
+        xdf_buffer_free(c->s, r->opaque);
+        g_free(r->opaque);
+    }
+    g_free(r);
+}
+
 static void xdf_request_free_queue(XenDisplFrontConnector *c)
 {
     XdfRequest *r;
 
     while ((r = QSIMPLEQ_FIRST(&c->queue))) {
         QSIMPLEQ_REMOVE_HEAD(&c->queue, next);
-        g_free(r);
+        xdf_request_free(c, r);
     }
-    g_free(c->in_flight);
+    xdf_request_free(c, c->in_flight);
     c->in_flight = NULL;
+    c->releasing = 0;
 }
 
 static void xdf_connector_free(XenDisplFrontConnector *c)
@@ -919,7 +935,8 @@ static void xdf_config_done(XenDisplFrontConnector *c, XdfRequest *r,
             }
         }
     }
-    if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
+    if (r->req.operation == XENDISPL_OP_SET_CONFIG &&
+        r->req.op.set_config.fb_cookie == c->buf[0].fb_cookie) {
         c->configured = true;
         c->display = XDF_DISPLAY_ON;
         trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
@@ -1021,6 +1038,10 @@ static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
                                           status);
     xdf_buffer_free(c->s, b);
     g_free(b);
+    /* new buffers only once the old ones are gone: grants stay bounded */
+    if (c->releasing && !--c->releasing) {
+        xdf_display_start(c);
+    }
 }
 
 /* Mode change while connected: release the old buffers, make new ones. */
@@ -1055,17 +1076,18 @@ static void xdf_display_restart(XenDisplFrontConnector *c)
         *old = c->buf[i];
         memset(&c->buf[i], 0, sizeof(c->buf[i]));
         pixman_region32_init(&c->buf[i].stale);
-        if (old->created) {
-            xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb), NULL,
-                       NULL);
-        }
+        /* FB_ATTACH went before it on the same ring */
+        xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb), NULL, NULL);
         xdf_submit(c0, XENDISPL_OP_DBUF_DESTROY, &dbuf, sizeof(dbuf),
                    xdf_destroy_done, old);
+        c->releasing++;
     }
     c->display = XDF_DISPLAY_OFF;
     c->front = c->flipping = -1;
     c->configured = false;
-    xdf_display_start(c);
+    if (!c->releasing) {
+        xdf_display_start(c);
+    }
 }
 
 static void xdf_flip_done(XenDisplFrontConnector *c, XdfRequest *r,
@@ -1189,6 +1211,9 @@ static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
                 surface_height(old) == surface_height(surface);
     if (same_size && s->conn[0].display != XDF_DISPLAY_OFF) {
         return;                 /* buffers fit; the damage does the rest */
+    }
+    if (s->conn[0].releasing) {
+        return;                 /* the restart under way takes this one */
     }
     xdf_display_restart(&s->conn[0]);
 }
