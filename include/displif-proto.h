@@ -141,6 +141,7 @@ static inline int displif_pgdir_read(const void *dir, uint32_t n_dir,
     uint32_t i, j, k = 0;
 
     for (i = 0; i < n_dir; i++) {
+        /* the backend writes these pages: read each ref exactly once */
         const volatile uint32_t *page = (const volatile uint32_t *)
             ((const char *)dir + i * DISPLIF_PAGE_SIZE);
 

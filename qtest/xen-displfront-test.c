@@ -279,9 +279,11 @@ static unsigned int be_read_uint(Backend *b, const char *dir,
                                  const char *node)
 {
     g_autofree char *v = be_read(b, dir, node);
+    unsigned int val;
 
     g_assert_nonnull(v);
-    return strtoul(v, NULL, 10);
+    g_assert_cmpint(qemu_strtoui(v, NULL, 10, &val), ==, 0);
+    return val;
 }
 
 static void be_open(Backend *b, unsigned int dev_id)
