@@ -84,6 +84,7 @@ typedef struct XdfBuffer {
     uint32_t fourcc;
 
     void *data;                 /* shared with the backend */
+    bool be_alloc;              /* data is the backend's, mapped by us */
     uint32_t n_data;
     uint32_t *data_refs;
     void *dir;                  /* page directory */
@@ -157,6 +158,7 @@ struct XenDisplFront {
     struct qemu_xs_handle *xsh;
     xenevtchn_handle *xeh;
     xengntshr_handle *xgs;
+    xengnttab_handle *xgt;      /* maps backend-allocated buffers */
     char *fe_path;              /* .../device/vdispl/<dev-id> */
     char *be_path;              /* .../backend/vdispl/<fe>/<dev-id> */
     bool wrote_nodes;           /* we created both directories */
@@ -864,7 +866,9 @@ static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b)
     if (b->image) {
         pixman_image_unref(b->image);
     }
-    if (b->data) {
+    if (b->data && b->be_alloc) {
+        qemu_xen_gnttab_unmap(s->xgt, b->data, b->data_refs, b->n_data);
+    } else if (b->data) {
         qemu_xen_gntshr_unshare(s->xgs, b->data, b->n_data);
     }
     if (b->dir) {
@@ -877,7 +881,11 @@ static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b)
     pixman_region32_init(&b->stale);
 }
 
-/* Frontend-allocated buffer: share data and directory pages. */
+/*
+ * Share the page directory and, unless the backend allocates the
+ * buffer (be-alloc), the data pages.  Sized so that a backend copying
+ * height * 4 * ceil(width * bpp / 32) bytes never reads past the end.
+ */
 static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
                              uint32_t height, Error **errp)
 {
@@ -892,30 +900,66 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
     b->data_refs = g_new0(uint32_t, b->n_data);
     b->dir_refs = g_new0(uint32_t, b->n_dir);
 
-    b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
-                                          b->n_data, b->data_refs, false);
-    if (!b->data) {
-        error_setg_errno(errp, errno, "cannot share %u pages for a %ux%u "
-                         "display buffer", b->n_data, width, height);
-        return false;
+    b->be_alloc = s->be_alloc;
+    if (!b->be_alloc) {
+        b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
+                                              b->n_data, b->data_refs, false);
+        if (!b->data) {
+            error_setg_errno(errp, errno, "cannot share %u pages for a "
+                             "%ux%u display buffer", b->n_data, width,
+                             height);
+            error_append_hint(errp, "On Linux, raise xen_gntalloc's "
+                              "'limit' parameter (default 1024 pages).\n");
+            return false;
+        }
+        b->image = pixman_image_create_bits(PIXMAN_x8r8g8b8, width, height,
+                                            b->data, b->stride);
     }
+    /* the backend writes the data refs into it when it allocates */
     b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
-                                         b->dir_refs, false);
+                                         b->dir_refs, b->be_alloc);
     if (!b->dir) {
         error_setg_errno(errp, errno, "cannot share %u page-directory pages",
                          b->n_dir);
         return false;
     }
-    displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs, b->data_refs,
-                       b->n_data);
-    b->image = pixman_image_create_bits(PIXMAN_x8r8g8b8, width, height,
-                                        b->data, b->stride);
+    displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs,
+                       b->be_alloc ? NULL : b->data_refs, b->n_data);
     b->dbuf_cookie = ++s->next_cookie;
     b->fb_cookie = ++s->next_cookie;
     return true;
 }
 
 static void xdf_flip(XenDisplFrontConnector *c);
+
+/*
+ * The backend allocated a buffer for us: take its grant references from
+ * the directory, check them and map the pages.
+ */
+static bool xdf_buffer_map_backend(XenDisplFrontConnector *c, XdfBuffer *b)
+{
+    XenDisplFront *s = c->s;
+
+    if (displif_pgdir_read(b->dir, b->n_dir, b->dir_refs, b->data_refs,
+                           b->n_data)) {
+        xdf_fail(c, "backend left dbuf_cookie 0x%" PRIx64 "'s page "
+                 "directory incomplete or broken (%u refs expected)",
+                 b->dbuf_cookie, b->n_data);
+        return false;
+    }
+    b->data = qemu_xen_gnttab_map_refs(s->xgt, b->n_data, s->backend_domid,
+                                       b->data_refs,
+                                       PROT_READ | PROT_WRITE);
+    if (!b->data) {
+        xdf_fail(c, "cannot map the %u pages backend domain %" PRIu32
+                 " granted for dbuf_cookie 0x%" PRIx64 ": %s", b->n_data,
+                 s->backend_domid, b->dbuf_cookie, strerror(errno));
+        return false;
+    }
+    b->image = pixman_image_create_bits(PIXMAN_x8r8g8b8, b->width,
+                                        b->height, b->data, b->stride);
+    return true;
+}
 
 static void xdf_config_done(XenDisplFrontConnector *c, XdfRequest *r,
                             int status)
@@ -927,6 +971,15 @@ static void xdf_config_done(XenDisplFrontConnector *c, XdfRequest *r,
         xdf_fail(c, "backend refused %s: %s", xdf_op_name(r->req.operation),
                  strerror(-status));
         return;
+    }
+    if (r->req.operation == XENDISPL_OP_DBUF_CREATE &&
+        (r->req.op.dbuf_create.flags & XENDISPL_DBUF_FLG_REQ_ALLOC)) {
+        for (i = 0; i < XDF_NR_BUFFERS; i++) {
+            if (c->buf[i].dbuf_cookie == r->req.op.dbuf_create.dbuf_cookie &&
+                !xdf_buffer_map_backend(c, &c->buf[i])) {
+                return;
+            }
+        }
     }
     if (r->req.operation == XENDISPL_OP_FB_ATTACH) {
         for (i = 0; i < XDF_NR_BUFFERS; i++) {
@@ -980,6 +1033,7 @@ static void xdf_display_start(XenDisplFrontConnector *c)
         dbuf.height = b->height;
         dbuf.bpp = 32;
         dbuf.buffer_sz = b->n_data * XEN_PAGE_SIZE;
+        dbuf.flags = b->be_alloc ? XENDISPL_DBUF_FLG_REQ_ALLOC : 0;
         dbuf.gref_directory = b->dir_refs[0];
         dbuf.data_ofs = 0;
         /* DBUF and FB requests go on connector 0's ring */
@@ -1331,6 +1385,12 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
                          "(/dev/xen/gntalloc)");
         return false;
     }
+    s->xgt = qemu_xen_gnttab_open();
+    if (!s->xgt) {
+        error_setg_errno(errp, errno, "cannot open Xen grant mapping "
+                         "(/dev/xen/gntdev)");
+        return false;
+    }
 
     if (s->frontend_domid == DOMID_SELF) {
         /*
@@ -1365,6 +1425,10 @@ static void xen_displfront_close_xen(XenDisplFront *s)
     if (s->xgs) {
         qemu_xen_gntshr_close(s->xgs);
         s->xgs = NULL;
+    }
+    if (s->xgt) {
+        qemu_xen_gnttab_close(s->xgt);
+        s->xgt = NULL;
     }
     if (s->xeh) {
         qemu_xen_evtchn_close(s->xeh);

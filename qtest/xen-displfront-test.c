@@ -10,6 +10,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
 #include "hw/display/bochs-vbe.h"
@@ -197,6 +198,7 @@ typedef struct BeDbuf {
     uint32_t width, height, bpp, size;
     uint32_t n_refs;
     void *map;
+    bool allocated;             /* ours, shared with the frontend */
 } BeDbuf;
 
 typedef struct BeFb {
@@ -209,6 +211,7 @@ typedef struct Backend {
     struct xs_handle *xs;
     xenevtchn_handle *xe;
     xengnttab_handle *xg;
+    xengntshr_handle *xsh;
     unsigned int fe_domid;
     char *fe_path;
     char *be_path;
@@ -295,10 +298,22 @@ static void be_open(Backend *b, unsigned int dev_id)
     g_assert_nonnull(b->xe);
     b->xg = xengnttab_open(NULL, 0);
     g_assert_nonnull(b->xg);
+    b->xsh = xengntshr_open(NULL, 0);
+    g_assert_nonnull(b->xsh);
     b->fe_domid = 0;
     b->fe_path = g_strdup_printf("/local/domain/0/device/vdispl/%u", dev_id);
     b->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/0/%u",
                                  dev_id);
+}
+
+static void be_dbuf_release(Backend *b, BeDbuf *d)
+{
+    if (d->map && d->allocated) {
+        xengntshr_unshare(b->xsh, d->map, d->n_refs);
+    } else if (d->map) {
+        xengnttab_unmap(b->xg, d->map, d->n_refs);
+    }
+    memset(d, 0, sizeof(*d));
 }
 
 static void be_unmap_all(Backend *b)
@@ -306,9 +321,7 @@ static void be_unmap_all(Backend *b)
     int i;
 
     for (i = 0; i < BE_MAX_DBUF; i++) {
-        if (b->dbuf[i].map) {
-            xengnttab_unmap(b->xg, b->dbuf[i].map, b->dbuf[i].n_refs);
-        }
+        be_dbuf_release(b, &b->dbuf[i]);
     }
     memset(b->dbuf, 0, sizeof(b->dbuf));
     memset(b->fb, 0, sizeof(b->fb));
@@ -333,6 +346,7 @@ static void be_unmap_all(Backend *b)
 static void be_close(Backend *b)
 {
     be_unmap_all(b);
+    xengntshr_close(b->xsh);
     xengnttab_close(b->xg);
     xenevtchn_close(b->xe);
     xs_close(b->xs);
@@ -415,23 +429,36 @@ static int be_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
         r->buffer_sz < displif_buffer_size(r->width, r->height, r->bpp)) {
         return -EINVAL;
     }
-    g_assert_cmpuint(r->flags, ==, 0);
+    d->allocated = r->flags & XENDISPL_DBUF_FLG_REQ_ALLOC;
+    if (d->allocated) {
+        /* be-alloc: our pages, their refs written into the directory */
+        d->map = xengntshr_share_pages(b->xsh, b->fe_domid, n, refs, true);
+        g_assert_nonnull(d->map);
+    }
     while (ref) {
         uint32_t *page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
+                                                 d->allocated ?
+                                                 PROT_READ | PROT_WRITE :
                                                  PROT_READ);
         uint32_t j;
 
         g_assert_nonnull(page);
-        for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE && k < n; j++) {
-            refs[k++] = page[1 + j];
+        for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE && k < n; j++, k++) {
+            if (d->allocated) {
+                page[1 + j] = refs[k];
+            } else {
+                refs[k] = page[1 + j];
+            }
         }
         ref = page[0];
         xengnttab_unmap(b->xg, page, 1);
     }
     g_assert_cmpuint(k, ==, n);
-    d->map = xengnttab_map_domain_grant_refs(b->xg, n, b->fe_domid, refs,
-                                             PROT_READ);
-    g_assert_nonnull(d->map);
+    if (!d->allocated) {
+        d->map = xengnttab_map_domain_grant_refs(b->xg, n, b->fe_domid, refs,
+                                                 PROT_READ);
+        g_assert_nonnull(d->map);
+    }
     d->cookie = r->dbuf_cookie;
     d->width = r->width;
     d->height = r->height;
@@ -469,8 +496,7 @@ static int be_handle(Backend *b, const struct xendispl_req *req)
         if (!d) {
             return -EINVAL;
         }
-        xengnttab_unmap(b->xg, d->map, d->n_refs);
-        memset(d, 0, sizeof(*d));
+        be_dbuf_release(b, d);
         return 0;
     case XENDISPL_OP_FB_ATTACH:
         f = be_fb(b, 0);
@@ -720,8 +746,16 @@ static void assert_backend_shows(Backend *b, Guest *g)
             "(%u flips)", w, h, bad, g->width, g->height, b->nr_flips);
 }
 
-static void test_frames(gconstpointer card)
+typedef struct FramesCase {
+    const char *card;
+    const char *options;
+} FramesCase;
+
+static void test_frames(gconstpointer opaque)
 {
+    const FramesCase *fc = opaque;
+    g_autofree char *opts = g_strdup_printf(",resolution=640x480%s",
+                                            fc->options);
     Backend b;
     Guest g;
 
@@ -730,7 +764,7 @@ static void test_frames(gconstpointer card)
         return;
     }
     be_open(&b, 0);
-    guest_start(&g, card, ",resolution=640x480");
+    guest_start(&g, fc->card, opts);
     be_connect(&b);
     guest_set_mode(&g, 640, 480);
     guest_clear(&g);
@@ -799,8 +833,12 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/no-xen", test_no_xen);
     qtest_add_func("/xen-displfront/config/same-console", test_same_console);
     qtest_add_data_func("/xen-displfront/frames/bochs-display",
-                        "bochs-display", test_frames);
-    qtest_add_data_func("/xen-displfront/frames/VGA", "VGA", test_frames);
+                        &(FramesCase){ "bochs-display", "" }, test_frames);
+    qtest_add_data_func("/xen-displfront/frames/VGA",
+                        &(FramesCase){ "VGA", "" }, test_frames);
+    qtest_add_data_func("/xen-displfront/frames/be-alloc",
+                        &(FramesCase){ "bochs-display", ",be-alloc=on" },
+                        test_frames);
 
     return g_test_run();
 }
