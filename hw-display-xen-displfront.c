@@ -130,6 +130,7 @@ struct XenDisplFrontConnector {
     int flipping;               /* buffer being flipped to, -1: none */
     bool configured;            /* SET_CONFIG done */
     unsigned int releasing;     /* old buffers the backend still holds */
+    GArray *retired_fbs;        /* their fb cookies, until FB_DETACH */
     int64_t last_flip_ms;
     QEMUTimer *frame_timer;
 };
@@ -496,17 +497,22 @@ static void xdf_handle_responses(XenDisplFrontConnector *c)
     xdf_kick(c);
 }
 
-static XdfBuffer *xdf_buffer_by_fb(XenDisplFrontConnector *c,
-                                   uint64_t cookie)
+/* Is @cookie a framebuffer the backend may still show? */
+static bool xdf_fb_known(XenDisplFrontConnector *c, uint64_t cookie)
 {
-    int i;
+    unsigned int i;
 
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
         if (c->buf[i].created && c->buf[i].fb_cookie == cookie) {
-            return &c->buf[i];
+            return true;
         }
     }
-    return NULL;
+    for (i = 0; c->retired_fbs && i < c->retired_fbs->len; i++) {
+        if (g_array_index(c->retired_fbs, uint64_t, i) == cookie) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout);
@@ -536,7 +542,7 @@ static void xdf_handle_events(XenDisplFrontConnector *c)
         }
         trace_xen_displfront_event_flip(xen_displfront_id(s), c->index,
                                         evt.op.pg_flip.fb_cookie);
-        if (!xdf_buffer_by_fb(c, evt.op.pg_flip.fb_cookie)) {
+        if (!xdf_fb_known(c, evt.op.pg_flip.fb_cookie)) {
             xdf_fail(c, "frame-done event for fb_cookie 0x%" PRIx64
                      ", which is no framebuffer of ours",
                      (uint64_t)evt.op.pg_flip.fb_cookie);
@@ -604,6 +610,9 @@ static void xdf_request_free_queue(XenDisplFrontConnector *c)
     xdf_request_free(c, c->in_flight);
     c->in_flight = NULL;
     c->releasing = 0;
+    if (c->retired_fbs) {
+        g_array_set_size(c->retired_fbs, 0);
+    }
 }
 
 static void xdf_connector_free(XenDisplFrontConnector *c)
@@ -615,6 +624,10 @@ static void xdf_connector_free(XenDisplFrontConnector *c)
     if (c->req_timer) {
         timer_free(c->req_timer);
         c->req_timer = NULL;
+    }
+    if (c->retired_fbs) {
+        g_array_free(c->retired_fbs, true);
+        c->retired_fbs = NULL;
     }
     if (c->frame_timer) {
         timer_free(c->frame_timer);
@@ -682,6 +695,7 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
         pixman_region32_init(&c->buf[i].stale);
     }
+    c->retired_fbs = g_array_new(false, false, sizeof(uint64_t));
     c->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_request_timeout, c);
     c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout, c);
     c->next_id = 0;
@@ -814,9 +828,13 @@ static void xdf_backend_changed(void *opaque, const char *path)
 
     switch (be) {
     case XenbusStateInitWait:
+        /*
+         * A backend that restarted may come straight back to InitWait
+         * (XenStore watches coalesce): drop the old connection first.
+         */
         if (s->state != XenbusStateInitialising &&
             s->state != XenbusStateClosed) {
-            break;
+            xdf_disconnect(s);
         }
         xdf_set_state(s, XenbusStateInitialising);
         if (!s->wrote_nodes && !xdf_read_nodes(s, &local_err)) {
@@ -1098,6 +1116,22 @@ static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
     }
 }
 
+/* A framebuffer is gone: its frame-done events may no longer come. */
+static void xdf_detach_done(XenDisplFrontConnector *c0, XdfRequest *r,
+                            int status)
+{
+    XenDisplFrontConnector *c = r->opaque;
+    unsigned int i;
+
+    for (i = 0; i < c->retired_fbs->len; i++) {
+        if (g_array_index(c->retired_fbs, uint64_t, i) ==
+            r->req.op.fb_detach.fb_cookie) {
+            g_array_remove_index_fast(c->retired_fbs, i);
+            break;
+        }
+    }
+}
+
 /* Mode change while connected: release the old buffers, make new ones. */
 static void xdf_display_restart(XenDisplFrontConnector *c)
 {
@@ -1131,7 +1165,9 @@ static void xdf_display_restart(XenDisplFrontConnector *c)
         memset(&c->buf[i], 0, sizeof(c->buf[i]));
         pixman_region32_init(&c->buf[i].stale);
         /* FB_ATTACH went before it on the same ring */
-        xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb), NULL, NULL);
+        g_array_append_val(c->retired_fbs, fb.fb_cookie);
+        xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb),
+                   xdf_detach_done, c);
         xdf_submit(c0, XENDISPL_OP_DBUF_DESTROY, &dbuf, sizeof(dbuf),
                    xdf_destroy_done, old);
         c->releasing++;

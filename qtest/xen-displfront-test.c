@@ -358,14 +358,12 @@ static void be_close(Backend *b)
  * The backend side of the XenBus handshake: InitWait, map what the
  * frontend published, Connected.
  */
-static void be_connect(Backend *b)
+static void be_attach(Backend *b)
 {
     g_autofree char *c0 = g_strdup_printf("%s/0", b->fe_path);
     uint32_t ref;
     int port;
 
-    be_wait_node(b, b->fe_path, "state", "1");
-    be_write(b, b->be_path, "state", "2");
     be_wait_node(b, b->fe_path, "state", "3");
 
     ref = be_read_uint(b, c0, XENDISPL_FIELD_REQ_RING_REF);
@@ -390,8 +388,19 @@ static void be_connect(Backend *b)
     g_assert_cmpint(port, >, 0);
     b->evt_port = port;
 
+    memset(b->nr_requests, 0, sizeof(b->nr_requests));
+    b->nr_flips = 0;
+    b->shown_fb = b->config_fb = 0;
+    b->evt_id = 0;
     be_write(b, b->be_path, "state", "4");
     be_wait_node(b, b->fe_path, "state", "4");
+}
+
+static void be_connect(Backend *b)
+{
+    be_wait_node(b, b->fe_path, "state", "1");
+    be_write(b, b->be_path, "state", "2");
+    be_attach(b);
 }
 
 static BeDbuf *be_dbuf(Backend *b, uint64_t cookie)
@@ -788,6 +797,97 @@ static void test_frames(gconstpointer opaque)
     be_close(&b);
 }
 
+typedef enum Misbehaviour {
+    BE_RESTART,             /* backend process restarts */
+    BE_CLOSE,               /* backend goes Closing, then comes back */
+    BE_TIMEOUT,             /* backend stops answering */
+    BE_RSP_PROD,            /* more responses than requests */
+    BE_IN_PROD,             /* more events than the event ring holds */
+    BE_COOKIE,              /* frame-done event for no framebuffer */
+} Misbehaviour;
+
+static void be_misbehave(Backend *b, Guest *g, Misbehaviour m)
+{
+    struct xendispl_event_page *page = b->evt_page;
+
+    switch (m) {
+    case BE_RESTART:
+        /* the old process is gone; a new one starts from InitWait */
+        be_close(b);
+        be_open(b, 0);
+        be_write(b, b->be_path, "state", "2");
+        return;
+    case BE_CLOSE:
+        be_write(b, b->be_path, "state", "5");
+        be_wait_node(b, b->fe_path, "state", "1");
+        return;
+    case BE_TIMEOUT:
+        b->drop_requests = true;
+        guest_fill(g, 0, 0, 8, 8, 0x123456);    /* makes it flip */
+        be_serve(b, 500);
+        /* the device gives up after 3000 ms */
+        break;
+    case BE_RSP_PROD:
+        b->ring.sring->rsp_prod = b->ring.rsp_prod_pvt + 5;
+        xenevtchn_notify(b->xe, b->req_port);
+        break;
+    case BE_IN_PROD:
+        page->in_prod = page->in_cons + XENDISPL_IN_RING_LEN + 1;
+        xenevtchn_notify(b->xe, b->evt_port);
+        break;
+    case BE_COOKIE:
+        be_send_flip_event(b, 0xdeadbeefULL);
+        break;
+    }
+    /* the device closes the connection, QEMU stays up */
+    be_wait_node(b, b->fe_path, "state", "6");
+    g_assert_true(qtest_qom_get_bool(g->qts, "/machine/peripheral/xdf0",
+                                     "realized"));
+    b->drop_requests = false;
+    /* a backend that recovers: Closed, then InitWait again */
+    be_write(b, b->be_path, "state", "6");
+    be_wait_node(b, b->fe_path, "state", "1");
+}
+
+/*
+ * A backend that goes away, restarts or breaks the protocol costs its
+ * connection, never QEMU; once it is back, the picture resumes with no
+ * help from the guest and the final frame is exact.
+ */
+static void test_misbehave(gconstpointer opaque)
+{
+    Misbehaviour m = GPOINTER_TO_INT(opaque);
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", ",resolution=640x480");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 5);
+    assert_backend_shows(&b, &g);
+
+    be_misbehave(&b, &g, m);
+    be_unmap_all(&b);
+    /* what the guest draws while no backend listens is not lost */
+    guest_fill(&g, 10, 10, 100, 100, 0xff0000);
+    if (m == BE_RESTART) {
+        be_attach(&b);          /* it wrote InitWait already */
+    } else {
+        be_connect(&b);
+    }
+    guest_draw_random(&g, &b, 5);
+    assert_backend_shows(&b, &g);
+
+    guest_stop(&g);
+    be_close(&b);
+}
+
 /* A second device on a console that one already follows. */
 static void test_same_console(void)
 {
@@ -839,6 +939,18 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/frames/be-alloc",
                         &(FramesCase){ "bochs-display", ",be-alloc=on" },
                         test_frames);
+    qtest_add_data_func("/xen-displfront/backend/restart",
+                        GINT_TO_POINTER(BE_RESTART), test_misbehave);
+    qtest_add_data_func("/xen-displfront/backend/close",
+                        GINT_TO_POINTER(BE_CLOSE), test_misbehave);
+    qtest_add_data_func("/xen-displfront/backend/timeout",
+                        GINT_TO_POINTER(BE_TIMEOUT), test_misbehave);
+    qtest_add_data_func("/xen-displfront/backend/bad-rsp-prod",
+                        GINT_TO_POINTER(BE_RSP_PROD), test_misbehave);
+    qtest_add_data_func("/xen-displfront/backend/bad-in-prod",
+                        GINT_TO_POINTER(BE_IN_PROD), test_misbehave);
+    qtest_add_data_func("/xen-displfront/backend/bad-cookie",
+                        GINT_TO_POINTER(BE_COOKIE), test_misbehave);
 
     return g_test_run();
 }
