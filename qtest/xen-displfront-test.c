@@ -797,6 +797,95 @@ static void test_frames(gconstpointer opaque)
     be_close(&b);
 }
 
+/*
+ * Read a screendump (binary PPM, P6 maxval 255) into XRGB8888 pixels.
+ */
+static uint32_t *read_ppm(const char *path, uint32_t *w, uint32_t *h)
+{
+    g_autofree char *data = NULL;
+    unsigned int maxval;
+    uint32_t *px, i;
+    size_t len;
+    int off = 0;
+
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpint(sscanf(data, "P6 %u %u %u%n", w, h, &maxval, &off), ==,
+                    3);
+    g_assert_cmpuint(maxval, ==, 255);
+    off++;                      /* the single blank after maxval */
+    g_assert_cmpuint(len, >=, off + (size_t)*w * *h * 3);
+    px = g_new(uint32_t, (size_t)*w * *h);
+    for (i = 0; i < *w * *h; i++) {
+        const uint8_t *rgb = (const uint8_t *)data + off + i * 3;
+
+        px[i] = rgb[0] << 16 | rgb[1] << 8 | rgb[2];
+    }
+    return px;
+}
+
+/*
+ * The firmware (SeaBIOS and the card's VGA BIOS, run by TCG) draws its
+ * banner, in text mode on VGA, cirrus and virtio-vga and in a linear
+ * framebuffer on bochs-display and ramfb.  What the backend shows must
+ * equal, pixel for pixel, what QEMU's screendump of that console gives,
+ * and not be blank.
+ */
+static void test_firmware(gconstpointer card)
+{
+    g_autofree char *dump = NULL;
+    int64_t end;
+    bool same = false, blank = true;
+    uint32_t w = 0, h = 0, bw = 0, bh = 0;
+    Backend b;
+    QTestState *qts;
+    int fd;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    fd = g_file_open_tmp("xdf-dump-XXXXXX.ppm", &dump, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+
+    be_open(&b, 0);
+    qts = qtest_initf("-M pc -accel tcg -nodefaults -display none "
+                      "-device %s,id=card0 "
+                      "-device xen-displfront,id=xdf0,display=card0",
+                      (const char *)card);
+    be_connect(&b);
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (!(same && !blank) && g_get_monotonic_time() < end) {
+        g_autofree uint32_t *ref = NULL;
+        const uint8_t *shown;
+        uint32_t stride = 0, y, x;
+
+        be_serve(&b, 300);
+        qtest_qmp_assert_success(qts, "{'execute': 'screendump', "
+                                 "'arguments': {'filename': %s}}", dump);
+        ref = read_ppm(dump, &w, &h);
+        shown = be_shown(&b, &bw, &bh, &stride);
+        same = shown && bw == w && bh == h;
+        blank = true;
+        for (y = 0; same && y < h; y++) {
+            const uint32_t *row = (const uint32_t *)(shown + y * stride);
+
+            for (x = 0; x < w; x++) {
+                same = same && (row[x] & 0xffffff) == ref[y * w + x];
+                blank = blank && !ref[y * w + x];
+            }
+        }
+    }
+    if (!same || blank) {
+        g_error("%s: backend shows %ux%u, screendump is %ux%u, %s",
+                (const char *)card, bw, bh, w, h,
+                same ? "but blank" : "pixels differ");
+    }
+    qtest_quit(qts);
+    be_close(&b);
+    unlink(dump);
+}
+
 typedef enum Misbehaviour {
     BE_RESTART,             /* backend process restarts */
     BE_CLOSE,               /* backend goes Closing, then comes back */
@@ -939,6 +1028,16 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/frames/be-alloc",
                         &(FramesCase){ "bochs-display", ",be-alloc=on" },
                         test_frames);
+    qtest_add_data_func("/xen-displfront/firmware/VGA", "VGA",
+                        test_firmware);
+    qtest_add_data_func("/xen-displfront/firmware/cirrus-vga", "cirrus-vga",
+                        test_firmware);
+    qtest_add_data_func("/xen-displfront/firmware/bochs-display",
+                        "bochs-display", test_firmware);
+    qtest_add_data_func("/xen-displfront/firmware/ramfb", "ramfb",
+                        test_firmware);
+    qtest_add_data_func("/xen-displfront/firmware/virtio-vga", "virtio-vga",
+                        test_firmware);
     qtest_add_data_func("/xen-displfront/backend/restart",
                         GINT_TO_POINTER(BE_RESTART), test_misbehave);
     qtest_add_data_func("/xen-displfront/backend/close",
