@@ -66,10 +66,97 @@ static void test_resolution_bad(void)
     g_assert_cmpint(displif_parse_resolution(NULL, NULL, NULL), ==, -EINVAL);
 }
 
+static void test_sizes(void)
+{
+    g_assert_cmpuint(DISPLIF_GREFS_PER_DIR_PAGE, ==, 1023);
+    g_assert_cmpuint(displif_pages(0), ==, 0);
+    g_assert_cmpuint(displif_pages(1), ==, 1);
+    g_assert_cmpuint(displif_pages(4096), ==, 1);
+    g_assert_cmpuint(displif_pages(4097), ==, 2);
+    /* 1920x1080x32: 2025 data pages, 2 directory pages */
+    g_assert_cmpuint(displif_pages(displif_buffer_size(1920, 1080, 32)), ==,
+                     2025);
+    g_assert_cmpuint(displif_dir_pages(2025), ==, 2);
+    g_assert_cmpuint(displif_dir_pages(1023), ==, 1);
+    g_assert_cmpuint(displif_dir_pages(1024), ==, 2);
+    g_assert_cmpuint(displif_dir_pages(0), ==, 1);
+    /* displ_be's stride: 4 * ceil(width * bpp / 32) */
+    g_assert_cmpuint(displif_stride(641, 16), ==, 1284);
+    g_assert_cmpuint(displif_stride(641, 24), ==, 1924);
+    g_assert_cmpuint(displif_stride(640, 32), ==, 2560);
+    g_assert_cmpuint(displif_stride(1, 8), ==, 4);
+    g_assert_cmpuint(displif_buffer_size(8192, 8192, 32), ==,
+                     (uint64_t)8192 * 8192 * 4);
+}
+
+static void test_pgdir(void)
+{
+    const uint32_t n_data = 2500;
+    uint32_t n_dir = displif_dir_pages(n_data);
+    g_autofree uint32_t *data = g_new(uint32_t, n_data);
+    g_autofree uint32_t *back = g_new0(uint32_t, n_data);
+    uint32_t dir_refs[3] = { 100, 200, 300 };
+    g_autofree uint32_t *dir = g_malloc0(n_dir * DISPLIF_PAGE_SIZE);
+    uint32_t i;
+
+    g_assert_cmpuint(n_dir, ==, 3);
+    for (i = 0; i < n_data; i++) {
+        data[i] = 1000 + i;
+    }
+    displif_pgdir_fill(dir, n_dir, dir_refs, data, n_data);
+    /* the chain */
+    g_assert_cmpuint(dir[0], ==, 200);
+    g_assert_cmpuint(dir[1024], ==, 300);
+    g_assert_cmpuint(dir[2048], ==, 0);
+    /* refs, 1023 per page */
+    g_assert_cmpuint(dir[1], ==, 1000);
+    g_assert_cmpuint(dir[1023], ==, 1000 + 1022);
+    g_assert_cmpuint(dir[1025], ==, 1000 + 1023);
+    g_assert_cmpuint(dir[2048 + 1 + 2500 - 2046 - 1], ==, 1000 + 2499);
+    g_assert_cmpuint(dir[2048 + 1 + 2500 - 2046], ==, 0);
+    g_assert_cmpint(displif_pgdir_read(dir, n_dir, dir_refs, back, n_data),
+                    ==, 0);
+    g_assert_cmpmem(back, n_data * 4, data, n_data * 4);
+
+    /* be-alloc: the backend has to fill in the refs */
+    displif_pgdir_fill(dir, n_dir, dir_refs, NULL, n_data);
+    g_assert_cmpuint(dir[1024], ==, 300);
+    g_assert_cmpint(displif_pgdir_read(dir, n_dir, dir_refs, back, n_data),
+                    ==, -EINVAL);
+    displif_pgdir_fill(dir, n_dir, dir_refs, data, n_data);
+    dir[2048 + 1 + 10] = 0;                 /* one ref missing */
+    g_assert_cmpint(displif_pgdir_read(dir, n_dir, dir_refs, back, n_data),
+                    ==, -EINVAL);
+    displif_pgdir_fill(dir, n_dir, dir_refs, data, n_data);
+    dir[1024] = 7;                          /* chain rewritten */
+    g_assert_cmpint(displif_pgdir_read(dir, n_dir, dir_refs, back, n_data),
+                    ==, -EINVAL);
+}
+
+static void test_ring_checks(void)
+{
+    /* free-running indices, across the wrap */
+    g_assert_true(displif_rsp_prod_ok(10, 10, 10));
+    g_assert_true(displif_rsp_prod_ok(11, 10, 11));
+    g_assert_false(displif_rsp_prod_ok(12, 10, 11));
+    g_assert_false(displif_rsp_prod_ok(9, 10, 11));    /* went backwards */
+    g_assert_true(displif_rsp_prod_ok(1, UINT32_MAX, 2));
+    g_assert_false(displif_rsp_prod_ok(3, UINT32_MAX, 2));
+
+    g_assert_true(displif_evt_prod_ok(5, 5, 63));
+    g_assert_true(displif_evt_prod_ok(68, 5, 63));
+    g_assert_false(displif_evt_prod_ok(69, 5, 63));
+    g_assert_false(displif_evt_prod_ok(4, 5, 63));
+    g_assert_true(displif_evt_prod_ok(10, UINT32_MAX - 10, 63));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/displif-proto/resolution/good", test_resolution_good);
     g_test_add_func("/displif-proto/resolution/bad", test_resolution_bad);
+    g_test_add_func("/displif-proto/sizes", test_sizes);
+    g_test_add_func("/displif-proto/pgdir", test_pgdir);
+    g_test_add_func("/displif-proto/ring-checks", test_ring_checks);
     return g_test_run();
 }
