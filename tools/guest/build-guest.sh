@@ -1,0 +1,194 @@
+#!/bin/bash
+# build-guest.sh OUTDIR: the demo guest, a Linux kernel and an initramfs
+# built from Debian packages only:
+#
+#   - the kernel and its display modules from the candidate of
+#     linux-image-amd64 (downloaded with apt-get download, unpacked with
+#     dpkg-deb, never installed),
+#   - busybox from busybox-static,
+#   - xdf-anim (xdf-anim.c, gcc -static) against libdrm-dev's copy of the
+#     DRM UAPI headers (headers only: no libdrm is linked),
+#   - init (this folder) as /init.
+#
+# The result is cached under ${XDF_CACHE:-~/.cache/xen-displfront}/guest/,
+# keyed by the guest's inputs in this folder (build-guest.sh, init,
+# xdf-anim.c), the three package versions and the compiler; a second run
+# only links OUTDIR/vmlinuz and OUTDIR/initrd.img to the cached files.
+# Downloads are kept in guest/debs/.  Concurrent runs wait for each other.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${XDF_CACHE:-$HOME/.cache/xen-displfront}/guest
+# Display drivers for VGA/bochs-display, cirrus-vga and virtio-gpu-pci;
+# their dependencies come from modules.dep.
+want_modules="bochs cirrus virtio_pci virtio-gpu"
+
+step() { printf 'build-guest: %s\n' "$*"; }
+fail() { printf 'build-guest: error: %s\n' "$*" >&2; exit 1; }
+
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+outdir=$1
+
+for cmd in apt-get apt-cache dpkg-deb gcc cpio gzip sha256sum flock; do
+    command -v "$cmd" >/dev/null ||
+        fail "'$cmd' not found (apt-get install apt dpkg gcc libc6-dev cpio gzip coreutils util-linux)"
+done
+
+# Candidate version of package $1 (apt's metadata, no network).
+candidate() {
+    local v
+    v=$(apt-cache show --no-all-versions "$1" 2>/dev/null |
+        sed -n 's/^Version: //p' | head -n1)
+    [ -n "$v" ] || fail "package '$1' is unknown to apt (run apt-get update)"
+    echo "$v"
+}
+
+# The real kernel package behind the linux-image-amd64 metapackage.
+kmeta_ver=$(candidate linux-image-amd64)
+kpkg=$(apt-cache show --no-all-versions linux-image-amd64 |
+       sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n1)
+[ -n "$kpkg" ] || fail "cannot find the kernel package linux-image-amd64 $kmeta_ver depends on"
+kpkg_ver=$(candidate "$kpkg")
+bb_ver=$(candidate busybox-static)
+drm_ver=$(candidate libdrm-dev)
+
+key=$( {
+    for f in build-guest.sh init xdf-anim.c; do
+        printf '%s\n' "$f"
+        cat "$here/$f"
+    done
+    echo "$kpkg=$kpkg_ver busybox-static=$bb_ver libdrm-dev=$drm_ver"
+    gcc --version | head -n1
+} | sha256sum | cut -c1-16)
+dest=$cache/$key
+
+link_out() {
+    mkdir -p "$outdir"
+    ln -sfn "$dest/vmlinuz" "$outdir/vmlinuz"
+    ln -sfn "$dest/initrd.img" "$outdir/initrd.img"
+    step "$outdir/vmlinuz, $outdir/initrd.img -> $dest ($kpkg $kpkg_ver)"
+}
+
+if [ -f "$dest/.complete" ]; then
+    link_out
+    exit 0
+fi
+
+mkdir -p "$cache/debs"
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+    step "waiting for another build-guest.sh (lock $cache/.lock)"
+    flock 9
+fi
+if [ -f "$dest/.complete" ]; then
+    link_out
+    exit 0
+fi
+
+work=$(mktemp -d "$cache/tmp.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Download package $1 version $2 into the cache; print the .deb's path.
+fetch_deb() {
+    local dir=$cache/debs/$1/$2 deb apt_opts=()
+    deb=$(ls "$dir"/*.deb 2>/dev/null | head -n1 || true)
+    if [ -z "$deb" ]; then
+        step "downloading $1 $2" >&2
+        mkdir -p "$dir.tmp"
+        [ "$(id -u)" != 0 ] || apt_opts=(-o APT::Sandbox::User=root)
+        (cd "$dir.tmp" && apt-get "${apt_opts[@]}" -q download "$1=$2") >&2 ||
+            fail "apt-get download $1=$2 failed"
+        rm -rf "$dir" && mv "$dir.tmp" "$dir"
+        deb=$(ls "$dir"/*.deb | head -n1)
+    fi
+    echo "$deb"
+}
+
+kdeb=$(fetch_deb "$kpkg" "$kpkg_ver")
+bbdeb=$(fetch_deb busybox-static "$bb_ver")
+drmdeb=$(fetch_deb libdrm-dev "$drm_ver")
+
+step "unpacking $(basename "$kdeb")"
+dpkg-deb -x "$kdeb" "$work/kernel" || fail "dpkg-deb -x $kdeb failed"
+step "unpacking $(basename "$bbdeb")"
+dpkg-deb -x "$bbdeb" "$work/busybox" || fail "dpkg-deb -x $bbdeb failed"
+step "unpacking $(basename "$drmdeb")"
+dpkg-deb -x "$drmdeb" "$work/libdrm" || fail "dpkg-deb -x $drmdeb failed"
+
+bb=$work/busybox/bin/busybox
+[ -x "$bb" ] || fail "busybox-static $bb_ver has no bin/busybox"
+kver=$(ls "$work/kernel/lib/modules")
+[ "$(echo "$kver" | wc -l)" = 1 ] || fail "$kpkg: expected one folder in lib/modules, found: $kver"
+vmlinuz=$work/kernel/boot/vmlinuz-$kver
+[ -f "$vmlinuz" ] || fail "$kpkg: no boot/vmlinuz-$kver"
+
+# --- modules: the wanted ones and what they depend on -------------------
+step "depmod over $kpkg's modules (a few seconds)"
+"$bb" depmod -b "$work/kernel" "$kver" ||
+    fail "busybox depmod over $kpkg's modules failed"
+moddir=$work/kernel/lib/modules/$kver
+declare -A path_of
+while IFS=: read -r path _; do
+    name=$(basename "$path" .ko)
+    path_of[${name//-/_}]=$path
+done <"$moddir/modules.dep"
+
+declare -A picked
+pick() {
+    local m=${1//-/_} dep
+    [ -n "${path_of[$m]:-}" ] || fail "$kpkg has no module '$1' (is it built in? see boot/config-$kver)"
+    [ -z "${picked[$m]:-}" ] || return 0
+    picked[$m]=${path_of[$m]}
+    for dep in $(grep "^${path_of[$m]}:" "$moddir/modules.dep" | cut -d: -f2); do
+        pick "$(basename "$dep" .ko)"
+    done
+}
+for m in $want_modules; do
+    pick "$m"
+done
+
+# --- the initramfs tree ----------------------------------------------------
+root=$work/root
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/"$kver"}
+cp "$bb" "$root/bin/busybox"
+for applet in $("$bb" --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+install -m 0755 "$here/init" "$root/init"
+
+step "copying ${#picked[@]} modules: $(printf '%s ' "${!picked[@]}" | tr ' ' '\n' | sort | tr '\n' ' ')"
+for m in "${!picked[@]}"; do
+    mkdir -p "$root/lib/modules/$kver/$(dirname "${picked[$m]}")"
+    cp "$moddir/${picked[$m]}" "$root/lib/modules/$kver/${picked[$m]}"
+done
+cp "$moddir/modules.builtin" "$moddir/modules.order" "$root/lib/modules/$kver/"
+"$bb" depmod -b "$root" "$kver" || fail "busybox depmod over the initramfs failed"
+
+step "compiling xdf-anim (gcc -static)"
+gcc -static -O2 -s -std=gnu11 -Wall -Wextra -Werror \
+    -I"$work/libdrm/usr/include/libdrm" \
+    -o "$root/bin/xdf-anim" "$here/xdf-anim.c" ||
+    fail "compiling xdf-anim.c failed (gcc -static needs libc6-dev)"
+
+# --- pack ------------------------------------------------------------------
+step "packing the initramfs (cpio, gzip)"
+mkdir -p "$work/out"
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+     cpio -o -H newc -R 0:0 --reproducible --quiet) |
+    gzip -9n >"$work/out/initrd.img" || fail "cpio/gzip of the initramfs failed"
+cp "$vmlinuz" "$work/out/vmlinuz"
+{
+    echo "kernel: $kpkg $kpkg_ver ($kver), linux-image-amd64 $kmeta_ver"
+    echo "busybox-static: $bb_ver"
+    echo "libdrm-dev (headers): $drm_ver"
+    echo "modules: $(printf '%s\n' "${!picked[@]}" | sort | tr '\n' ' ')"
+} >"$work/out/manifest.txt"
+touch "$work/out/.complete"
+
+rm -rf "$dest"
+mv "$work/out" "$dest"
+step "built: vmlinuz $(du -h "$dest/vmlinuz" | cut -f1), initrd.img $(du -h "$dest/initrd.img" | cut -f1)"
+link_out
