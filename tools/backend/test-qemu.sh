@@ -1,0 +1,99 @@
+#!/bin/sh
+# End to end: our QEMU (SeaBIOS banner on std VGA) with xen-displfront,
+# and xdf-backend saving what it shows.  Then again with be-alloc=on
+# (skipped while the device does not ask the backend to allocate).
+#
+#   test-qemu.sh SRCDIR BUILDDIR XDF_BACKEND
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+SRCDIR=$1 BUILDDIR=$2 BACKEND=$3
+. "$SRCDIR/tools/backend/test-lib.sh"
+QEMU="$BUILDDIR/qemu-system-x86_64"
+
+if [ "$XDF_TEST_INNER" != 1 ]; then
+    if [ ! -x "$QEMU" ]; then
+        echo "1..0 # SKIP $QEMU not built (meson compile -C $BUILDDIR)"
+        exit 0
+    fi
+    make_launcher
+    export XDF_TEST_INNER=1
+    timeout -k 5 100 sh "$launcher" run -- sh "$0" "$@"
+    status=$?
+    rm -f "$launcher"
+    [ $status = 124 ] && echo "Bail out! timed out after 100 s"
+    exit $status
+fi
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/xdf-qemu.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+# run_one NAME EXTRA-DEVICE-PROPERTIES
+run_one() {
+    dir="$out/$1"
+    mkdir -p "$dir"
+    "$BACKEND" --output-dir "$dir" --timeout 40 --verbose \
+        2> "$dir/backend.log" &
+    be=$!
+    "$QEMU" -M pc -accel tcg -nodefaults -display none -monitor none \
+        -serial none -device VGA,id=v \
+        -device "xen-displfront,display=v,resolution=800x600$2" \
+        > "$dir/qemu.log" 2>&1 &
+    qemu=$!
+    # the banner is drawn within a few seconds of TCG start
+    wait_for 30 sh -c "ls '$dir'/conn0-0*.png && \
+        [ \$(ls '$dir'/conn0-0*.png | wc -l) -ge 2 ]"
+    sleep 1
+    kill -TERM $qemu
+    wait $qemu
+    qemu_status=$?
+    # QEMU closes the connection on quit: the backend goes to InitWait
+    kill -TERM $be
+    wait $be
+    be_status=$?
+}
+
+check_png() {
+    png="$dir/conn0-last.png"
+    [ -f "$png" ]
+    ok $? "$1: backend saved $png"
+    set -- "$1" $(python3 "$SRCDIR/tools/backend/pngcheck.py" "$png" \
+                  2>/dev/null)
+    [ "$2x$3" = 720x400 ]
+    ok $? "$1: it is 720x400, SeaBIOS's text mode (is ${2}x$3)"
+    [ "${5:-0}" -gt 500 ] && [ "${4:-0}" -ge 2 ]
+    ok $? "$1: not blank: ${5:-0} pixels of ${4:-0} colours differ" \
+          "from the background"
+}
+
+run_one frontend-alloc ""
+ok $qemu_status "QEMU exits with status 0 on SIGTERM"
+ok $be_status "backend exits with status 0 on SIGTERM"
+grep -q "backend state InitWait -> Connected" "$dir/backend.log"
+ok $? "backend reached Connected"
+check_png frontend-alloc
+grep -q "summary: conn0 [1-9][0-9]* frames, last 720x400" "$dir/backend.log"
+ok $? "summary counts the frames"
+if [ "$tap_failed" != 0 ]; then
+    sed 's/^/# backend: /' "$dir/backend.log"
+    sed 's/^/# qemu: /' "$dir/qemu.log"
+fi
+
+failed_before=$tap_failed
+run_one be-alloc ",be-alloc=on"
+if grep -q "summary: .* [1-9][0-9]* backend-allocated" "$dir/backend.log"
+then
+    ok $be_status "be-alloc: backend exits with status 0"
+    check_png be-alloc
+elif grep -q "Property .*be-alloc.* not found" "$dir/qemu.log"; then
+    skip "be-alloc: QEMU's xen-displfront has no be-alloc property"
+else
+    skip "be-alloc: the device does not use REQ_ALLOC yet (it allocated" \
+         "its buffers itself although be-alloc=on)"
+    check_png be-alloc-fallback
+fi
+if [ "$tap_failed" != "$failed_before" ]; then
+    sed 's/^/# backend: /' "$dir/backend.log"
+    sed 's/^/# qemu: /' "$dir/qemu.log"
+fi
+tap_end

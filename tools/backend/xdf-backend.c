@@ -1,0 +1,1488 @@
+/*
+ * xdf-backend: a reference Xen displif (para-virtual display) backend
+ *
+ * Serves one vdispl device of one frontend domain: all its connectors,
+ * the XenBus state machine of displif.h, every request, and frame-done
+ * events.  What each connector shows is saved as PNG.
+ *
+ * The frontend is never trusted: ring indices, sizes, cookies, page
+ * directories and formats are checked; a bad request gets an error
+ * response, a broken ring costs the connection, never the process.
+ *
+ *   xdf-backend [--frontend-domid N] [--dev-id N] [--output-dir DIR]
+ *               [--every N | --on-change] [--exit-after-frames N]
+ *               [--timeout SECONDS] [--verbose]
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <xenstore.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+/* for Xen's ring.h, which builds xen_mb() and friends on these */
+#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#include <xen/io/displif.h>
+
+#include "displif-proto.h"
+#include "xdf-edid.h"
+#include "xdf-image.h"
+
+#define XDF_MAX_CONNECTORS 8
+#define XDF_MAX_DBUFS 64
+#define XDF_MAX_BUFFER_SZ (256u << 20)     /* 8192 x 8192 x 32 bpp */
+#define XDF_RESET_WAIT_MS 2000
+
+/* XenBus states, as xenbus.h numbers them */
+enum {
+    XB_UNKNOWN = 0,
+    XB_INITIALISING = 1,
+    XB_INITWAIT = 2,
+    XB_INITIALISED = 3,
+    XB_CONNECTED = 4,
+    XB_CLOSING = 5,
+    XB_CLOSED = 6,
+};
+
+static const char *state_name(int state)
+{
+    static const char *const names[] = {
+        "Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+        "Closing", "Closed", "Reconfiguring", "Reconfigured",
+    };
+
+    return state >= 0 && state < (int)G_N_ELEMENTS(names) ? names[state] :
+           "invalid";
+}
+
+/* A display buffer: pages of the frontend, or ours shared with it. */
+typedef struct Dbuf {
+    uint64_t cookie;
+    uint32_t width, height, bpp;
+    uint32_t buffer_sz, data_ofs, stride;
+    uint32_t n_data;            /* data pages */
+    bool be_alloc;              /* our pages (xengntshr), else mapped */
+    uint8_t *data;
+} Dbuf;
+
+typedef struct Fb {
+    uint64_t cookie;
+    Dbuf *dbuf;
+    uint32_t width, height, format;
+} Fb;
+
+typedef struct Backend Backend;
+
+typedef struct Connector {
+    Backend *be;
+    unsigned int index;
+    uint32_t width, height;     /* resolution */
+
+    /* transport */
+    void *ring_page;
+    struct xen_displif_back_ring ring;
+    struct xendispl_event_page *evt_page;
+    int req_port;               /* local ports, -1: not bound */
+    int evt_port;
+    uint16_t evt_id;
+    unsigned long evt_dropped;
+
+    /* display: SET_CONFIG */
+    uint64_t config_fb;         /* 0: disabled */
+    uint32_t cfg_x, cfg_y, cfg_width, cfg_height;
+
+    /* frames */
+    unsigned long frames;
+    uint32_t shown_width, shown_height;
+    uint8_t *shown;             /* RGB of the last flip */
+    uint8_t *saved;             /* RGB of the last numbered PNG */
+    uint32_t saved_width, saved_height;
+} Connector;
+
+typedef struct Options {
+    unsigned int fe_domid;
+    unsigned int dev_id;
+    const char *output_dir;
+    unsigned long every;        /* numbered PNG every N frames, 0: off */
+    bool on_change;
+    unsigned long exit_after_frames;
+    unsigned int timeout_s;
+    bool verbose;
+} Options;
+
+struct Backend {
+    Options opt;
+    struct xs_handle *xs;
+    xenevtchn_handle *xe;
+    xengnttab_handle *xg;
+    xengntshr_handle *xgs;
+    char *fe_path;
+    char *be_path;
+
+    int state;                  /* what we last wrote to be_path/state */
+    bool connected;             /* rings mapped, ports bound */
+    int64_t reset_deadline;     /* after writing Closed at start-up */
+    bool be_alloc_allowed;      /* frontend's be-alloc = "1" */
+    unsigned int nr_conn;
+    Connector conn[XDF_MAX_CONNECTORS];
+    GHashTable *dbufs;          /* cookie -> Dbuf */
+    GHashTable *fbs;            /* cookie -> Fb */
+
+    unsigned long frames;       /* on all connectors */
+    unsigned long be_alloc_dbufs;
+    unsigned long errors;       /* error responses sent */
+    bool quit;
+    int exit_status;
+};
+
+/* Logging ------------------------------------------------------------- */
+
+static bool verbose;
+
+static void G_GNUC_PRINTF(1, 2) xdf_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("[xdf-backend] ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+#define xdf_debug(...) do {     \
+    if (verbose) {              \
+        xdf_log(__VA_ARGS__);   \
+    }                           \
+} while (0)
+
+static int64_t now_ms(void)
+{
+    return g_get_monotonic_time() / 1000;
+}
+
+/* XenStore ------------------------------------------------------------ */
+
+static char *xs_read_node(Backend *b, const char *dir, const char *node)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
+    unsigned int len;
+    char *val = xs_read(b->xs, XBT_NULL, path, &len);
+    char *ret = val ? g_strndup(val, len) : NULL;
+
+    free(val);
+    return ret;
+}
+
+static bool xs_read_uint(Backend *b, const char *dir, const char *node,
+                         unsigned long max, unsigned long *out)
+{
+    g_autofree char *val = xs_read_node(b, dir, node);
+    char *end;
+    unsigned long v;
+
+    if (!val || !g_ascii_isdigit(val[0])) {
+        return false;
+    }
+    errno = 0;
+    v = strtoul(val, &end, 10);
+    if (errno || *end || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool xs_write_node(Backend *b, const char *dir, const char *node,
+                          const char *val)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
+
+    if (!xs_write(b->xs, XBT_NULL, path, val, strlen(val))) {
+        xdf_log("cannot write %s = '%s': %s", path, val, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static int read_state(Backend *b, const char *dir)
+{
+    unsigned long v;
+
+    return xs_read_uint(b, dir, "state", XB_CLOSED, &v) ? (int)v : XB_UNKNOWN;
+}
+
+static void set_state(Backend *b, int state)
+{
+    char val[4];
+
+    if (b->state != state) {
+        xdf_log("backend state %s -> %s (frontend is %s)",
+                state_name(b->state), state_name(state),
+                state_name(read_state(b, b->fe_path)));
+    }
+    b->state = state;
+    snprintf(val, sizeof(val), "%d", state);
+    xs_write_node(b, b->be_path, "state", val);
+}
+
+/*
+ * Make the backend directory as a toolstack would, when nobody did: the
+ * backend domain owns it, the frontend may read it.
+ */
+static void ensure_backend_dir(Backend *b)
+{
+    g_autofree char *fe = xs_read_node(b, b->be_path, "frontend");
+    char val[16];
+
+    if (!fe) {
+        unsigned long own = 0;
+        struct xs_permissions perms[2] = {
+            { .perms = XS_PERM_NONE },
+            { .id = b->opt.fe_domid, .perms = XS_PERM_READ },
+        };
+
+        xs_read_uint(b, "", "domid", UINT16_MAX, &own);
+        perms[0].id = own;
+        xdf_log("creating %s (no toolstack or frontend made it)", b->be_path);
+        if (!xs_mkdir(b->xs, XBT_NULL, b->be_path) ||
+            !xs_set_permissions(b->xs, XBT_NULL, b->be_path, perms, 2)) {
+            xdf_log("cannot create %s: %s", b->be_path, strerror(errno));
+        }
+        xs_write_node(b, b->be_path, "frontend", b->fe_path);
+        snprintf(val, sizeof(val), "%u", b->opt.fe_domid);
+        xs_write_node(b, b->be_path, "frontend-id", val);
+        xs_write_node(b, b->be_path, "online", "1");
+    }
+    xs_write_node(b, b->be_path, "versions", "1,2");
+}
+
+/* Buffers ------------------------------------------------------------- */
+
+/* Release a buffer's pages (the table entry is freed by dbuf_free). */
+static void dbuf_release(Backend *b, Dbuf *d)
+{
+    if (!d->data) {
+        return;
+    }
+    if (d->be_alloc) {
+        xengntshr_unshare(b->xgs, d->data, d->n_data);
+    } else {
+        xengnttab_unmap(b->xg, d->data, d->n_data);
+    }
+    d->data = NULL;
+}
+
+/* Disable every connector showing @fb (it is going away). */
+static void fb_forget(Backend *b, uint64_t cookie)
+{
+    unsigned int i;
+
+    for (i = 0; i < b->nr_conn; i++) {
+        if (b->conn[i].config_fb == cookie) {
+            xdf_debug("connector %u: framebuffer 0x%" PRIx64 " went away: "
+                      "display off", i, cookie);
+            b->conn[i].config_fb = 0;
+        }
+    }
+    g_hash_table_remove(b->fbs, &cookie);
+}
+
+static void dbuf_destroy(Backend *b, Dbuf *d)
+{
+    GHashTableIter it;
+    gpointer key, val;
+    GSList *gone = NULL, *l;
+
+    g_hash_table_iter_init(&it, b->fbs);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        Fb *f = val;
+
+        if (f->dbuf == d) {
+            gone = g_slist_prepend(gone, f);
+        }
+    }
+    for (l = gone; l; l = l->next) {
+        fb_forget(b, ((Fb *)l->data)->cookie);
+    }
+    g_slist_free(gone);
+    dbuf_release(b, d);
+    g_hash_table_remove(b->dbufs, &d->cookie);
+}
+
+static void dbufs_destroy_all(Backend *b)
+{
+    GHashTableIter it;
+    gpointer key, val;
+
+    g_hash_table_remove_all(b->fbs);
+    g_hash_table_iter_init(&it, b->dbufs);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        dbuf_release(b, val);
+    }
+    g_hash_table_remove_all(b->dbufs);
+}
+
+/*
+ * Walk a page directory of @n_data refs starting at @dir_ref.  With
+ * @fill NULL, read the refs into @refs; else write @fill into the
+ * directory (be-alloc: the frontend granted the directory writable).
+ * Returns 0 or a negative errno, having said why.
+ */
+static int pgdir_walk(Backend *b, uint32_t dir_ref, uint32_t n_data,
+                      uint32_t *refs, const uint32_t *fill)
+{
+    uint32_t n_dir = displif_dir_pages(n_data), i, j, k = 0;
+    uint32_t ref = dir_ref;
+    int prot = fill ? PROT_READ | PROT_WRITE : PROT_READ;
+
+    for (i = 0; i < n_dir; i++) {
+        uint32_t *page;
+
+        if (!ref) {
+            xdf_log("page directory ends after %u page(s); %u data refs "
+                    "need %u", i, n_data, n_dir);
+            return -EINVAL;
+        }
+        page = xengnttab_map_grant_ref(b->xg, b->opt.fe_domid, ref, prot);
+        if (!page) {
+            xdf_log("cannot map page directory page %u (grant ref %u) of "
+                    "domain %u: %s", i, ref, b->opt.fe_domid,
+                    strerror(errno));
+            return -EINVAL;
+        }
+        for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE && k < n_data; j++, k++) {
+            if (fill) {
+                page[1 + j] = fill[k];
+            } else {
+                refs[k] = ((volatile uint32_t *)page)[1 + j];
+                if (!refs[k]) {
+                    xdf_log("page directory: data ref %u of %u is 0", k,
+                            n_data);
+                    xengnttab_unmap(b->xg, page, 1);
+                    return -EINVAL;
+                }
+            }
+        }
+        ref = ((volatile uint32_t *)page)[0];
+        xengnttab_unmap(b->xg, page, 1);
+    }
+    return 0;
+}
+
+static int op_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
+{
+    g_autofree uint32_t *refs = NULL;
+    uint64_t need;
+    Dbuf *d;
+    int ret;
+
+    if (!r->dbuf_cookie) {
+        xdf_log("DBUF_CREATE: dbuf_cookie 0 is not a cookie");
+        return -EINVAL;
+    }
+    if (g_hash_table_contains(b->dbufs, &r->dbuf_cookie)) {
+        xdf_log("DBUF_CREATE: dbuf_cookie 0x%" PRIx64 " already exists",
+                r->dbuf_cookie);
+        return -EEXIST;
+    }
+    if (g_hash_table_size(b->dbufs) >= XDF_MAX_DBUFS) {
+        xdf_log("DBUF_CREATE: already %d buffers", XDF_MAX_DBUFS);
+        return -ENOMEM;
+    }
+    if (!r->width || !r->height || r->width > DISPLIF_MAX_SIDE ||
+        r->height > DISPLIF_MAX_SIDE || !r->bpp || r->bpp > 32 ||
+        r->bpp % 8) {
+        xdf_log("DBUF_CREATE: %ux%u at %u bpp is out of range", r->width,
+                r->height, r->bpp);
+        return -EINVAL;
+    }
+    need = (uint64_t)r->data_ofs +
+           displif_buffer_size(r->width, r->height, r->bpp);
+    if (r->buffer_sz < need || r->buffer_sz > XDF_MAX_BUFFER_SZ) {
+        xdf_log("DBUF_CREATE: buffer_sz %u for %ux%u at %u bpp, data_ofs "
+                "%u: need %" PRIu64 " to %u", r->buffer_sz, r->width,
+                r->height, r->bpp, r->data_ofs, need, XDF_MAX_BUFFER_SZ);
+        return -EINVAL;
+    }
+    if (r->flags & ~XENDISPL_DBUF_FLG_REQ_ALLOC) {
+        xdf_log("DBUF_CREATE: unknown flags 0x%x", r->flags);
+        return -EINVAL;
+    }
+    if (!r->gref_directory) {
+        xdf_log("DBUF_CREATE: gref_directory is 0");
+        return -EINVAL;
+    }
+
+    d = g_new0(Dbuf, 1);
+    d->cookie = r->dbuf_cookie;
+    d->width = r->width;
+    d->height = r->height;
+    d->bpp = r->bpp;
+    d->buffer_sz = r->buffer_sz;
+    d->data_ofs = r->data_ofs;
+    d->stride = displif_stride(r->width, r->bpp);
+    d->n_data = displif_pages(r->buffer_sz);
+    refs = g_new0(uint32_t, d->n_data);
+
+    if (r->flags & XENDISPL_DBUF_FLG_REQ_ALLOC) {
+        if (!b->xgs) {
+            xdf_log("DBUF_CREATE: REQ_ALLOC, but grant sharing is not "
+                    "available");
+            g_free(d);
+            return -EOPNOTSUPP;
+        }
+        if (!b->be_alloc_allowed) {
+            xdf_log("DBUF_CREATE: REQ_ALLOC but %s/be-alloc is not \"1\"",
+                    b->fe_path);
+            g_free(d);
+            return -EINVAL;
+        }
+        d->be_alloc = true;
+        d->data = xengntshr_share_pages(b->xgs, b->opt.fe_domid, d->n_data,
+                                        refs, 1);
+        if (!d->data) {
+            ret = -errno;
+            xdf_log("DBUF_CREATE: cannot share %u pages with domain %u: %s",
+                    d->n_data, b->opt.fe_domid, strerror(errno));
+            g_free(d);
+            return ret ? ret : -ENOMEM;
+        }
+        ret = pgdir_walk(b, r->gref_directory, d->n_data, NULL, refs);
+        if (ret) {
+            dbuf_release(b, d);
+            g_free(d);
+            return ret;
+        }
+        b->be_alloc_dbufs++;
+    } else {
+        ret = pgdir_walk(b, r->gref_directory, d->n_data, refs, NULL);
+        if (ret) {
+            g_free(d);
+            return ret;
+        }
+        d->data = xengnttab_map_domain_grant_refs(b->xg, d->n_data,
+                                                  b->opt.fe_domid, refs,
+                                                  PROT_READ);
+        if (!d->data) {
+            xdf_log("DBUF_CREATE: cannot map the %u data pages of domain "
+                    "%u: %s", d->n_data, b->opt.fe_domid, strerror(errno));
+            g_free(d);
+            return -EINVAL;
+        }
+    }
+    g_hash_table_insert(b->dbufs, &d->cookie, d);
+    xdf_debug("dbuf 0x%" PRIx64 ": %ux%u, %u bpp, %u pages%s", d->cookie,
+              d->width, d->height, d->bpp, d->n_data,
+              d->be_alloc ? ", backend-allocated" : "");
+    return 0;
+}
+
+static int op_dbuf_destroy(Backend *b,
+                           const struct xendispl_dbuf_destroy_req *r)
+{
+    Dbuf *d = g_hash_table_lookup(b->dbufs, &r->dbuf_cookie);
+
+    if (!d) {
+        xdf_log("DBUF_DESTROY: no dbuf_cookie 0x%" PRIx64, r->dbuf_cookie);
+        return -ENOENT;
+    }
+    dbuf_destroy(b, d);
+    return 0;
+}
+
+static int op_fb_attach(Backend *b, const struct xendispl_fb_attach_req *r)
+{
+    Dbuf *d = g_hash_table_lookup(b->dbufs, &r->dbuf_cookie);
+    unsigned int bpp = xdf_format_bpp(r->pixel_format);
+    char name[12];
+    Fb *f;
+
+    if (!d) {
+        xdf_log("FB_ATTACH: no dbuf_cookie 0x%" PRIx64, r->dbuf_cookie);
+        return -ENOENT;
+    }
+    if (!r->fb_cookie) {
+        xdf_log("FB_ATTACH: fb_cookie 0 is not a cookie");
+        return -EINVAL;
+    }
+    if (g_hash_table_contains(b->fbs, &r->fb_cookie)) {
+        xdf_log("FB_ATTACH: fb_cookie 0x%" PRIx64 " already exists",
+                r->fb_cookie);
+        return -EEXIST;
+    }
+    if (!bpp) {
+        xdf_log("FB_ATTACH: pixel format %s is not supported",
+                xdf_format_name(r->pixel_format, name));
+        return -EINVAL;
+    }
+    if (bpp != d->bpp || !r->width || !r->height || r->width > d->width ||
+        r->height > d->height) {
+        xdf_log("FB_ATTACH: %ux%u %s does not fit dbuf 0x%" PRIx64
+                " (%ux%u, %u bpp)", r->width, r->height,
+                xdf_format_name(r->pixel_format, name), d->cookie, d->width,
+                d->height, d->bpp);
+        return -EINVAL;
+    }
+    f = g_new0(Fb, 1);
+    f->cookie = r->fb_cookie;
+    f->dbuf = d;
+    f->width = r->width;
+    f->height = r->height;
+    f->format = r->pixel_format;
+    g_hash_table_insert(b->fbs, &f->cookie, f);
+    return 0;
+}
+
+static int op_fb_detach(Backend *b, const struct xendispl_fb_detach_req *r)
+{
+    if (!g_hash_table_contains(b->fbs, &r->fb_cookie)) {
+        xdf_log("FB_DETACH: no fb_cookie 0x%" PRIx64, r->fb_cookie);
+        return -ENOENT;
+    }
+    fb_forget(b, r->fb_cookie);
+    return 0;
+}
+
+static int op_set_config(Connector *c, const struct xendispl_set_config_req *r)
+{
+    Backend *b = c->be;
+    Fb *f;
+
+    if (!r->fb_cookie) {
+        if (r->x || r->y || r->width || r->height || r->bpp) {
+            xdf_log("connector %u: SET_CONFIG without a framebuffer but "
+                    "%ux%u+%u+%u at %u bpp", c->index, r->width, r->height,
+                    r->x, r->y, r->bpp);
+            return -EINVAL;
+        }
+        if (c->config_fb) {
+            xdf_log("connector %u: display off", c->index);
+        }
+        c->config_fb = 0;
+        return 0;
+    }
+    f = g_hash_table_lookup(b->fbs, &r->fb_cookie);
+    if (!f) {
+        xdf_log("connector %u: SET_CONFIG: no fb_cookie 0x%" PRIx64,
+                c->index, r->fb_cookie);
+        return -ENOENT;
+    }
+    if (!r->width || !r->height ||
+        (uint64_t)r->x + r->width > c->width ||
+        (uint64_t)r->y + r->height > c->height || r->bpp != f->dbuf->bpp) {
+        xdf_log("connector %u: SET_CONFIG %ux%u+%u+%u at %u bpp does not "
+                "fit the connector (%ux%u) or framebuffer 0x%" PRIx64
+                " (%u bpp)", c->index, r->width, r->height, r->x, r->y,
+                r->bpp, c->width, c->height, f->cookie, f->dbuf->bpp);
+        return -EINVAL;
+    }
+    if (c->config_fb == 0 || c->cfg_width != r->width ||
+        c->cfg_height != r->height) {
+        xdf_log("connector %u: display on, %ux%u", c->index, r->width,
+                r->height);
+    }
+    c->config_fb = r->fb_cookie;
+    c->cfg_x = r->x;
+    c->cfg_y = r->y;
+    c->cfg_width = r->width;
+    c->cfg_height = r->height;
+    return 0;
+}
+
+/* Output -------------------------------------------------------------- */
+
+static void save_png(Connector *c, const uint8_t *rgb, uint32_t w, uint32_t h,
+                     const char *tag)
+{
+    Backend *b = c->be;
+    g_autofree char *path = NULL;
+    const char *why = NULL;
+
+    if (!b->opt.output_dir || !rgb) {
+        return;
+    }
+    path = g_strdup_printf("%s/conn%u-%s.png", b->opt.output_dir, c->index,
+                           tag);
+    if (xdf_png_write(path, rgb, w, h, &why)) {
+        xdf_log("cannot write %s: %s", path, why);
+        return;
+    }
+    xdf_debug("wrote %s (%ux%u)", path, w, h);
+}
+
+static void save_last(Backend *b)
+{
+    unsigned int i;
+
+    for (i = 0; i < b->nr_conn; i++) {
+        Connector *c = &b->conn[i];
+
+        save_png(c, c->shown, c->shown_width, c->shown_height, "last");
+    }
+}
+
+/*
+ * Take a copy of what the connector shows now: the configured size, read
+ * from @f at x, y (clipped to the framebuffer; outside it is black).
+ */
+static void capture(Connector *c, Fb *f)
+{
+    Backend *b = c->be;
+    Dbuf *d = f->dbuf;
+    uint32_t w = c->cfg_width, h = c->cfg_height, cw = 0, ch = 0, y;
+    size_t bytes = (size_t)w * h * 3;
+    unsigned int cpp = d->bpp / 8;     /* bytes a pixel */
+    bool changed;
+
+    if (c->shown_width != w || c->shown_height != h) {
+        g_free(c->shown);
+        c->shown = g_malloc0(bytes);
+        c->shown_width = w;
+        c->shown_height = h;
+    } else {
+        memset(c->shown, 0, bytes);
+    }
+    if (c->cfg_x < f->width && c->cfg_y < f->height) {
+        cw = MIN(w, f->width - c->cfg_x);
+        ch = MIN(h, f->height - c->cfg_y);
+    }
+    for (y = 0; y < ch; y++) {
+        xdf_to_rgb(c->shown + (size_t)y * w * 3,
+                   d->data + d->data_ofs + (size_t)(c->cfg_y + y) * d->stride +
+                   (size_t)c->cfg_x * cpp, d->stride, cw, 1, f->format);
+    }
+
+    if (!b->opt.output_dir) {
+        return;
+    }
+    changed = !c->saved || c->saved_width != w || c->saved_height != h ||
+              memcmp(c->saved, c->shown, bytes);
+    if ((b->opt.on_change && changed) ||
+        (b->opt.every && c->frames % b->opt.every == 0)) {
+        char tag[24];
+
+        snprintf(tag, sizeof(tag), "%04lu", c->frames);
+        save_png(c, c->shown, w, h, tag);
+        if (changed) {
+            g_free(c->saved);
+            c->saved = g_memdup2(c->shown, bytes);
+            c->saved_width = w;
+            c->saved_height = h;
+        }
+    }
+}
+
+static int op_pg_flip(Connector *c, const struct xendispl_page_flip_req *r)
+{
+    Backend *b = c->be;
+    Fb *f;
+
+    if (!c->config_fb) {
+        xdf_debug("connector %u: PG_FLIP before SET_CONFIG", c->index);
+        return -EPERM;          /* as displ_be */
+    }
+    f = g_hash_table_lookup(b->fbs, &r->fb_cookie);
+    if (!f) {
+        xdf_log("connector %u: PG_FLIP: no fb_cookie 0x%" PRIx64, c->index,
+                r->fb_cookie);
+        return -EINVAL;
+    }
+    c->frames++;
+    b->frames++;
+    capture(c, f);
+    return 0;
+}
+
+/* Write an EDID into the buffer the request's page directory lists. */
+static int op_get_edid(Connector *c, const struct xendispl_get_edid_req *r,
+                       uint32_t *edid_sz)
+{
+    Backend *b = c->be;
+    uint32_t n, ref;
+    uint8_t *page;
+    int ret;
+
+    if (r->buffer_sz < XDF_EDID_SIZE || r->buffer_sz > XENDISPL_EDID_MAX_SIZE
+        || !r->gref_directory) {
+        xdf_log("connector %u: GET_EDID: buffer_sz %u (need %d to %d) or "
+                "gref_directory %u is bad", c->index, r->buffer_sz,
+                XDF_EDID_SIZE, XENDISPL_EDID_MAX_SIZE, r->gref_directory);
+        return -EINVAL;
+    }
+    n = displif_pages(r->buffer_sz);
+    {
+        g_autofree uint32_t *refs = g_new0(uint32_t, n);
+
+        ret = pgdir_walk(b, r->gref_directory, n, refs, NULL);
+        if (ret) {
+            return ret;
+        }
+        ref = refs[0];
+    }
+    page = xengnttab_map_grant_ref(b->xg, b->opt.fe_domid, ref,
+                                   PROT_READ | PROT_WRITE);
+    if (!page) {
+        xdf_log("connector %u: GET_EDID: cannot map grant ref %u of domain "
+                "%u writable: %s", c->index, ref, b->opt.fe_domid,
+                strerror(errno));
+        return -EINVAL;
+    }
+    xdf_edid_build(page, c->width, c->height);
+    xengnttab_unmap(b->xg, page, 1);
+    *edid_sz = XDF_EDID_SIZE;
+    return 0;
+}
+
+/* Transport ----------------------------------------------------------- */
+
+static void send_flip_event(Connector *c, uint64_t fb_cookie)
+{
+    struct xendispl_event_page *page = c->evt_page;
+    uint32_t prod = page->in_prod;
+    uint32_t cons = __atomic_load_n(&page->in_cons, __ATOMIC_ACQUIRE);
+    struct xendispl_evt *evt;
+
+    /* full (or a bogus in_cons): drop the event, as displ_be */
+    if (prod - cons >= XENDISPL_IN_RING_LEN) {
+        if (!c->evt_dropped++) {
+            xdf_log("connector %u: event ring full (in_prod %u, in_cons "
+                    "%u): dropping frame-done events", c->index, prod, cons);
+        }
+        return;
+    }
+    evt = &XENDISPL_IN_RING_REF(page, prod);
+    memset(evt, 0, sizeof(*evt));
+    evt->id = c->evt_id++;
+    evt->type = XENDISPL_EVT_PG_FLIP;
+    evt->op.pg_flip.fb_cookie = fb_cookie;
+    xen_wmb();
+    page->in_prod = prod + 1;
+    if (xenevtchn_notify(c->be->xe, c->evt_port) < 0) {
+        xdf_log("connector %u: cannot notify event port %d: %s", c->index,
+                c->evt_port, strerror(errno));
+    }
+}
+
+static int handle(Connector *c, const struct xendispl_req *req,
+                  struct xendispl_resp *rsp)
+{
+    Backend *b = c->be;
+    bool on_conn0 = c->index == 0;
+
+    switch (req->operation) {
+    case XENDISPL_OP_DBUF_CREATE:
+        return on_conn0 ? op_dbuf_create(b, &req->op.dbuf_create) : -EINVAL;
+    case XENDISPL_OP_DBUF_DESTROY:
+        return on_conn0 ? op_dbuf_destroy(b, &req->op.dbuf_destroy) :
+               -EINVAL;
+    case XENDISPL_OP_FB_ATTACH:
+        return on_conn0 ? op_fb_attach(b, &req->op.fb_attach) : -EINVAL;
+    case XENDISPL_OP_FB_DETACH:
+        return on_conn0 ? op_fb_detach(b, &req->op.fb_detach) : -EINVAL;
+    case XENDISPL_OP_SET_CONFIG:
+        return op_set_config(c, &req->op.set_config);
+    case XENDISPL_OP_PG_FLIP:
+        return op_pg_flip(c, &req->op.pg_flip);
+    case XENDISPL_OP_GET_EDID:
+        return op_get_edid(c, &req->op.get_edid, &rsp->op.get_edid.edid_sz);
+    default:
+        xdf_log("connector %u: unknown operation 0x%02x (id %u)", c->index,
+                req->operation, req->id);
+        return -EINVAL;
+    }
+}
+
+/*
+ * Answer what is on the connector's request ring.  Returns false when the
+ * frontend broke the ring (the caller disconnects).
+ */
+static bool serve_ring(Connector *c)
+{
+    Backend *b = c->be;
+    uint64_t flipped[XENDISPL_IN_RING_LEN];
+    unsigned int n_flipped = 0, i;
+    int more;
+
+    do {
+        RING_IDX rc = c->ring.req_cons;
+        RING_IDX rp = c->ring.sring->req_prod;
+
+        xen_rmb();
+        if (RING_REQUEST_PROD_OVERFLOW(&c->ring, rp)) {
+            xdf_log("connector %u: frontend set req_prod to %u with %u "
+                    "responses given: more than the ring's %u slots",
+                    c->index, rp, c->ring.rsp_prod_pvt, RING_SIZE(&c->ring));
+            return false;
+        }
+        for (; rc != rp && !RING_REQUEST_CONS_OVERFLOW(&c->ring, rc); rc++) {
+            struct xendispl_req req;
+            struct xendispl_resp *rsp;
+
+            memcpy(&req, RING_GET_REQUEST(&c->ring, rc), sizeof(req));
+            c->ring.req_cons = rc + 1;
+            rsp = RING_GET_RESPONSE(&c->ring, c->ring.rsp_prod_pvt);
+            memset(rsp, 0, sizeof(*rsp));
+            rsp->id = req.id;
+            rsp->operation = req.operation;
+            rsp->status = handle(c, &req, rsp);
+            xdf_debug("connector %u: op 0x%02x id %u -> %d", c->index,
+                      req.operation, req.id, rsp->status);
+            if (rsp->status) {
+                b->errors++;
+            } else if (req.operation == XENDISPL_OP_PG_FLIP &&
+                       n_flipped < G_N_ELEMENTS(flipped)) {
+                flipped[n_flipped++] = req.op.pg_flip.fb_cookie;
+            }
+            c->ring.rsp_prod_pvt++;
+        }
+        RING_PUSH_RESPONSES(&c->ring);
+        RING_FINAL_CHECK_FOR_REQUESTS(&c->ring, more);
+    } while (more);
+
+    /*
+     * Always notify: displif.h lets a frontend hold notifications off
+     * with rsp_event, but a frontend that never moves it would wait
+     * forever; an extra event costs nothing.
+     */
+    if (xenevtchn_notify(b->xe, c->req_port) < 0) {
+        xdf_log("connector %u: cannot notify request port %d: %s",
+                c->index, c->req_port, strerror(errno));
+        return false;
+    }
+    for (i = 0; i < n_flipped; i++) {
+        send_flip_event(c, flipped[i]);
+    }
+    return true;
+}
+
+static void connector_unmap(Connector *c)
+{
+    Backend *b = c->be;
+
+    if (c->ring_page) {
+        xengnttab_unmap(b->xg, c->ring_page, 1);
+        c->ring_page = NULL;
+    }
+    if (c->evt_page) {
+        xengnttab_unmap(b->xg, c->evt_page, 1);
+        c->evt_page = NULL;
+    }
+    if (c->req_port >= 0) {
+        xenevtchn_unbind(b->xe, c->req_port);
+        c->req_port = -1;
+    }
+    if (c->evt_port >= 0) {
+        xenevtchn_unbind(b->xe, c->evt_port);
+        c->evt_port = -1;
+    }
+    c->config_fb = 0;
+}
+
+static void disconnect(Backend *b)
+{
+    unsigned int i;
+
+    if (!b->connected) {
+        return;
+    }
+    dbufs_destroy_all(b);
+    for (i = 0; i < b->nr_conn; i++) {
+        connector_unmap(&b->conn[i]);
+    }
+    b->connected = false;
+    xdf_log("disconnected from %s", b->fe_path);
+}
+
+static bool read_connectors(Backend *b)
+{
+    unsigned int i;
+
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, i);
+        g_autofree char *res = xs_read_node(b, dir, XENDISPL_FIELD_RESOLUTION);
+        Connector *c = &b->conn[i];
+        uint32_t w, h;
+
+        if (!res) {
+            break;
+        }
+        if (displif_parse_resolution(res, &w, &h)) {
+            xdf_log("%s/%s is '%s', not WIDTHxHEIGHT with sides 1 to %d",
+                    dir, XENDISPL_FIELD_RESOLUTION, res, DISPLIF_MAX_SIDE);
+            return false;
+        }
+        if (i >= b->nr_conn || c->width != w || c->height != h) {
+            xdf_log("connector %u: %ux%u", i, w, h);
+        }
+        c->be = b;
+        c->index = i;
+        c->width = w;
+        c->height = h;
+    }
+    if (!i) {
+        xdf_log("%s/0/%s is missing: no connector", b->fe_path,
+                XENDISPL_FIELD_RESOLUTION);
+        return false;
+    }
+    b->nr_conn = i;
+    return true;
+}
+
+static bool connector_map(Connector *c)
+{
+    Backend *b = c->be;
+    g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, c->index);
+    unsigned long req_ref, evt_ref, req_chn, evt_chn;
+    int port;
+
+    if (!xs_read_uint(b, dir, XENDISPL_FIELD_REQ_RING_REF, UINT32_MAX,
+                      &req_ref) ||
+        !xs_read_uint(b, dir, XENDISPL_FIELD_EVT_RING_REF, UINT32_MAX,
+                      &evt_ref) ||
+        !xs_read_uint(b, dir, XENDISPL_FIELD_REQ_CHANNEL, UINT32_MAX,
+                      &req_chn) ||
+        !xs_read_uint(b, dir, XENDISPL_FIELD_EVT_CHANNEL, UINT32_MAX,
+                      &evt_chn)) {
+        xdf_log("%s: %s, %s, %s or %s is missing or not a number", dir,
+                XENDISPL_FIELD_REQ_RING_REF, XENDISPL_FIELD_EVT_RING_REF,
+                XENDISPL_FIELD_REQ_CHANNEL, XENDISPL_FIELD_EVT_CHANNEL);
+        return false;
+    }
+    c->ring_page = xengnttab_map_grant_ref(b->xg, b->opt.fe_domid, req_ref,
+                                           PROT_READ | PROT_WRITE);
+    if (!c->ring_page) {
+        xdf_log("connector %u: cannot map request ring (grant ref %lu of "
+                "domain %u): %s", c->index, req_ref, b->opt.fe_domid,
+                strerror(errno));
+        return false;
+    }
+    BACK_RING_INIT(&c->ring, (struct xen_displif_sring *)c->ring_page,
+                   DISPLIF_PAGE_SIZE);
+    c->evt_page = xengnttab_map_grant_ref(b->xg, b->opt.fe_domid, evt_ref,
+                                          PROT_READ | PROT_WRITE);
+    if (!c->evt_page) {
+        xdf_log("connector %u: cannot map event page (grant ref %lu of "
+                "domain %u): %s", c->index, evt_ref, b->opt.fe_domid,
+                strerror(errno));
+        return false;
+    }
+    port = xenevtchn_bind_interdomain(b->xe, b->opt.fe_domid, req_chn);
+    if (port < 0) {
+        xdf_log("connector %u: cannot bind request event channel %lu of "
+                "domain %u: %s", c->index, req_chn, b->opt.fe_domid,
+                strerror(errno));
+        return false;
+    }
+    c->req_port = port;
+    port = xenevtchn_bind_interdomain(b->xe, b->opt.fe_domid, evt_chn);
+    if (port < 0) {
+        xdf_log("connector %u: cannot bind event channel %lu of domain %u: "
+                "%s", c->index, evt_chn, b->opt.fe_domid, strerror(errno));
+        return false;
+    }
+    c->evt_port = port;
+    c->evt_id = 0;
+    c->evt_dropped = 0;
+    xdf_debug("connector %u: rings mapped, ports %d/%d", c->index,
+              c->req_port, c->evt_port);
+    return true;
+}
+
+/* Map what the frontend published; on failure nothing stays mapped. */
+static bool connect_frontend(Backend *b)
+{
+    unsigned long v = 0;
+    unsigned int i;
+
+    if (!read_connectors(b)) {
+        return false;
+    }
+    b->be_alloc_allowed = xs_read_uint(b, b->fe_path,
+                                       XENDISPL_FIELD_BE_ALLOC, 1, &v) &&
+                          v == 1;
+    b->connected = true;
+    for (i = 0; i < b->nr_conn; i++) {
+        if (!connector_map(&b->conn[i])) {
+            disconnect(b);
+            return false;
+        }
+    }
+    xdf_log("connected to %s: %u connector(s), version %s, be-alloc %s",
+            b->fe_path, b->nr_conn,
+            xs_read_uint(b, b->fe_path, "version", 99, &v) ?
+            (v == 2 ? "2" : "1") : "(not set)",
+            b->be_alloc_allowed ? "on" : "off");
+    return true;
+}
+
+/* State machine ------------------------------------------------------- */
+
+/*
+ * Close (a broken ring, or the frontend's nodes are bad) and wait for the
+ * frontend to start over; a frontend that does not react within
+ * XDF_RESET_WAIT_MS (a dead one) gets InitWait anyway.
+ */
+static void close_and_wait(Backend *b)
+{
+    disconnect(b);
+    set_state(b, XB_CLOSING);
+    set_state(b, XB_CLOSED);
+    b->reset_deadline = now_ms() + XDF_RESET_WAIT_MS;
+}
+
+/*
+ * Bring our state in line with the frontend's; run on every change of
+ * either directory.  Idempotent.
+ */
+static void reconcile(Backend *b)
+{
+    int fe = read_state(b, b->fe_path);
+    int ours = read_state(b, b->be_path);
+
+    if (ours != b->state) {
+        /* a frontend or toolstack (re)wrote the nodes, or removed them */
+        xdf_debug("backend state node is %s, we wrote %s", state_name(ours),
+                  state_name(b->state));
+        disconnect(b);
+        ensure_backend_dir(b);
+        set_state(b, XB_INITWAIT);
+    }
+
+    switch (b->state) {
+    case XB_INITWAIT:
+        if (fe == XB_INITIALISED) {
+            if (connect_frontend(b)) {
+                set_state(b, XB_CONNECTED);
+            } else {
+                xdf_log("cannot connect to %s: closing; waiting for the "
+                        "frontend to start again", b->fe_path);
+                close_and_wait(b);
+            }
+        }
+        break;
+    case XB_CONNECTED:
+        if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
+            xdf_log("frontend went %s", state_name(fe));
+            disconnect(b);
+            set_state(b, XB_INITWAIT);
+        }
+        break;
+    case XB_CLOSED:
+        /* wait for the frontend to restart (or, at start-up, give up) */
+        if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
+            set_state(b, XB_INITWAIT);
+        } else if (b->reset_deadline && now_ms() >= b->reset_deadline) {
+            xdf_log("frontend still %s after %d ms: waiting for it anyway",
+                    state_name(fe), XDF_RESET_WAIT_MS);
+            set_state(b, XB_INITWAIT);
+        }
+        if (b->state == XB_INITWAIT) {
+            b->reset_deadline = 0;
+            reconcile(b);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void start(Backend *b)
+{
+    int fe = read_state(b, b->fe_path);
+
+    ensure_backend_dir(b);
+    if (fe == XB_CONNECTED) {
+        /* connected to an earlier backend instance: make it start over */
+        xdf_log("frontend %s is already Connected: asking it to start over",
+                b->fe_path);
+        b->state = XB_CLOSED;
+        close_and_wait(b);
+    } else {
+        b->state = read_state(b, b->be_path);
+        set_state(b, XB_INITWAIT);
+    }
+    reconcile(b);
+}
+
+static void handle_watches(Backend *b)
+{
+    char **w;
+
+    while ((w = xs_check_watch(b->xs))) {
+        free(w);
+    }
+    reconcile(b);
+}
+
+static void handle_events(Backend *b)
+{
+    int port;
+    unsigned int i;
+
+    while ((port = xenevtchn_pending(b->xe)) >= 0) {
+        if (xenevtchn_unmask(b->xe, port) < 0) {
+            xdf_log("cannot unmask port %d: %s", port, strerror(errno));
+        }
+        for (i = 0; b->connected && i < b->nr_conn; i++) {
+            Connector *c = &b->conn[i];
+
+            if (port == c->req_port && !serve_ring(c)) {
+                close_and_wait(b);
+            }
+        }
+        if (b->opt.exit_after_frames &&
+            b->frames >= b->opt.exit_after_frames) {
+            xdf_log("%lu frames received: exiting", b->frames);
+            b->quit = true;
+            return;
+        }
+    }
+}
+
+/* Main ---------------------------------------------------------------- */
+
+static void summary(Backend *b)
+{
+    GString *s = g_string_new("summary:");
+    unsigned int i;
+
+    for (i = 0; i < b->nr_conn; i++) {
+        Connector *c = &b->conn[i];
+
+        g_string_append_printf(s, "%s conn%u %lu frames", i ? ";" : "", i,
+                               c->frames);
+        if (c->frames) {
+            g_string_append_printf(s, ", last %ux%u", c->shown_width,
+                                   c->shown_height);
+        }
+    }
+    if (!b->nr_conn) {
+        g_string_append(s, " no connector seen");
+    }
+    g_string_append_printf(s, "; %lu error responses; %lu backend-allocated "
+                           "buffers", b->errors, b->be_alloc_dbufs);
+    xdf_log("%s", s->str);
+    g_string_free(s, TRUE);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: xdf-backend [OPTION]...\n"
+"A Xen displif backend: serves one vdispl device, saves frames as PNG.\n"
+"\n"
+"  --frontend-domid N     frontend domain (default 0)\n"
+"  --dev-id N             vdispl device index (default 0)\n"
+"  --output-dir DIR       write DIR/conn<i>-<NNNN>.png and, on exit and on\n"
+"                         SIGUSR1, DIR/conn<i>-last.png\n"
+"  --every N              save every Nth frame of a connector\n"
+"  --on-change            save each frame that differs from the last saved\n"
+"                         (the default with --output-dir)\n"
+"  --exit-after-frames N  exit after N frames on all connectors\n"
+"  --timeout SECONDS      exit after SECONDS (status 2 if --exit-after-frames\n"
+"                         was not reached)\n"
+"  --verbose              log every request\n"
+"  --help                 this text\n");
+}
+
+static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
+                        unsigned long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoul(arg, &end, 10);
+    if (!g_ascii_isdigit(arg[0]) || *end || errno || *out > max) {
+        fprintf(stderr, "xdf-backend: %s '%s' is not a number from 0 to "
+                "%lu\n", opt, arg, max);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_options(int argc, char **argv, Options *o)
+{
+    enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_EXIT, O_TIMEOUT,
+           O_VERBOSE, O_HELP };
+    static const struct option longopts[] = {
+        { "frontend-domid", required_argument, NULL, O_FE },
+        { "dev-id", required_argument, NULL, O_DEV },
+        { "output-dir", required_argument, NULL, O_DIR },
+        { "every", required_argument, NULL, O_EVERY },
+        { "on-change", no_argument, NULL, O_CHANGE },
+        { "exit-after-frames", required_argument, NULL, O_EXIT },
+        { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "verbose", no_argument, NULL, O_VERBOSE },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    unsigned long v;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        const char *name = ch >= O_FE && ch <= O_HELP ?
+                           longopts[ch - O_FE].name : "";
+        g_autofree char *opt = g_strdup_printf("--%s", name);
+
+        switch (ch) {
+        case O_FE:
+            if (!parse_ulong(opt, optarg, 0x7fef, &v)) {
+                return false;
+            }
+            o->fe_domid = v;
+            break;
+        case O_DEV:
+            if (!parse_ulong(opt, optarg, INT32_MAX, &v)) {
+                return false;
+            }
+            o->dev_id = v;
+            break;
+        case O_DIR:
+            o->output_dir = optarg;
+            break;
+        case O_EVERY:
+            if (!parse_ulong(opt, optarg, ULONG_MAX, &o->every)) {
+                return false;
+            }
+            break;
+        case O_CHANGE:
+            o->on_change = true;
+            break;
+        case O_EXIT:
+            if (!parse_ulong(opt, optarg, ULONG_MAX,
+                             &o->exit_after_frames)) {
+                return false;
+            }
+            break;
+        case O_TIMEOUT:
+            if (!parse_ulong(opt, optarg, 86400 * 365, &v)) {
+                return false;
+            }
+            o->timeout_s = v;
+            break;
+        case O_VERBOSE:
+            o->verbose = true;
+            break;
+        case O_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return false;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "xdf-backend: unexpected argument '%s'\n",
+                argv[optind]);
+        usage(stderr);
+        return false;
+    }
+    if (o->output_dir && !o->every && !o->on_change) {
+        o->on_change = true;
+    }
+    if (o->output_dir) {
+        struct stat st;
+
+        if (stat(o->output_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "xdf-backend: --output-dir '%s' is not a "
+                    "directory\n", o->output_dir);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool open_xen(Backend *b)
+{
+    b->xs = xs_open(0);
+    if (!b->xs) {
+        xdf_log("cannot reach XenStore: %s (run in dom0 with xenstored, or "
+                "under xensim: build/xensim run -- ...)", strerror(errno));
+        return false;
+    }
+    b->xe = xenevtchn_open(NULL, 0);
+    if (!b->xe) {
+        xdf_log("cannot open event channels: %s", strerror(errno));
+        return false;
+    }
+    b->xg = xengnttab_open(NULL, 0);
+    if (!b->xg) {
+        xdf_log("cannot open grant tables (gntdev): %s", strerror(errno));
+        return false;
+    }
+    b->xgs = xengntshr_open(NULL, 0);
+    if (!b->xgs) {
+        /* only backend allocation needs it */
+        xdf_log("cannot open grant sharing (gntalloc): %s; backend "
+                "allocation is off", strerror(errno));
+    }
+    return true;
+}
+
+static void close_xen(Backend *b)
+{
+    if (b->xgs) {
+        xengntshr_close(b->xgs);
+    }
+    if (b->xg) {
+        xengnttab_close(b->xg);
+    }
+    if (b->xe) {
+        xenevtchn_close(b->xe);
+    }
+    if (b->xs) {
+        xs_close(b->xs);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static Backend backend;
+    Backend *b = &backend;
+    struct pollfd pfd[3];
+    int64_t end = 0;
+    sigset_t sigs;
+    unsigned int i;
+    int sfd;
+
+    if (!parse_options(argc, argv, &b->opt)) {
+        return 1;
+    }
+    verbose = b->opt.verbose;
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        b->conn[i].be = b;
+        b->conn[i].index = i;
+        b->conn[i].req_port = b->conn[i].evt_port = -1;
+    }
+    b->dbufs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+                                     g_free);
+    b->fbs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+                                   g_free);
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        xdf_log("signalfd: %s", strerror(errno));
+        return 1;
+    }
+
+    if (!open_xen(b)) {
+        close_xen(b);
+        return 1;
+    }
+    b->fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u",
+                                 b->opt.fe_domid, XENDISPL_DRIVER_NAME,
+                                 b->opt.dev_id);
+    {
+        unsigned long own = 0;
+
+        xs_read_uint(b, "", "domid", UINT16_MAX, &own);
+        b->be_path = g_strdup_printf("/local/domain/%lu/backend/%s/%u/%u",
+                                     own, XENDISPL_DRIVER_NAME,
+                                     b->opt.fe_domid, b->opt.dev_id);
+    }
+    if (!xs_watch(b->xs, b->fe_path, "fe") ||
+        !xs_watch(b->xs, b->be_path, "be")) {
+        xdf_log("cannot watch %s and %s: %s", b->fe_path, b->be_path,
+                strerror(errno));
+        close_xen(b);
+        return 1;
+    }
+    xdf_log("serving %s from %s", b->fe_path, b->be_path);
+    if (b->opt.timeout_s) {
+        end = now_ms() + (int64_t)b->opt.timeout_s * 1000;
+    }
+    start(b);
+
+    pfd[0] = (struct pollfd) { .fd = xs_fileno(b->xs), .events = POLLIN };
+    pfd[1] = (struct pollfd) { .fd = xenevtchn_fd(b->xe), .events = POLLIN };
+    pfd[2] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+    while (!b->quit) {
+        int timeout = -1;
+        struct signalfd_siginfo si;
+
+        if (end) {
+            timeout = (int)MAX(0, end - now_ms());
+        }
+        if (b->reset_deadline) {
+            int t = (int)MAX(0, b->reset_deadline - now_ms());
+
+            timeout = timeout < 0 ? t : MIN(timeout, t);
+        }
+        if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+            xdf_log("poll: %s", strerror(errno));
+            b->exit_status = 1;
+            break;
+        }
+        if (pfd[2].revents & POLLIN) {
+            while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGUSR1) {
+                    xdf_log("SIGUSR1: saving what each connector shows");
+                    save_last(b);
+                } else {
+                    xdf_log("%s: exiting", strsignal(si.ssi_signo));
+                    b->quit = true;
+                }
+            }
+        }
+        if (pfd[0].revents & POLLIN) {
+            handle_watches(b);
+        }
+        if (pfd[1].revents & POLLIN) {
+            handle_events(b);
+        }
+        if (b->reset_deadline && now_ms() >= b->reset_deadline) {
+            reconcile(b);
+        }
+        if (end && now_ms() >= end && !b->quit) {
+            xdf_log("timeout after %u s", b->opt.timeout_s);
+            if (b->opt.exit_after_frames) {
+                b->exit_status = 2;
+            }
+            b->quit = true;
+        }
+    }
+
+    save_last(b);
+    disconnect(b);
+    if (read_state(b, b->be_path) != XB_UNKNOWN) {
+        set_state(b, XB_CLOSING);
+        set_state(b, XB_CLOSED);
+    }
+    summary(b);
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        g_free(b->conn[i].shown);
+        g_free(b->conn[i].saved);
+    }
+    g_hash_table_destroy(b->fbs);
+    g_hash_table_destroy(b->dbufs);
+    close_xen(b);
+    g_free(b->fe_path);
+    g_free(b->be_path);
+    close(sfd);
+    return b->exit_status;
+}

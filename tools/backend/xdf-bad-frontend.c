@@ -1,0 +1,581 @@
+/*
+ * xdf-bad-frontend: a displif frontend that misbehaves, to test a backend
+ *
+ * Sets up vdispl device DEV of domain 0 through the real libxenstore,
+ * libxenevtchn and libxengnttab (xensim or Xen), connects to the
+ * backend, sends good and bad requests one at a time and checks each
+ * status; then breaks the ring, checks that the backend closes, and that
+ * it takes the frontend back.  Prints TAP lines, without the plan.
+ *
+ *   xdf-bad-frontend DEV
+ *
+ * Leaves the backend showing a 64x48 RGB565 picture, left half red,
+ * right half blue (a backend-allocated buffer), for the caller to check
+ * in the backend's PNG.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <glib.h>
+#include <xenstore.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#include <xen/io/displif.h>
+#include <xen/io/xenbus.h>
+
+#include "displif-proto.h"
+
+#define WAIT_MS 5000
+#define FMT_XR24 0x34325258
+#define FMT_RG16 0x36314752
+#define FMT_YUYV 0x56595559
+
+typedef struct Fe {
+    struct xs_handle *xs;
+    xenevtchn_handle *xe;
+    xengnttab_handle *xg;
+    xengntshr_handle *xgs;
+    char *fe_path, *be_path;
+
+    void *ring_page, *evt_page;
+    uint32_t ring_ref, evt_ref;
+    int req_port, evt_port;
+    struct xen_displif_front_ring ring;
+    uint16_t next_id;
+} Fe;
+
+static unsigned int tap_n;
+static unsigned int tap_failed;
+
+static void G_GNUC_PRINTF(2, 3) ok(bool cond, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("%sok %u - ", cond ? "" : "not ", ++tap_n);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    tap_failed += !cond;
+}
+
+static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN bail(const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("Bail out! ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    exit(1);
+}
+
+static void fe_write(Fe *f, const char *dir, const char *node,
+                     const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static void fe_write(Fe *f, const char *dir, const char *node,
+                     const char *fmt, ...)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
+    g_autofree char *val = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    val = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (!xs_write(f->xs, XBT_NULL, path, val, strlen(val))) {
+        bail("cannot write %s: %s", path, strerror(errno));
+    }
+}
+
+static int be_state(Fe *f)
+{
+    g_autofree char *path = g_strdup_printf("%s/state", f->be_path);
+    unsigned int len;
+    char *v = xs_read(f->xs, XBT_NULL, path, &len);
+    int s = v ? atoi(v) : 0;
+
+    free(v);
+    return s;
+}
+
+static bool wait_be_state(Fe *f, int want)
+{
+    int64_t end = g_get_monotonic_time() + WAIT_MS * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        if (be_state(f) == want) {
+            return true;
+        }
+        g_usleep(2000);
+    }
+    return false;
+}
+
+/* Share @n pages with domain 0; refs into @refs. */
+static void *share(Fe *f, uint32_t n, uint32_t *refs)
+{
+    void *p = xengntshr_share_pages(f->xgs, 0, n, refs, 1);
+
+    if (!p) {
+        bail("cannot share %u pages: %s", n, strerror(errno));
+    }
+    return p;
+}
+
+/* Allocate the transport, publish it, go Initialised, wait Connected. */
+static bool fe_connect(Fe *f)
+{
+    g_autofree char *c0 = g_strdup_printf("%s/0", f->fe_path);
+
+    if (!wait_be_state(f, XenbusStateInitWait)) {
+        return false;
+    }
+    f->ring_page = share(f, 1, &f->ring_ref);
+    f->evt_page = share(f, 1, &f->evt_ref);
+    SHARED_RING_INIT((struct xen_displif_sring *)f->ring_page);
+    FRONT_RING_INIT(&f->ring, (struct xen_displif_sring *)f->ring_page,
+                    DISPLIF_PAGE_SIZE);
+    f->req_port = xenevtchn_bind_unbound_port(f->xe, 0);
+    f->evt_port = xenevtchn_bind_unbound_port(f->xe, 0);
+    if (f->req_port < 0 || f->evt_port < 0) {
+        bail("cannot allocate event channels: %s", strerror(errno));
+    }
+    fe_write(f, c0, XENDISPL_FIELD_REQ_RING_REF, "%u", f->ring_ref);
+    fe_write(f, c0, XENDISPL_FIELD_REQ_CHANNEL, "%d", f->req_port);
+    fe_write(f, c0, XENDISPL_FIELD_EVT_RING_REF, "%u", f->evt_ref);
+    fe_write(f, c0, XENDISPL_FIELD_EVT_CHANNEL, "%d", f->evt_port);
+    fe_write(f, f->fe_path, "version", "2");
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialised);
+    if (!wait_be_state(f, XenbusStateConnected)) {
+        return false;
+    }
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateConnected);
+    return true;
+}
+
+static void fe_disconnect(Fe *f)
+{
+    xenevtchn_unbind(f->xe, f->req_port);
+    xenevtchn_unbind(f->xe, f->evt_port);
+    xengntshr_unshare(f->xgs, f->ring_page, 1);
+    xengntshr_unshare(f->xgs, f->evt_page, 1);
+}
+
+/* Wait for an event on @port. */
+static bool wait_port(Fe *f, int port)
+{
+    struct pollfd pfd = { .fd = xenevtchn_fd(f->xe), .events = POLLIN };
+    int64_t end = g_get_monotonic_time() + WAIT_MS * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        int p;
+
+        if (poll(&pfd, 1, 10) <= 0) {
+            continue;
+        }
+        p = xenevtchn_pending(f->xe);
+        if (p < 0) {
+            continue;
+        }
+        xenevtchn_unmask(f->xe, p);
+        if (p == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Send one request and wait for its response.  Returns the status, or
+ * INT32_MIN on no response.
+ */
+static int32_t request(Fe *f, uint8_t op, const void *body, size_t len,
+                       struct xendispl_resp *out)
+{
+    struct xendispl_req *req = RING_GET_REQUEST(&f->ring,
+                                                f->ring.req_prod_pvt);
+    uint16_t id = f->next_id++;
+    int64_t end = g_get_monotonic_time() + WAIT_MS * 1000;
+    int notify;
+
+    memset(req, 0, sizeof(*req));
+    req->id = id;
+    req->operation = op;
+    memcpy(&req->op, body, len);
+    f->ring.req_prod_pvt++;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+    (void)notify;
+    xenevtchn_notify(f->xe, f->req_port);
+
+    while (g_get_monotonic_time() < end) {
+        if (f->ring.sring->rsp_prod != f->ring.rsp_cons) {
+            struct xendispl_resp rsp;
+
+            xen_rmb();
+            memcpy(&rsp, RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons),
+                   sizeof(rsp));
+            f->ring.rsp_cons++;
+            f->ring.sring->rsp_event = f->ring.rsp_cons + 1;
+            if (rsp.id != id || rsp.operation != op) {
+                printf("# response id %u op 0x%x, sent id %u op 0x%x\n",
+                       rsp.id, rsp.operation, id, op);
+                return INT32_MIN;
+            }
+            if (out) {
+                *out = rsp;
+            }
+            return rsp.status;
+        }
+        wait_port(f, f->req_port);
+    }
+    return INT32_MIN;
+}
+
+typedef struct Buf {
+    uint32_t n_dir, n_data;
+    uint32_t *dir_refs, *data_refs;
+    void *dir;
+    void *data;
+    bool mapped;                /* data mapped from the backend */
+} Buf;
+
+/* Share a directory (and, unless @be_alloc, data) for @size bytes. */
+static void buf_alloc(Fe *f, Buf *b, uint32_t size, bool be_alloc)
+{
+    memset(b, 0, sizeof(*b));
+    b->n_data = displif_pages(size);
+    b->n_dir = displif_dir_pages(b->n_data);
+    b->dir_refs = g_new0(uint32_t, b->n_dir);
+    b->data_refs = g_new0(uint32_t, b->n_data);
+    b->dir = share(f, b->n_dir, b->dir_refs);
+    if (!be_alloc) {
+        b->data = share(f, b->n_data, b->data_refs);
+    }
+    displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs,
+                       be_alloc ? NULL : b->data_refs, b->n_data);
+}
+
+static void buf_free(Fe *f, Buf *b)
+{
+    if (b->data) {
+        if (b->mapped) {
+            xengnttab_unmap(f->xg, b->data, b->n_data);
+        } else {
+            xengntshr_unshare(f->xgs, b->data, b->n_data);
+        }
+    }
+    xengntshr_unshare(f->xgs, b->dir, b->n_dir);
+    g_free(b->dir_refs);
+    g_free(b->data_refs);
+}
+
+static int32_t dbuf_create(Fe *f, uint64_t cookie, uint32_t w, uint32_t h,
+                           uint32_t bpp, uint32_t size, uint32_t dir_ref,
+                           uint32_t flags)
+{
+    struct xendispl_dbuf_create_req r = {
+        .dbuf_cookie = cookie, .width = w, .height = h, .bpp = bpp,
+        .buffer_sz = size, .flags = flags, .gref_directory = dir_ref,
+    };
+
+    return request(f, XENDISPL_OP_DBUF_CREATE, &r, sizeof(r), NULL);
+}
+
+static int32_t fb_attach(Fe *f, uint64_t dbuf, uint64_t fb, uint32_t w,
+                         uint32_t h, uint32_t format)
+{
+    struct xendispl_fb_attach_req r = {
+        .dbuf_cookie = dbuf, .fb_cookie = fb, .width = w, .height = h,
+        .pixel_format = format,
+    };
+
+    return request(f, XENDISPL_OP_FB_ATTACH, &r, sizeof(r), NULL);
+}
+
+static int32_t set_config(Fe *f, uint64_t fb, uint32_t w, uint32_t h,
+                          uint32_t bpp)
+{
+    struct xendispl_set_config_req r = {
+        .fb_cookie = fb, .width = w, .height = h, .bpp = bpp,
+    };
+
+    return request(f, XENDISPL_OP_SET_CONFIG, &r, sizeof(r), NULL);
+}
+
+static int32_t pg_flip(Fe *f, uint64_t fb)
+{
+    struct xendispl_page_flip_req r = { .fb_cookie = fb };
+
+    return request(f, XENDISPL_OP_PG_FLIP, &r, sizeof(r), NULL);
+}
+
+/* The next frame-done event's cookie, 0 if none came. */
+static uint64_t flip_event(Fe *f)
+{
+    struct xendispl_event_page *page = f->evt_page;
+    int64_t end = g_get_monotonic_time() + WAIT_MS * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        if (page->in_prod != page->in_cons) {
+            struct xendispl_evt *e;
+            uint64_t cookie;
+
+            xen_rmb();
+            e = &XENDISPL_IN_RING_REF(page, page->in_cons);
+            cookie = e->type == XENDISPL_EVT_PG_FLIP ?
+                     e->op.pg_flip.fb_cookie : 0;
+            page->in_cons++;
+            return cookie;
+        }
+        wait_port(f, f->evt_port);
+    }
+    return 0;
+}
+
+static void test_requests(Fe *f)
+{
+    struct xendispl_resp rsp;
+    Buf good, bad, edid, ba;
+    uint32_t w = 64, h = 48, size = displif_buffer_size(64, 48, 32);
+    uint32_t *px;
+    uint16_t *px16;
+    uint32_t x, y, i;
+    uint8_t sum = 0;
+    int32_t st;
+
+    st = request(f, 0x42, "", 0, NULL);
+    ok(st == -EINVAL, "unknown operation 0x42: %d", st);
+    st = pg_flip(f, 1);
+    ok(st == -EPERM, "PG_FLIP before SET_CONFIG: %d", st);
+
+    buf_alloc(f, &good, size, false);
+    st = dbuf_create(f, 0, w, h, 32, size, good.dir_refs[0], 0);
+    ok(st == -EINVAL, "DBUF_CREATE with cookie 0: %d", st);
+    st = dbuf_create(f, 1, w, h, 32, size - 1, good.dir_refs[0], 0);
+    ok(st == -EINVAL, "DBUF_CREATE with buffer_sz one byte short: %d", st);
+    st = dbuf_create(f, 1, w, h, 0, size, good.dir_refs[0], 0);
+    ok(st == -EINVAL, "DBUF_CREATE with bpp 0: %d", st);
+    st = dbuf_create(f, 1, 100000, h, 32, size, good.dir_refs[0], 0);
+    ok(st == -EINVAL, "DBUF_CREATE with width 100000: %d", st);
+    st = dbuf_create(f, 1, w, h, 32, size, 0, 0);
+    ok(st == -EINVAL, "DBUF_CREATE with gref_directory 0: %d", st);
+    st = dbuf_create(f, 1, w, h, 32, size, 60000, 0);
+    ok(st == -EINVAL, "DBUF_CREATE with an ungranted directory: %d", st);
+    st = dbuf_create(f, 1, w, h, 32, size, good.dir_refs[0], 0x80);
+    ok(st == -EINVAL, "DBUF_CREATE with unknown flags: %d", st);
+
+    /* a directory that lists a 0 ref, and one that lists too few pages */
+    buf_alloc(f, &bad, size, false);
+    ((uint32_t *)bad.dir)[2] = 0;
+    st = dbuf_create(f, 2, w, h, 32, size, bad.dir_refs[0], 0);
+    ok(st == -EINVAL, "DBUF_CREATE with a 0 data ref: %d", st);
+    st = dbuf_create(f, 2, w, h, 32, 2000 * 4096, bad.dir_refs[0], 0);
+    ok(st == -EINVAL, "DBUF_CREATE whose directory is one page short: %d",
+       st);
+    buf_free(f, &bad);
+
+    px = good.data;
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w; x++) {
+            px[y * w + x] = x < w / 2 ? 0x00ff00 : 0xffff00;
+        }
+    }
+    st = dbuf_create(f, 1, w, h, 32, size, good.dir_refs[0], 0);
+    ok(st == 0, "DBUF_CREATE 64x48 XRGB8888: %d", st);
+    st = dbuf_create(f, 1, w, h, 32, size, good.dir_refs[0], 0);
+    ok(st == -EEXIST, "DBUF_CREATE with a cookie in use: %d", st);
+
+    st = fb_attach(f, 99, 10, w, h, FMT_XR24);
+    ok(st == -ENOENT, "FB_ATTACH to an unknown dbuf: %d", st);
+    st = fb_attach(f, 1, 10, w, h, FMT_YUYV);
+    ok(st == -EINVAL, "FB_ATTACH with YUYV: %d", st);
+    st = fb_attach(f, 1, 10, w, h, FMT_RG16);
+    ok(st == -EINVAL, "FB_ATTACH RGB565 on a 32 bpp dbuf: %d", st);
+    st = fb_attach(f, 1, 10, w + 1, h, FMT_XR24);
+    ok(st == -EINVAL, "FB_ATTACH wider than its dbuf: %d", st);
+    st = fb_attach(f, 1, 10, w, h, FMT_XR24);
+    ok(st == 0, "FB_ATTACH XRGB8888: %d", st);
+    st = fb_attach(f, 1, 10, w, h, FMT_XR24);
+    ok(st == -EEXIST, "FB_ATTACH with a cookie in use: %d", st);
+
+    st = set_config(f, 77, w, h, 32);
+    ok(st == -ENOENT, "SET_CONFIG with an unknown framebuffer: %d", st);
+    st = set_config(f, 10, 1000, h, 32);
+    ok(st == -EINVAL, "SET_CONFIG wider than the connector: %d", st);
+    st = set_config(f, 10, w, h, 16);
+    ok(st == -EINVAL, "SET_CONFIG with the wrong bpp: %d", st);
+    st = set_config(f, 10, w, h, 32);
+    ok(st == 0, "SET_CONFIG 64x48: %d", st);
+
+    st = pg_flip(f, 12345);
+    ok(st == -EINVAL, "PG_FLIP of an unknown framebuffer: %d", st);
+    st = pg_flip(f, 10);
+    ok(st == 0, "PG_FLIP: %d", st);
+    ok(flip_event(f) == 10, "frame-done event for framebuffer 10");
+
+    /* GET_EDID */
+    buf_alloc(f, &edid, 4096, false);
+    {
+        struct xendispl_get_edid_req r = { .buffer_sz = 64,
+                                           .gref_directory =
+                                               edid.dir_refs[0] };
+
+        st = request(f, XENDISPL_OP_GET_EDID, &r, sizeof(r), NULL);
+        ok(st == -EINVAL, "GET_EDID into 64 bytes: %d", st);
+        r.buffer_sz = 4096;
+        memset(&rsp, 0, sizeof(rsp));
+        st = request(f, XENDISPL_OP_GET_EDID, &r, sizeof(r), &rsp);
+        ok(st == 0 && rsp.op.get_edid.edid_sz == 128,
+           "GET_EDID: %d, edid_sz %u", st, rsp.op.get_edid.edid_sz);
+    }
+    {
+        const uint8_t *e = edid.data;
+        static const uint8_t hdr[8] = { 0, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0 };
+
+        for (i = 0; i < 128; i++) {
+            sum += e[i];
+        }
+        ok(!memcmp(e, hdr, 8) && sum == 0 &&
+           (e[56] | (e[58] & 0xf0) << 4) == 640 &&
+           (e[59] | (e[61] & 0xf0) << 4) == 480,
+           "EDID: header, checksum, 640x480 preferred timing");
+    }
+    buf_free(f, &edid);
+
+    /* a full event ring: the flip is answered, the event dropped */
+    ((struct xendispl_event_page *)f->evt_page)->in_cons -= 1000;
+    st = pg_flip(f, 10);
+    ok(st == 0, "PG_FLIP with a bogus event in_cons: %d", st);
+    ((struct xendispl_event_page *)f->evt_page)->in_cons += 1000;
+
+    st = request(f, XENDISPL_OP_FB_DETACH, &(uint64_t){ 555 }, 8, NULL);
+    ok(st == -ENOENT, "FB_DETACH of an unknown framebuffer: %d", st);
+    st = request(f, XENDISPL_OP_DBUF_DESTROY, &(uint64_t){ 555 }, 8, NULL);
+    ok(st == -ENOENT, "DBUF_DESTROY of an unknown dbuf: %d", st);
+    st = request(f, XENDISPL_OP_DBUF_DESTROY, &(uint64_t){ 1 }, 8, NULL);
+    ok(st == 0, "DBUF_DESTROY: %d", st);
+    st = pg_flip(f, 10);
+    ok(st == -EPERM, "PG_FLIP of a framebuffer on a destroyed dbuf: %d",
+       st);
+    buf_free(f, &good);
+
+    /* backend-allocated RGB565: left half red, right half blue */
+    size = displif_buffer_size(w, h, 16);
+    buf_alloc(f, &ba, size, true);
+    st = dbuf_create(f, 3, w, h, 16, size, ba.dir_refs[0],
+                     XENDISPL_DBUF_FLG_REQ_ALLOC);
+    ok(st == 0, "DBUF_CREATE with REQ_ALLOC: %d", st);
+    if (!st && !displif_pgdir_read(ba.dir, ba.n_dir, ba.dir_refs,
+                                   ba.data_refs, ba.n_data)) {
+        ba.data = xengnttab_map_domain_grant_refs(f->xg, ba.n_data, 0,
+                                                  ba.data_refs,
+                                                  PROT_READ | PROT_WRITE);
+        ba.mapped = ba.data != NULL;
+    }
+    ok(ba.data != NULL, "backend's refs read and mapped");
+    if (ba.data) {
+        px16 = ba.data;
+        for (y = 0; y < h; y++) {
+            for (x = 0; x < w; x++) {
+                px16[y * (displif_stride(w, 16) / 2) + x] =
+                    x < w / 2 ? 0xf800 : 0x001f;
+            }
+        }
+    }
+    st = fb_attach(f, 3, 30, w, h, FMT_RG16);
+    ok(st == 0, "FB_ATTACH RGB565: %d", st);
+    st = set_config(f, 30, w, h, 16);
+    ok(st == 0, "SET_CONFIG RGB565: %d", st);
+    st = pg_flip(f, 30);
+    ok(st == 0 && flip_event(f) == 30, "PG_FLIP RGB565: %d", st);
+    buf_free(f, &ba);
+}
+
+int main(int argc, char **argv)
+{
+    Fe fe = { 0 }, *f = &fe;
+    unsigned int dev = argc > 1 ? (unsigned int)atoi(argv[1]) : 9;
+    g_autofree char *c0 = NULL;
+    bool connected, reached;
+    int32_t st;
+
+    f->xs = xs_open(0);
+    f->xe = xenevtchn_open(NULL, 0);
+    f->xg = xengnttab_open(NULL, 0);
+    f->xgs = xengntshr_open(NULL, 0);
+    if (!f->xs || !f->xe || !f->xg || !f->xgs) {
+        bail("cannot open the Xen libraries: %s", strerror(errno));
+    }
+    f->fe_path = g_strdup_printf("/local/domain/0/device/vdispl/%u", dev);
+    f->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/0/%u", dev);
+    c0 = g_strdup_printf("%s/0", f->fe_path);
+
+    /* our nodes; the backend made its own directory */
+    fe_write(f, f->fe_path, "backend", "%s", f->be_path);
+    fe_write(f, f->fe_path, "backend-id", "0");
+    fe_write(f, f->fe_path, XENDISPL_FIELD_BE_ALLOC, "1");
+    fe_write(f, c0, XENDISPL_FIELD_RESOLUTION, "640x480");
+    fe_write(f, c0, XENDISPL_FIELD_UNIQUE_ID, "bad-0");
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialising);
+
+    connected = fe_connect(f);
+    ok(connected, "connected (backend state %d)", be_state(f));
+    test_requests(f);
+
+    /* more requests than the ring holds: the backend closes */
+    f->ring.sring->req_prod = f->ring.req_prod_pvt + 100;
+    xenevtchn_notify(f->xe, f->req_port);
+    reached = wait_be_state(f, XenbusStateClosed);
+    ok(reached,
+       "req_prod 100 past the ring: backend closed (state %d)", be_state(f));
+    fe_disconnect(f);
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateClosed);
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialising);
+
+    /* and takes us back */
+    f->next_id = 0;
+    connected = fe_connect(f);
+    ok(connected, "connected again (backend state %d)", be_state(f));
+    st = pg_flip(f, 10);
+    ok(st == -EPERM, "PG_FLIP on the new connection: %d", st);
+
+    /* a published ring ref that is not granted: the backend closes */
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateClosing);
+    reached = wait_be_state(f, XenbusStateInitWait);
+    ok(reached,
+       "frontend Closing: backend back to InitWait (state %d)", be_state(f));
+    fe_disconnect(f);
+    fe_write(f, c0, XENDISPL_FIELD_REQ_RING_REF, "60001");
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialised);
+    reached = wait_be_state(f, XenbusStateClosed);
+    ok(reached,
+       "ungranted ring ref: backend closed (state %d)", be_state(f));
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateClosed);
+    reached = wait_be_state(f, XenbusStateInitWait);
+    ok(reached,
+       "frontend Closed: backend back to InitWait (state %d)", be_state(f));
+
+    /* the caller goes on numbering and prints the plan */
+    xs_close(f->xs);
+    xenevtchn_close(f->xe);
+    xengnttab_close(f->xg);
+    xengntshr_close(f->xgs);
+    return tap_failed ? 1 : 0;
+}
