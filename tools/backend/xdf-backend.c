@@ -1114,7 +1114,7 @@ static void start(Backend *b)
         /* connected to an earlier backend instance: make it start over */
         xdf_log("frontend %s is already Connected: asking it to start over",
                 b->fe_path);
-        b->state = XB_CLOSED;
+        b->state = read_state(b, b->be_path);
         close_and_wait(b);
     } else {
         b->state = read_state(b, b->be_path);
