@@ -28,22 +28,28 @@ fi
 out=$(mktemp -d "${TMPDIR:-/tmp}/xdf-qemu.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-# run_one NAME EXTRA-DEVICE-PROPERTIES
+# run_one NAME EXTRA-DEVICE-PROPERTIES [BACKEND-OPTION...]
 run_one() {
     dir="$out/$1"
+    props=$2
+    shift 2
     mkdir -p "$dir"
-    "$BACKEND" --output-dir "$dir" --timeout 40 --verbose \
+    "$BACKEND" --output-dir "$dir" --timeout 40 --verbose "$@" \
         2> "$dir/backend.log" &
     be=$!
     "$QEMU" -M pc -accel tcg -nodefaults -display none -monitor none \
         -serial none -device VGA,id=v \
-        -device "xen-displfront,display=v,resolution=800x600$2" \
+        -device "xen-displfront,display=v,resolution=800x600$props" \
         > "$dir/qemu.log" 2>&1 &
     qemu=$!
     # the banner is drawn within a few seconds of TCG start
     wait_for 30 sh -c "ls '$dir'/conn0-0*.png && \
         [ \$(ls '$dir'/conn0-0*.png | wc -l) -ge 2 ]"
     sleep 1
+    # SIGUSR1: a snapshot now, without stopping
+    kill -USR1 $be
+    wait_for 5 test -f "$dir/conn0-last.png"
+    usr1_status=$?
     kill -TERM $qemu
     wait $qemu
     qemu_status=$?
@@ -65,7 +71,11 @@ check_png() {
     ok $? "$1: not blank: ${5:-0} pixels differ from the background"
 }
 
-run_one frontend-alloc ""
+run_one frontend-alloc "" --every 1
+ok $usr1_status "SIGUSR1 writes conn0-last.png"
+n=$(ls "$dir"/conn0-0*.png | wc -l)
+[ "$n" -ge 2 ] && [ -f "$dir/conn0-0001.png" ] && [ -f "$dir/conn0-0002.png" ]
+ok $? "--every 1 saves every frame ($n so far, numbered from 0001)"
 ok $qemu_status "QEMU exits with status 0 on SIGTERM"
 ok $be_status "backend exits with status 0 on SIGTERM"
 grep -q "backend state InitWait -> Connected" "$dir/backend.log"

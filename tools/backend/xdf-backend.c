@@ -181,6 +181,24 @@ static int64_t now_ms(void)
 
 /* XenStore ------------------------------------------------------------ */
 
+/* A decimal number from 0 to @max: digits only, no sign or blanks. */
+static bool parse_uint(const char *str, unsigned long max, unsigned long *out)
+{
+    char *end;
+    guint64 v;
+
+    if (!str || !g_ascii_isdigit(str[0])) {
+        return false;
+    }
+    errno = 0;
+    v = g_ascii_strtoull(str, &end, 10);
+    if (errno || *end || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static char *xs_read_node(Backend *b, const char *dir, const char *node)
 {
     g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
@@ -196,19 +214,8 @@ static bool xs_read_uint(Backend *b, const char *dir, const char *node,
                          unsigned long max, unsigned long *out)
 {
     g_autofree char *val = xs_read_node(b, dir, node);
-    char *end;
-    unsigned long v;
 
-    if (!val || !g_ascii_isdigit(val[0])) {
-        return false;
-    }
-    errno = 0;
-    v = strtoul(val, &end, 10);
-    if (errno || *end || v > max) {
-        return false;
-    }
-    *out = v;
-    return true;
+    return parse_uint(val, max, out);
 }
 
 static bool xs_write_node(Backend *b, const char *dir, const char *node,
@@ -373,7 +380,8 @@ static int pgdir_walk(Backend *b, uint32_t dir_ref, uint32_t n_data,
             if (fill) {
                 page[1 + j] = fill[k];
             } else {
-                refs[k] = ((volatile uint32_t *)page)[1 + j];
+                /* the frontend may change it: read it once */
+                refs[k] = __atomic_load_n(&page[1 + j], __ATOMIC_RELAXED);
                 if (!refs[k]) {
                     xdf_log("page directory: data ref %u of %u is 0", k,
                             n_data);
@@ -382,7 +390,7 @@ static int pgdir_walk(Backend *b, uint32_t dir_ref, uint32_t n_data,
                 }
             }
         }
-        ref = ((volatile uint32_t *)page)[0];
+        ref = __atomic_load_n(&page[0], __ATOMIC_RELAXED);
         xengnttab_unmap(b->xg, page, 1);
     }
     return 0;
@@ -1207,11 +1215,7 @@ static void usage(FILE *f)
 static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
                         unsigned long *out)
 {
-    char *end;
-
-    errno = 0;
-    *out = strtoul(arg, &end, 10);
-    if (!g_ascii_isdigit(arg[0]) || *end || errno || *out > max) {
+    if (!parse_uint(arg, max, out)) {
         fprintf(stderr, "xdf-backend: %s '%s' is not a number from 0 to "
                 "%lu\n", opt, arg, max);
         return false;
