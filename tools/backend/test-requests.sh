@@ -53,6 +53,11 @@ ok $? "conn0-last.png is 64x48 (is ${1}x$2)"
 [ "$(python3 "$SRCDIR/tools/backend/pngcheck.py" "$out/conn0-last.png" \
      --pixel 60 40)" = "0 0 255" ]
 ok $? "conn0-last.png shows the RGB565 frame: red left, blue right"
+set -- $(python3 "$SRCDIR/tools/backend/pngcheck.py" "$out/conn1-last.png")
+[ "$1x$2" = 64x48 ]
+ok $? "conn1-last.png is 64x48 (is ${1}x$2)"
+grep -q "summary: conn0 .*; conn1 1 frames, last 64x48" "$out/backend.log"
+ok $? "summary lists both connectors"
 ls "$out"/conn0-0*.png >/dev/null 2>&1
 ok $? "numbered frames written (--on-change by default)"
 

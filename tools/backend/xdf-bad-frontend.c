@@ -43,6 +43,16 @@
 #define FMT_RG16 0x36314752
 #define FMT_YUYV 0x56595559
 
+#define NR_CONN 2
+
+/* One connector's transport */
+typedef struct FeConn {
+    void *ring_page, *evt_page;
+    uint32_t ring_ref, evt_ref;
+    int req_port, evt_port;
+    struct xen_displif_front_ring ring;
+} FeConn;
+
 typedef struct Fe {
     struct xs_handle *xs;
     xenevtchn_handle *xe;
@@ -50,10 +60,8 @@ typedef struct Fe {
     xengntshr_handle *xgs;
     char *fe_path, *be_path;
 
-    void *ring_page, *evt_page;
-    uint32_t ring_ref, evt_ref;
-    int req_port, evt_port;
-    struct xen_displif_front_ring ring;
+    FeConn conn[NR_CONN];
+    FeConn *c;                  /* where requests go */
     uint16_t next_id;
 } Fe;
 
@@ -141,25 +149,31 @@ static void *share(Fe *f, uint32_t n, uint32_t *refs)
 /* Allocate the transport, publish it, go Initialised, wait Connected. */
 static bool fe_connect(Fe *f)
 {
-    g_autofree char *c0 = g_strdup_printf("%s/0", f->fe_path);
+    int i;
 
     if (!wait_be_state(f, XenbusStateInitWait)) {
         return false;
     }
-    f->ring_page = share(f, 1, &f->ring_ref);
-    f->evt_page = share(f, 1, &f->evt_ref);
-    SHARED_RING_INIT((struct xen_displif_sring *)f->ring_page);
-    FRONT_RING_INIT(&f->ring, (struct xen_displif_sring *)f->ring_page,
-                    DISPLIF_PAGE_SIZE);
-    f->req_port = xenevtchn_bind_unbound_port(f->xe, 0);
-    f->evt_port = xenevtchn_bind_unbound_port(f->xe, 0);
-    if (f->req_port < 0 || f->evt_port < 0) {
-        bail("cannot allocate event channels: %s", strerror(errno));
+    for (i = 0; i < NR_CONN; i++) {
+        g_autofree char *dir = g_strdup_printf("%s/%d", f->fe_path, i);
+        FeConn *c = &f->conn[i];
+
+        c->ring_page = share(f, 1, &c->ring_ref);
+        c->evt_page = share(f, 1, &c->evt_ref);
+        SHARED_RING_INIT((struct xen_displif_sring *)c->ring_page);
+        FRONT_RING_INIT(&c->ring, (struct xen_displif_sring *)c->ring_page,
+                        DISPLIF_PAGE_SIZE);
+        c->req_port = xenevtchn_bind_unbound_port(f->xe, 0);
+        c->evt_port = xenevtchn_bind_unbound_port(f->xe, 0);
+        if (c->req_port < 0 || c->evt_port < 0) {
+            bail("cannot allocate event channels: %s", strerror(errno));
+        }
+        fe_write(f, dir, XENDISPL_FIELD_REQ_RING_REF, "%u", c->ring_ref);
+        fe_write(f, dir, XENDISPL_FIELD_REQ_CHANNEL, "%d", c->req_port);
+        fe_write(f, dir, XENDISPL_FIELD_EVT_RING_REF, "%u", c->evt_ref);
+        fe_write(f, dir, XENDISPL_FIELD_EVT_CHANNEL, "%d", c->evt_port);
     }
-    fe_write(f, c0, XENDISPL_FIELD_REQ_RING_REF, "%u", f->ring_ref);
-    fe_write(f, c0, XENDISPL_FIELD_REQ_CHANNEL, "%d", f->req_port);
-    fe_write(f, c0, XENDISPL_FIELD_EVT_RING_REF, "%u", f->evt_ref);
-    fe_write(f, c0, XENDISPL_FIELD_EVT_CHANNEL, "%d", f->evt_port);
+    f->c = &f->conn[0];
     fe_write(f, f->fe_path, "version", "2");
     fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialised);
     if (!wait_be_state(f, XenbusStateConnected)) {
@@ -171,10 +185,16 @@ static bool fe_connect(Fe *f)
 
 static void fe_disconnect(Fe *f)
 {
-    xenevtchn_unbind(f->xe, f->req_port);
-    xenevtchn_unbind(f->xe, f->evt_port);
-    xengntshr_unshare(f->xgs, f->ring_page, 1);
-    xengntshr_unshare(f->xgs, f->evt_page, 1);
+    int i;
+
+    for (i = 0; i < NR_CONN; i++) {
+        FeConn *c = &f->conn[i];
+
+        xenevtchn_unbind(f->xe, c->req_port);
+        xenevtchn_unbind(f->xe, c->evt_port);
+        xengntshr_unshare(f->xgs, c->ring_page, 1);
+        xengntshr_unshare(f->xgs, c->evt_page, 1);
+    }
 }
 
 /* Wait for an event on @port. */
@@ -208,8 +228,9 @@ static bool wait_port(Fe *f, int port)
 static int32_t request(Fe *f, uint8_t op, const void *body, size_t len,
                        struct xendispl_resp *out)
 {
-    struct xendispl_req *req = RING_GET_REQUEST(&f->ring,
-                                                f->ring.req_prod_pvt);
+    FeConn *c = f->c;
+    struct xendispl_req *req = RING_GET_REQUEST(&c->ring,
+                                                c->ring.req_prod_pvt);
     uint16_t id = f->next_id++;
     int64_t end = g_get_monotonic_time() + WAIT_MS * 1000;
     int notify;
@@ -218,20 +239,20 @@ static int32_t request(Fe *f, uint8_t op, const void *body, size_t len,
     req->id = id;
     req->operation = op;
     memcpy(&req->op, body, len);
-    f->ring.req_prod_pvt++;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+    c->ring.req_prod_pvt++;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->ring, notify);
     (void)notify;
-    xenevtchn_notify(f->xe, f->req_port);
+    xenevtchn_notify(f->xe, c->req_port);
 
     while (g_get_monotonic_time() < end) {
-        if (f->ring.sring->rsp_prod != f->ring.rsp_cons) {
+        if (c->ring.sring->rsp_prod != c->ring.rsp_cons) {
             struct xendispl_resp rsp;
 
             xen_rmb();
-            memcpy(&rsp, RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons),
+            memcpy(&rsp, RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons),
                    sizeof(rsp));
-            f->ring.rsp_cons++;
-            f->ring.sring->rsp_event = f->ring.rsp_cons + 1;
+            c->ring.rsp_cons++;
+            c->ring.sring->rsp_event = c->ring.rsp_cons + 1;
             if (rsp.id != id || rsp.operation != op) {
                 printf("# response id %u op 0x%x, sent id %u op 0x%x\n",
                        rsp.id, rsp.operation, id, op);
@@ -242,7 +263,7 @@ static int32_t request(Fe *f, uint8_t op, const void *body, size_t len,
             }
             return rsp.status;
         }
-        wait_port(f, f->req_port);
+        wait_port(f, c->req_port);
     }
     return INT32_MIN;
 }
@@ -328,7 +349,7 @@ static int32_t pg_flip(Fe *f, uint64_t fb)
 /* The next frame-done event's cookie, 0 if none came. */
 static uint64_t flip_event(Fe *f)
 {
-    struct xendispl_event_page *page = f->evt_page;
+    struct xendispl_event_page *page = f->c->evt_page;
     int64_t end = g_get_monotonic_time() + WAIT_MS * 1000;
 
     while (g_get_monotonic_time() < end) {
@@ -343,7 +364,7 @@ static uint64_t flip_event(Fe *f)
             page->in_cons++;
             return cookie;
         }
-        wait_port(f, f->evt_port);
+        wait_port(f, f->c->evt_port);
     }
     return 0;
 }
@@ -461,7 +482,7 @@ static void test_requests(Fe *f)
 
     /* a full event ring: the flip is answered, the event dropped */
     {
-        struct xendispl_event_page *page = f->evt_page;
+        struct xendispl_event_page *page = f->c->evt_page;
         uint32_t prod = page->in_prod;
 
         page->in_cons -= 1000;
@@ -513,6 +534,25 @@ static void test_requests(Fe *f)
     ok(st == 0, "SET_CONFIG RGB565: %d", st);
     st = pg_flip(f, 30);
     ok(st == 0 && flip_event(f) == 30, "PG_FLIP RGB565: %d", st);
+
+    /* connector 1: its own ring and event page, buffers from ring 0 */
+    f->c = &f->conn[1];
+    st = pg_flip(f, 30);
+    ok(st == -EPERM, "connector 1: PG_FLIP before its SET_CONFIG: %d", st);
+    st = dbuf_create(f, 4, w, h, 32, size, 1, 0);
+    ok(st == -EINVAL, "connector 1: DBUF_CREATE not on connector 0: %d", st);
+    st = set_config(f, 30, 321, h, 16);
+    ok(st == -EINVAL, "connector 1: SET_CONFIG wider than its 320x200: %d",
+       st);
+    st = set_config(f, 30, w, h, 16);
+    ok(st == 0, "connector 1: SET_CONFIG: %d", st);
+    st = pg_flip(f, 30);
+    ok(st == 0 && flip_event(f) == 30 &&
+       f->conn[0].evt_page && ((struct xendispl_event_page *)
+                               f->conn[0].evt_page)->in_prod ==
+       ((struct xendispl_event_page *)f->conn[0].evt_page)->in_cons,
+       "connector 1: PG_FLIP: %d, event on its own page only", st);
+    f->c = &f->conn[0];
     buf_free(f, &ba);
 }
 
@@ -541,6 +581,8 @@ int main(int argc, char **argv)
     fe_write(f, f->fe_path, XENDISPL_FIELD_BE_ALLOC, "1");
     fe_write(f, c0, XENDISPL_FIELD_RESOLUTION, "640x480");
     fe_write(f, c0, XENDISPL_FIELD_UNIQUE_ID, "bad-0");
+    fe_write(f, f->fe_path, "1/" XENDISPL_FIELD_RESOLUTION, "320x200");
+    fe_write(f, f->fe_path, "1/" XENDISPL_FIELD_UNIQUE_ID, "bad-1");
     fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialising);
 
     connected = fe_connect(f);
@@ -548,8 +590,8 @@ int main(int argc, char **argv)
     test_requests(f);
 
     /* more requests than the ring holds: the backend closes */
-    f->ring.sring->req_prod = f->ring.req_prod_pvt + 100;
-    xenevtchn_notify(f->xe, f->req_port);
+    f->c->ring.sring->req_prod = f->c->ring.req_prod_pvt + 100;
+    xenevtchn_notify(f->xe, f->c->req_port);
     reached = wait_be_state(f, XenbusStateClosed);
     ok(reached,
        "req_prod 100 past the ring: backend closed (state %d)", be_state(f));
