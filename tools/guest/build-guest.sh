@@ -132,7 +132,8 @@ step "depmod over $kpkg's modules (a few seconds)"
 moddir=$work/kernel/lib/modules/$kver
 declare -A path_of
 while IFS=: read -r path _; do
-    name=$(basename "$path" .ko)
+    name=${path##*/}
+    name=${name%.ko}
     path_of[${name//-/_}]=$path
 done <"$moddir/modules.dep"
 
@@ -143,7 +144,8 @@ pick() {
     [ -z "${picked[$m]:-}" ] || return 0
     picked[$m]=${path_of[$m]}
     for dep in $(grep "^${path_of[$m]}:" "$moddir/modules.dep" | cut -d: -f2); do
-        pick "$(basename "$dep" .ko)"
+        dep=${dep##*/}
+        pick "${dep%.ko}"
     done
 }
 for m in $want_modules; do

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+# check-pattern.py FILE.ppm|FILE.png WIDTH HEIGHT FRAME
+#
+# Checks, pixel for pixel, that an image is frame FRAME of xdf-anim's test
+# pattern at WIDTHxHEIGHT.  Frame k, pixel (x, y):
+#
+#     R = (x + 3k) mod 256
+#     G = (y + 5k) mod 256
+#     B = 255          if (x div 32 + y div 32 + k) is odd
+#         (7k) mod 256 otherwise
+#
+# Reads binary PPM (P6, maxval 255; QEMU's screendump) and 8-bit PNG
+# (RGB/RGBA, not interlaced).  Exit status: 0 match, 1 mismatch, 2 bad
+# arguments or unreadable image.  On a mismatch it prints the first
+# differences, their count and bounding box, and which frame (if any) the
+# image is instead.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import struct
+import sys
+import zlib
+
+MAX_SHOWN = 10
+
+
+def pattern(x, y, k):
+    r = (x + 3 * k) & 0xff
+    g = (y + 5 * k) & 0xff
+    b = 0xff if (x // 32 + y // 32 + k) & 1 else (7 * k) & 0xff
+    return r, g, b
+
+
+def expected_image(w, h, k):
+    """The frame as bytes, RGB, row after row."""
+    out = bytearray(w * h * 3)
+    i = 0
+    for y in range(h):
+        g = (y + 5 * k) & 0xff
+        for x in range(w):
+            out[i] = (x + 3 * k) & 0xff
+            out[i + 1] = g
+            out[i + 2] = 0xff if (x // 32 + y // 32 + k) & 1 \
+                else (7 * k) & 0xff
+            i += 3
+    return bytes(out)
+
+
+class BadImage(Exception):
+    pass
+
+
+def read_ppm(data):
+    fields = []
+    pos = 0
+    while len(fields) < 4:
+        while pos < len(data) and data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b'#':
+            while pos < len(data) and data[pos:pos + 1] != b'\n':
+                pos += 1
+            continue
+        start = pos
+        while pos < len(data) and not data[pos:pos + 1].isspace():
+            pos += 1
+        if start == pos:
+            raise BadImage('truncated PPM header')
+        fields.append(data[start:pos])
+    pos += 1
+    if fields[0] != b'P6':
+        raise BadImage('not a binary PPM (P6)')
+    w, h, maxval = (int(f) for f in fields[1:])
+    if maxval != 255:
+        raise BadImage(f'PPM maxval {maxval}, expected 255')
+    pixels = data[pos:pos + w * h * 3]
+    if len(pixels) != w * h * 3:
+        raise BadImage('truncated PPM pixel data')
+    return w, h, pixels
+
+
+def read_png(data):
+    pos = 8
+    idat = b''
+    w = h = None
+    while pos < len(data):
+        length, ctype = struct.unpack('>I4s', data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if ctype == b'IHDR':
+            w, h, depth, color, _, _, interlace = struct.unpack('>IIBBBBB',
+                                                                body)
+            if depth != 8 or color not in (2, 6) or interlace:
+                raise BadImage(f'PNG depth {depth} color type {color} '
+                               f'interlace {interlace}: only 8-bit RGB/RGBA, '
+                               'not interlaced, is supported')
+            bpp = 3 if color == 2 else 4
+        elif ctype == b'IDAT':
+            idat += body
+        elif ctype == b'IEND':
+            break
+    if w is None:
+        raise BadImage('PNG without IHDR')
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    prev = bytearray(stride)
+    out = bytearray()
+    for y in range(h):
+        ftype = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 0xff
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 0xff
+            elif ftype == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xff
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 0xff
+            elif ftype != 0:
+                raise BadImage(f'PNG filter type {ftype}')
+        prev = line
+        if bpp == 4:
+            del line[3::4]
+        out += line
+    return w, h, bytes(out)
+
+
+def read_image(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data.startswith(b'\x89PNG\r\n\x1a\n'):
+        return read_png(data)
+    if data.startswith(b'P'):
+        return read_ppm(data)
+    raise BadImage('neither PPM nor PNG')
+
+
+def which_frame(w, h, pixels, hint):
+    """A frame k in 0..max(2*hint, 300) that the image is, or None."""
+    samples = [(x, y) for x in (0, w // 3, w - 1) for y in (0, h // 2, h - 1)]
+    for k in sorted(range(max(2 * hint, 300) + 1), key=lambda k: abs(k - hint)):
+        if all(tuple(pixels[(y * w + x) * 3:(y * w + x) * 3 + 3])
+               == pattern(x, y, k) for x, y in samples):
+            if pixels == expected_image(w, h, k):
+                return k
+    return None
+
+
+def main(argv):
+    if len(argv) != 5:
+        print(f'usage: {argv[0]} FILE.ppm|FILE.png WIDTH HEIGHT FRAME',
+              file=sys.stderr)
+        return 2
+    path = argv[1]
+    try:
+        want_w, want_h, frame = (int(a) for a in argv[2:])
+    except ValueError:
+        print('check-pattern: WIDTH, HEIGHT and FRAME must be integers',
+              file=sys.stderr)
+        return 2
+    try:
+        w, h, pixels = read_image(path)
+    except (OSError, BadImage, ValueError, struct.error, zlib.error) as e:
+        print(f'check-pattern: {path}: {e}', file=sys.stderr)
+        return 2
+
+    if (w, h) != (want_w, want_h):
+        print(f'check-pattern: {path}: FAIL: image is {w}x{h}, '
+              f'expected {want_w}x{want_h}')
+        return 1
+
+    expect = expected_image(w, h, frame)
+    if pixels == expect:
+        print(f'check-pattern: {path}: OK: frame {frame} at {w}x{h}, '
+              'every pixel exact')
+        return 0
+
+    bad = 0
+    x0, y0, x1, y1 = w, h, -1, -1
+    for y in range(h):
+        row = slice(y * w * 3, (y + 1) * w * 3)
+        if pixels[row] == expect[row]:
+            continue
+        for x in range(w):
+            i = (y * w + x) * 3
+            got = pixels[i:i + 3]
+            if got == expect[i:i + 3]:
+                continue
+            bad += 1
+            x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+            if bad <= MAX_SHOWN:
+                print(f'  ({x},{y}): got #{got.hex()} '
+                      f'expected #{expect[i:i + 3].hex()}')
+    if bad > MAX_SHOWN:
+        print(f'  ... {bad - MAX_SHOWN} more')
+    print(f'check-pattern: {path}: FAIL: {bad} of {w * h} pixels differ '
+          f'from frame {frame}, in ({x0},{y0})-({x1},{y1})')
+    k = which_frame(w, h, pixels, frame)
+    if k is not None:
+        print(f'check-pattern: the image is frame {k} exactly')
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
