@@ -37,21 +37,31 @@ for cmd in apt-get apt-cache dpkg-deb gcc cpio gzip sha256sum flock; do
         fail "'$cmd' not found (apt-get install apt dpkg gcc libc6-dev cpio gzip coreutils util-linux)"
 done
 
-# Candidate version of package $1 (apt's metadata, no network).
+# Candidate versions from apt's metadata (no network), in one apt-cache
+# call: it is the slow part of a cached run.
+pkginfo=$(apt-cache show --no-all-versions linux-image-amd64 busybox-static \
+          libdrm-dev 2>/dev/null || true)
+field() { # package field
+    awk -v p="$1" -v f="$2: " '
+        /^Package: / { in_p = ($2 == p) }
+        in_p && index($0, f) == 1 { print substr($0, length(f) + 1); exit }
+    ' <<<"$pkginfo"
+}
 candidate() {
     local v
-    v=$(apt-cache show --no-all-versions "$1" 2>/dev/null |
-        sed -n 's/^Version: //p' | head -n1)
+    v=$(field "$1" Version)
     [ -n "$v" ] || fail "package '$1' is unknown to apt (run apt-get update)"
     echo "$v"
 }
 
-# The real kernel package behind the linux-image-amd64 metapackage.
+# The real kernel package behind the linux-image-amd64 metapackage, from
+# its "Depends: linux-image-X (= V)".
 kmeta_ver=$(candidate linux-image-amd64)
-kpkg=$(apt-cache show --no-all-versions linux-image-amd64 |
-       sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n1)
-[ -n "$kpkg" ] || fail "cannot find the kernel package linux-image-amd64 $kmeta_ver depends on"
-kpkg_ver=$(candidate "$kpkg")
+kdep=$(field linux-image-amd64 Depends)
+kpkg=$(sed -n 's/^\(linux-image-[^ ,]*\) (= \([^)]*\)).*/\1/p' <<<"$kdep")
+kpkg_ver=$(sed -n 's/^\(linux-image-[^ ,]*\) (= \([^)]*\)).*/\2/p' <<<"$kdep")
+[ -n "$kpkg" ] && [ -n "$kpkg_ver" ] ||
+    fail "cannot parse the kernel package linux-image-amd64 $kmeta_ver depends on: '$kdep'"
 bb_ver=$(candidate busybox-static)
 drm_ver=$(candidate libdrm-dev)
 

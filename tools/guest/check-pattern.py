@@ -15,6 +15,9 @@
 # differences, their count and bounding box, and which frame (if any) the
 # image is instead.
 #
+# check-pattern.py --self-test checks the checker (PPM and PNG, match and
+# mismatch) on images it writes itself.
+#
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import struct
@@ -125,9 +128,8 @@ def read_png(data):
             elif ftype != 0:
                 raise BadImage(f'PNG filter type {ftype}')
         prev = line
-        if bpp == 4:
-            del line[3::4]
-        out += line
+        out += line if bpp == 3 else bytes(
+            v for i, v in enumerate(line) if i % 4 != 3)
     return w, h, bytes(out)
 
 
@@ -152,7 +154,72 @@ def which_frame(w, h, pixels, hint):
     return None
 
 
+def write_ppm(path, w, h, pixels):
+    with open(path, 'wb') as f:
+        f.write(b'P6\n# self-test\n%d %d\n255\n' % (w, h) + pixels)
+
+
+def write_png(path, w, h, pixels, alpha):
+    """8-bit RGB or RGBA, with every filter type in turn."""
+    bpp = 4 if alpha else 3
+    rows = []
+    prev = bytearray(w * bpp)
+    for y in range(h):
+        row = bytearray()
+        for i in range(y * w * 3, (y + 1) * w * 3, 3):
+            row += pixels[i:i + 3] + (b'\xff' if alpha else b'')
+        ftype = y % 5
+        out = bytearray([ftype])
+        for i in range(len(row)):
+            a = row[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pred = (0, a, b, (a + b) // 2,
+                    a if pa <= pb and pa <= pc else (b if pb <= pc else c))
+            out.append((row[i] - pred[ftype]) & 0xff)
+        rows.append(bytes(out))
+        prev = row
+
+    def chunk(t, body):
+        return (struct.pack('>I', len(body)) + t + body +
+                struct.pack('>I', zlib.crc32(t + body) & 0xffffffff))
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' +
+                chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8,
+                                           6 if alpha else 2, 0, 0, 0)) +
+                chunk(b'IDAT', zlib.compress(b''.join(rows))) +
+                chunk(b'IEND', b''))
+
+
+def self_test():
+    import os
+    import tempfile
+    w, h, k = 70, 41, 9
+    img = expected_image(w, h, k)
+    assert img[:3] == bytes(pattern(0, 0, k))
+    with tempfile.TemporaryDirectory() as d:
+        files = [os.path.join(d, n) for n in ('a.ppm', 'a.png', 'b.png')]
+        write_ppm(files[0], w, h, img)
+        write_png(files[1], w, h, img, False)
+        write_png(files[2], w, h, img, True)
+        for f in files:
+            assert read_image(f) == (w, h, img), f
+            assert main(['check', f, str(w), str(h), str(k)]) == 0
+            assert main(['check', f, str(w), str(h), str(k + 1)]) == 1
+            assert main(['check', f, str(w + 1), str(h), str(k)]) == 1
+        bad = bytearray(img)
+        bad[(5 * w + 7) * 3] ^= 1
+        write_ppm(files[0], w, h, bytes(bad))
+        assert main(['check', files[0], str(w), str(h), str(k)]) == 1
+    print('check-pattern: self-test passed')
+    return 0
+
+
 def main(argv):
+    if argv[1:] == ['--self-test']:
+        return self_test()
     if len(argv) != 5:
         print(f'usage: {argv[0]} FILE.ppm|FILE.png WIDTH HEIGHT FRAME',
               file=sys.stderr)

@@ -442,8 +442,8 @@ static int run_fbdev(const struct opts *o)
     var.bits_per_pixel = 32;
     var.xoffset = var.yoffset = 0;
     if (ioctl(fd, FBIOPUT_VSCREENINFO, &var) < 0) {
-        die("FBIOPUT_VSCREENINFO %ux%u (virtual height %u): %s",
-            var.xres, var.yres, var.yres_virtual, strerror(errno));
+        printf("xdf-anim: %s: FBIOPUT_VSCREENINFO with virtual height %u:"
+               " %s\n", o->fbdev, var.yres_virtual, strerror(errno));
     }
     if (ioctl(fd, FBIOGET_VSCREENINFO, &var) < 0 ||
         ioctl(fd, FBIOGET_FSCREENINFO, &fix) < 0) {
@@ -455,10 +455,10 @@ static int run_fbdev(const struct opts *o)
             o->fbdev, var.bits_per_pixel, var.red.offset, var.green.offset,
             var.blue.offset);
     }
-    if (var.yres_virtual < 2 * var.yres) {
-        die("%s: virtual height %u is less than two screens", o->fbdev,
-            var.yres_virtual);
-    }
+    /* Without room for two screens, draw in place: no double buffering. */
+    unsigned halves = var.yres_virtual >= 2 * var.yres &&
+                      fix.smem_len >= 2 * var.yres * fix.line_length ? 2 : 1;
+    const char *how = halves == 2 ? "fb-pan" : "fb-single";
     uint8_t *map = mmap(NULL, fix.smem_len, PROT_READ | PROT_WRITE,
                         MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
@@ -471,11 +471,13 @@ static int run_fbdev(const struct opts *o)
         ioctl(tty, KDSETMODE, KD_GRAPHICS);
     }
 
-    printf("xdf-anim: %s %s %ux%u pitch %u, %u frames\n", o->fbdev, fix.id,
-           var.xres, var.yres, fix.line_length, o->frames);
+    printf("xdf-anim: %s %s %ux%u pitch %u, %u frames, %s\n", o->fbdev,
+           fix.id, var.xres, var.yres, fix.line_length, o->frames,
+           halves == 2 ? "panning between two screens"
+                       : "one screen only: drawing in place");
     uint64_t start = now_ms();
     for (unsigned k = 1; k <= o->frames; k++) {
-        unsigned half = (k - 1) & 1;
+        unsigned half = (k - 1) % halves;
 
         pace(o, start, k);
         draw(map + (size_t)half * var.yres * fix.line_length,
@@ -484,10 +486,10 @@ static int run_fbdev(const struct opts *o)
         if (ioctl(fd, FBIOPAN_DISPLAY, &var) < 0) {
             die("FBIOPAN_DISPLAY to y %u: %s", var.yoffset, strerror(errno));
         }
-        progress(k, o, var.xres, var.yres, "fb-pan");
+        progress(k, o, var.xres, var.yres, how);
     }
-    printf("xdf-anim: done: %u frames %ux%u in %" PRIu64 " ms (fb-pan)\n",
-           o->frames, var.xres, var.yres, now_ms() - start);
+    printf("xdf-anim: done: %u frames %ux%u in %" PRIu64 " ms (%s)\n",
+           o->frames, var.xres, var.yres, now_ms() - start, how);
     fflush(stdout);
     hold(o);
     if (tty >= 0) {
