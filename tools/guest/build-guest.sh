@@ -14,7 +14,7 @@
 # keyed by the guest's inputs in this folder (build-guest.sh, init,
 # xdf-anim.c), the three package versions and the compiler; a second run
 # only links OUTDIR/vmlinuz and OUTDIR/initrd.img to the cached files.
-# Downloads are kept in guest/debs/.  Concurrent runs wait for each other.
+# Downloads are kept in guest/debs/, the newest four builds in guest/KEY/.  Concurrent runs wait for each other.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -60,8 +60,9 @@ kmeta_ver=$(candidate linux-image-amd64)
 kdep=$(field linux-image-amd64 Depends)
 kpkg=$(sed -n 's/^\(linux-image-[^ ,]*\) (= \([^)]*\)).*/\1/p' <<<"$kdep")
 kpkg_ver=$(sed -n 's/^\(linux-image-[^ ,]*\) (= \([^)]*\)).*/\2/p' <<<"$kdep")
-[ -n "$kpkg" ] && [ -n "$kpkg_ver" ] ||
+if [ -z "$kpkg" ] || [ -z "$kpkg_ver" ]; then
     fail "cannot parse the kernel package linux-image-amd64 $kmeta_ver depends on: '$kdep'"
+fi
 bb_ver=$(candidate busybox-static)
 drm_ver=$(candidate libdrm-dev)
 
@@ -103,18 +104,19 @@ trap 'rm -rf "$work"' EXIT
 
 # Download package $1 version $2 into the cache; print the .deb's path.
 fetch_deb() {
-    local dir=$cache/debs/$1/$2 deb apt_opts=()
-    deb=$(ls "$dir"/*.deb 2>/dev/null | head -n1 || true)
-    if [ -z "$deb" ]; then
+    local dir=$cache/debs/$1/$2 debs apt_opts=()
+    debs=("$dir"/*.deb)
+    if [ ! -f "${debs[0]}" ]; then
         step "downloading $1 $2" >&2
         mkdir -p "$dir.tmp"
         [ "$(id -u)" != 0 ] || apt_opts=(-o APT::Sandbox::User=root)
         (cd "$dir.tmp" && apt-get "${apt_opts[@]}" -q download "$1=$2") >&2 ||
             fail "apt-get download $1=$2 failed"
         rm -rf "$dir" && mv "$dir.tmp" "$dir"
-        deb=$(ls "$dir"/*.deb | head -n1)
+        debs=("$dir"/*.deb)
+        [ -f "${debs[0]}" ] || fail "apt-get download $1=$2 left no .deb"
     fi
-    echo "$deb"
+    echo "${debs[0]}"
 }
 
 kdeb=$(fetch_deb "$kpkg" "$kpkg_ver")
@@ -140,11 +142,12 @@ step "depmod over $kpkg's modules (a few seconds)"
 "$bb" depmod -b "$work/kernel" "$kver" ||
     fail "busybox depmod over $kpkg's modules failed"
 moddir=$work/kernel/lib/modules/$kver
-declare -A path_of
-while IFS=: read -r path _; do
+declare -A path_of deps_of
+while IFS=: read -r path deps; do
     name=${path##*/}
     name=${name%.ko}
     path_of[${name//-/_}]=$path
+    deps_of[${name//-/_}]=$deps
 done <"$moddir/modules.dep"
 
 declare -A picked
@@ -153,7 +156,7 @@ pick() {
     [ -n "${path_of[$m]:-}" ] || fail "$kpkg has no module '$1' (is it built in? see boot/config-$kver)"
     [ -z "${picked[$m]:-}" ] || return 0
     picked[$m]=${path_of[$m]}
-    for dep in $(grep "^${path_of[$m]}:" "$moddir/modules.dep" | cut -d: -f2); do
+    for dep in ${deps_of[$m]}; do
         dep=${dep##*/}
         pick "${dep%.ko}"
     done
@@ -202,5 +205,13 @@ touch "$work/out/.complete"
 
 rm -rf "$dest"
 mv "$work/out" "$dest"
+# Keep the newest four builds (the downloads stay).
+for old in $(find "$cache" -mindepth 1 -maxdepth 1 -type d \
+                 -regextype posix-extended -regex '.*/[0-9a-f]{16}' \
+                 -printf '%T@ %p\n' |
+             sort -rn | tail -n +5 | cut -d' ' -f2-); do
+    step "removing the old build $old"
+    rm -rf "$old"
+done
 step "built: vmlinuz $(du -h "$dest/vmlinuz" | cut -f1), initrd.img $(du -h "$dest/initrd.img" | cut -f1)"
 link_out
