@@ -53,6 +53,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_FRAME_DONE_TIMEOUT_MS 100
 #define XDF_MIN_FLIP_INTERVAL_MS 16     /* at most ~60 flips a second */
 #define XDF_NR_BUFFERS          2
+#define XDF_MAX_CONNECTORS      4       /* as Linux's frontend */
 
 /* DRM fourcc codes (drm_fourcc.h), as displif carries them. */
 #define XDF_FOURCC(a, b, c, d) \
@@ -93,6 +94,7 @@ typedef struct XdfBuffer {
     pixman_image_t *image;      /* wraps data */
 
     bool created;               /* DBUF_CREATE and FB_ATTACH done */
+    XenDisplFrontConnector *owner; /* of a retired buffer */
     pixman_region32_t stale;    /* what differs from the guest's picture */
 } XdfBuffer;
 
@@ -107,6 +109,13 @@ struct XenDisplFrontConnector {
     unsigned int index;
     uint32_t width;             /* from XenStore's "resolution" */
     uint32_t height;
+
+    /* the console this connector shows: head (head + index) of the card */
+    QemuConsole *con;
+    DisplayChangeListener dcl;
+    bool dcl_registered;
+    DisplaySurface *surface;
+    pixman_region32_t damage;   /* since the last flip */
 
     /* request ring */
     struct xen_displif_sring *sring;
@@ -147,13 +156,11 @@ struct XenDisplFront {
     uint32_t dev_id;
     char *resolution;
     bool be_alloc;
+    uint32_t connectors;
 
-    /* display side */
-    QemuConsole *con;
-    DisplayChangeListener dcl;
-    bool dcl_registered;
-    DisplaySurface *surface;
-    pixman_region32_t damage;   /* since the last flip */
+    /* parsed config */
+    uint32_t width;
+    uint32_t height;
 
     /* Xen side */
     struct qemu_xs_handle *xsh;
@@ -214,6 +221,18 @@ static void xdf_display_start(XenDisplFrontConnector *c);
 static void xdf_display_stop(XenDisplFrontConnector *c);
 
 /* XenBus frontend ------------------------------------------------------ */
+
+static void xdf_connectors_new(XenDisplFront *s)
+{
+    unsigned int i;
+
+    s->conn = g_new0(XenDisplFrontConnector, s->nr_connectors);
+    for (i = 0; i < s->nr_connectors; i++) {
+        s->conn[i].s = s;
+        s->conn[i].index = i;
+        pixman_region32_init(&s->conn[i].damage);
+    }
+}
 
 static void xdf_set_state(XenDisplFront *s, enum xenbus_state state)
 {
@@ -383,8 +402,12 @@ static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
         return false;
     }
 
-    g_free(s->conn);
-    s->conn = g_new0(XenDisplFrontConnector, s->nr_connectors);
+    if (s->nr_connectors > XDF_MAX_CONNECTORS) {
+        error_setg(errp, "%s has %u connectors; at most %d are supported",
+                   s->fe_path, s->nr_connectors, XDF_MAX_CONNECTORS);
+        return false;
+    }
+    xdf_connectors_new(s);
     for (i = 0; i < s->nr_connectors; i++) {
         g_autofree char *res = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
                                             "%s/%u/%s", s->fe_path, i,
@@ -493,6 +516,13 @@ static void xdf_handle_responses(XenDisplFrontConnector *c)
         if (!c->sring) {
             return;             /* the callback disconnected */
         }
+    }
+    /* ask to be notified of the next response (displif.h: rsp_event) */
+    c->ring.sring->rsp_event = c->ring.rsp_cons + 1;
+    xen_mb();
+    if (qatomic_read(&c->ring.sring->rsp_prod) != c->ring.rsp_cons) {
+        xdf_handle_responses(c);
+        return;
     }
     xdf_kick(c);
 }
@@ -737,8 +767,6 @@ static bool xdf_connect(XenDisplFront *s, Error **errp)
 
     xdf_negotiate_version(s);
     for (i = 0; i < s->nr_connectors; i++) {
-        s->conn[i].s = s;
-        s->conn[i].index = i;
         QSIMPLEQ_INIT(&s->conn[i].queue);
         if (!xdf_connector_alloc(&s->conn[i], errp)) {
             return false;
@@ -837,10 +865,6 @@ static void xdf_backend_changed(void *opaque, const char *path)
             xdf_disconnect(s);
         }
         xdf_set_state(s, XenbusStateInitialising);
-        if (!s->wrote_nodes && !xdf_read_nodes(s, &local_err)) {
-            error_report_err(local_err);
-            break;
-        }
         if (!xdf_connect(s, &local_err)) {
             error_prepend(&local_err, "xen-displfront '%s': ",
                           xen_displfront_id(s));
@@ -979,15 +1003,20 @@ static bool xdf_buffer_map_backend(XenDisplFrontConnector *c, XdfBuffer *b)
     return true;
 }
 
-static void xdf_config_done(XenDisplFrontConnector *c, XdfRequest *r,
+/*
+ * A set-up request is answered.  DBUF and FB requests travel on
+ * connector 0's ring (@ring) on behalf of the connector in r->opaque.
+ */
+static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
                             int status)
 {
+    XenDisplFrontConnector *c = r->opaque ? r->opaque : ring;
     XenDisplFront *s = c->s;
     int i;
 
     if (status) {
-        xdf_fail(c, "backend refused %s: %s", xdf_op_name(r->req.operation),
-                 strerror(-status));
+        xdf_fail(ring, "backend refused %s for connector %u: %s",
+                 xdf_op_name(r->req.operation), c->index, strerror(-status));
         return;
     }
     if (r->req.operation == XENDISPL_OP_DBUF_CREATE &&
@@ -1027,7 +1056,7 @@ static void xdf_display_start(XenDisplFrontConnector *c)
     Error *local_err = NULL;
     int i;
 
-    if (s->state != XenbusStateConnected || !s->surface || c->index != 0) {
+    if (s->state != XenbusStateConnected || !c->surface) {
         return;
     }
     xdf_display_stop(c);
@@ -1037,8 +1066,8 @@ static void xdf_display_start(XenDisplFrontConnector *c)
         struct xendispl_dbuf_create_req dbuf = { 0 };
         struct xendispl_fb_attach_req fb = { 0 };
 
-        if (!xdf_buffer_alloc(s, b, surface_width(s->surface),
-                              surface_height(s->surface), &local_err)) {
+        if (!xdf_buffer_alloc(s, b, surface_width(c->surface),
+                              surface_height(c->surface), &local_err)) {
             xdf_fail(c, "%s", error_get_pretty(local_err));
             error_free(local_err);
             return;
@@ -1056,21 +1085,25 @@ static void xdf_display_start(XenDisplFrontConnector *c)
         dbuf.data_ofs = 0;
         /* DBUF and FB requests go on connector 0's ring */
         xdf_submit(c0, XENDISPL_OP_DBUF_CREATE, &dbuf, sizeof(dbuf),
-                   xdf_config_done, NULL);
+                   xdf_config_done, c);
         fb.dbuf_cookie = b->dbuf_cookie;
         fb.fb_cookie = b->fb_cookie;
         fb.width = b->width;
         fb.height = b->height;
         fb.pixel_format = b->fourcc;
         xdf_submit(c0, XENDISPL_OP_FB_ATTACH, &fb, sizeof(fb),
-                   xdf_config_done, NULL);
+                   xdf_config_done, c);
     }
     c->display = XDF_DISPLAY_CONFIGURING;
     {
+        /*
+         * The mode may not exceed the connector (displif.h); a larger
+         * guest picture is shown from its top left corner.
+         */
         struct xendispl_set_config_req cfg = {
             .fb_cookie = c->buf[0].fb_cookie,
-            .width = c->buf[0].width,
-            .height = c->buf[0].height,
+            .width = MIN(c->buf[0].width, c->width),
+            .height = MIN(c->buf[0].height, c->height),
             .bpp = 32,
         };
 
@@ -1100,10 +1133,11 @@ static void xdf_display_stop(XenDisplFrontConnector *c)
     c->configured = false;
 }
 
-static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
+static void xdf_destroy_done(XenDisplFrontConnector *ring, XdfRequest *r,
                              int status)
 {
     XdfBuffer *b = r->opaque;
+    XenDisplFrontConnector *c = b->owner;
 
     /* a backend that already forgot the buffer is fine */
     trace_xen_displfront_buffer_destroyed(xen_displfront_id(c->s), c->index,
@@ -1162,6 +1196,7 @@ static void xdf_display_restart(XenDisplFrontConnector *c)
         }
         /* the pages stay shared until the backend has let go of them */
         *old = c->buf[i];
+        old->owner = c;
         memset(&c->buf[i], 0, sizeof(c->buf[i]));
         pixman_region32_init(&c->buf[i].stale);
         /* FB_ATTACH went before it on the same ring */
@@ -1228,10 +1263,10 @@ static void xdf_flip(XenDisplFrontConnector *c)
     int back, i, n;
     XdfBuffer *b;
 
-    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0 || !s->surface) {
+    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0 || !c->surface) {
         return;
     }
-    if (!pixman_region32_not_empty(&s->damage) && c->front >= 0) {
+    if (!pixman_region32_not_empty(&c->damage) && c->front >= 0) {
         return;
     }
     if (now - c->last_flip_ms < XDF_MIN_FLIP_INTERVAL_MS) {
@@ -1241,9 +1276,9 @@ static void xdf_flip(XenDisplFrontConnector *c)
     /* this frame's damage is stale in every buffer */
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
         pixman_region32_union(&c->buf[i].stale, &c->buf[i].stale,
-                              &s->damage);
+                              &c->damage);
     }
-    pixman_region32_clear(&s->damage);
+    pixman_region32_clear(&c->damage);
 
     back = c->front == 0 ? 1 : 0;
     b = &c->buf[back];
@@ -1251,7 +1286,7 @@ static void xdf_flip(XenDisplFrontConnector *c)
     pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
     rects = pixman_region32_rectangles(stale, &n);
     for (i = 0; i < n; i++) {
-        pixman_image_composite(PIXMAN_OP_SRC, s->surface->image, NULL,
+        pixman_image_composite(PIXMAN_OP_SRC, c->surface->image, NULL,
                                b->image, rects[i].x1, rects[i].y1, 0, 0,
                                rects[i].x1, rects[i].y1,
                                rects[i].x2 - rects[i].x1,
@@ -1270,51 +1305,55 @@ static void xdf_flip(XenDisplFrontConnector *c)
 static void xen_displfront_gfx_update(DisplayChangeListener *dcl,
                                       int x, int y, int w, int h)
 {
-    XenDisplFront *s = container_of(dcl, XenDisplFront, dcl);
+    XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
+                                             dcl);
 
-    pixman_region32_union_rect(&s->damage, &s->damage, x, y, w, h);
+    pixman_region32_union_rect(&c->damage, &c->damage, x, y, w, h);
 }
 
 static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
                                       DisplaySurface *surface)
 {
-    XenDisplFront *s = container_of(dcl, XenDisplFront, dcl);
-    DisplaySurface *old = s->surface;
+    XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
+                                             dcl);
+    XenDisplFront *s = c->s;
+    DisplaySurface *old = c->surface;
     bool same_size;
 
-    s->surface = surface;
+    c->surface = surface;
     if (!surface) {
         return;
     }
-    trace_xen_displfront_gfx_switch(xen_displfront_id(s),
+    trace_xen_displfront_gfx_switch(xen_displfront_id(s), c->index,
                                     surface_width(surface),
                                     surface_height(surface),
                                     surface_bits_per_pixel(surface),
                                     surface_format(surface));
-    pixman_region32_union_rect(&s->damage, &s->damage, 0, 0,
+    pixman_region32_union_rect(&c->damage, &c->damage, 0, 0,
                                surface_width(surface),
                                surface_height(surface));
-    if (!s->conn || s->state != XenbusStateConnected) {
+    if (s->state != XenbusStateConnected) {
         return;
     }
     same_size = old && surface_width(old) == surface_width(surface) &&
                 surface_height(old) == surface_height(surface);
-    if (same_size && s->conn[0].display != XDF_DISPLAY_OFF) {
+    if (same_size && c->display != XDF_DISPLAY_OFF) {
         return;                 /* buffers fit; the damage does the rest */
     }
-    if (s->conn[0].releasing) {
+    if (c->releasing) {
         return;                 /* the restart under way takes this one */
     }
-    xdf_display_restart(&s->conn[0]);
+    xdf_display_restart(c);
 }
 
 static void xen_displfront_refresh(DisplayChangeListener *dcl)
 {
-    XenDisplFront *s = container_of(dcl, XenDisplFront, dcl);
+    XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
+                                             dcl);
 
     graphic_hw_update(dcl->con);
-    if (s->conn && s->state == XenbusStateConnected) {
-        xdf_flip(&s->conn[0]);
+    if (c->s->state == XenbusStateConnected) {
+        xdf_flip(c);
     }
 }
 
@@ -1333,12 +1372,15 @@ static const DisplayChangeListenerOps xen_displfront_dcl_ops = {
 };
 
 /*
- * Find the console to follow: head @head of the card whose qdev id is
- * @display, or the first graphic console when no card is named.
+ * Find the console connector @index follows: head (head + @index) of
+ * the card whose qdev id is @display, or, when no card is named, the
+ * first graphic console.
  */
 static QemuConsole *xen_displfront_find_console(XenDisplFront *s,
+                                                unsigned int index,
                                                 Error **errp)
 {
+    uint32_t head = s->head + index;
     QemuConsole *con;
     DeviceState *card;
     int i;
@@ -1347,6 +1389,11 @@ static QemuConsole *xen_displfront_find_console(XenDisplFront *s,
         if (s->head) {
             error_setg(errp, "head=%" PRIu32 " needs display=<card id>",
                        s->head);
+            return NULL;
+        }
+        if (index) {
+            error_setg(errp, "connector %u needs display=<card id> with "
+                       "that many heads", index);
             return NULL;
         }
         for (i = 0; (con = qemu_console_lookup_by_index(i)); i++) {
@@ -1367,14 +1414,68 @@ static QemuConsole *xen_displfront_find_console(XenDisplFront *s,
                           "xen-displfront on the command line.\n");
         return NULL;
     }
-    con = qemu_console_lookup_by_device(card, s->head);
+    con = qemu_console_lookup_by_device(card, head);
     if (!con || !qemu_console_is_graphic(con)) {
-        error_setg(errp, "display '%s' (%s) has no graphic console at "
-                   "head %" PRIu32, s->display,
-                   object_get_typename(OBJECT(card)), s->head);
+        if (index) {
+            error_setg(errp, "connector %u: display '%s' (%s) has no "
+                       "graphic console at head %" PRIu32, index, s->display,
+                       object_get_typename(OBJECT(card)), head);
+        } else {
+            error_setg(errp, "display '%s' (%s) has no graphic console at "
+                       "head %" PRIu32, s->display,
+                       object_get_typename(OBJECT(card)), head);
+        }
         return NULL;
     }
     return con;
+}
+
+/* Follow each connector's console; one device per console. */
+static bool xen_displfront_bind_consoles(XenDisplFront *s, Error **errp)
+{
+    XenDisplFront *other;
+    unsigned int i, j;
+
+    for (i = 0; i < s->nr_connectors; i++) {
+        XenDisplFrontConnector *c = &s->conn[i];
+
+        c->con = xen_displfront_find_console(s, i, errp);
+        if (!c->con) {
+            return false;
+        }
+        QLIST_FOREACH(other, &xen_displfronts, next) {
+            for (j = 0; j < other->nr_connectors; j++) {
+                if (other->conn[j].con == c->con) {
+                    error_setg(errp, "console %d is already followed by "
+                               "xen-displfront '%s'",
+                               qemu_console_get_index(c->con),
+                               xen_displfront_id(other));
+                    return false;
+                }
+            }
+        }
+    }
+    for (i = 0; i < s->nr_connectors; i++) {
+        XenDisplFrontConnector *c = &s->conn[i];
+
+        c->dcl.ops = &xen_displfront_dcl_ops;
+        c->dcl.con = c->con;
+        register_displaychangelistener(&c->dcl);
+        c->dcl_registered = true;
+    }
+    return true;
+}
+
+static void xen_displfront_unbind_consoles(XenDisplFront *s)
+{
+    unsigned int i;
+
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        if (s->conn[i].dcl_registered) {
+            unregister_displaychangelistener(&s->conn[i].dcl);
+            s->conn[i].dcl_registered = false;
+        }
+    }
 }
 
 /* Device ----------------------------------------------------------------- */
@@ -1493,13 +1594,30 @@ static bool xen_displfront_setup_xenstore(XenDisplFront *s, Error **errp)
                             s->fe_path);
     if (existing) {
         /* a toolstack set it up (xl.cfg vdispl=): it rules */
-        if (!xdf_read_nodes(s, errp)) {
+        if (!xdf_read_nodes(s, errp) ||
+            !xen_displfront_bind_consoles(s, errp)) {
             return false;
         }
-    } else if (!xdf_write_nodes(s, errp)) {
-        return false;
+    } else {
+        unsigned int i;
+
+        s->nr_connectors = s->connectors;
+        xdf_connectors_new(s);
+        for (i = 0; i < s->nr_connectors; i++) {
+            s->conn[i].width = s->width;
+            s->conn[i].height = s->height;
+        }
+        if (!xen_displfront_bind_consoles(s, errp) ||
+            !xdf_write_nodes(s, errp)) {
+            return false;
+        }
     }
-    s->state = XenbusStateInitialising;
+    /*
+     * Say Initialising even over nodes a toolstack (or a QEMU that
+     * died) left: a backend still Connected to our past self resets.
+     */
+    s->state = XenbusStateUnknown;
+    xdf_set_state(s, XenbusStateInitialising);
     trace_xen_displfront_xenstore(xen_displfront_id(s), s->fe_path,
                                   s->be_path, s->wrote_nodes);
 
@@ -1516,10 +1634,9 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
     const char *res = s->resolution ? s->resolution :
                       XEN_DISPLFRONT_DEFAULT_RESOLUTION;
     XenDisplFront *other;
-    uint32_t width, height;
     int ret;
 
-    ret = displif_parse_resolution(res, &width, &height);
+    ret = displif_parse_resolution(res, &s->width, &s->height);
     if (ret == -EINVAL) {
         error_setg(errp, "resolution '%s' is not of the form WIDTHxHEIGHT "
                    "(e.g. 1024x768)", res);
@@ -1542,18 +1659,17 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
         return false;
     }
 
-    s->con = xen_displfront_find_console(s, errp);
-    if (!s->con) {
+    if (s->connectors < 1 || s->connectors > XDF_MAX_CONNECTORS) {
+        error_setg(errp, "connectors=%" PRIu32 " is out of range (1 to %d)",
+                   s->connectors, XDF_MAX_CONNECTORS);
+        return false;
+    }
+    /* the card must exist before we talk to Xen */
+    if (!xen_displfront_find_console(s, 0, errp)) {
         return false;
     }
 
     QLIST_FOREACH(other, &xen_displfronts, next) {
-        if (other->con == s->con) {
-            error_setg(errp, "console %d is already followed by "
-                       "xen-displfront '%s'", qemu_console_get_index(s->con),
-                       xen_displfront_id(other));
-            return false;
-        }
         if (other->dev_id == s->dev_id &&
             other->backend_domid == s->backend_domid) {
             error_setg(errp, "dev-id %" PRIu32 " of backend domain %" PRIu32
@@ -1563,10 +1679,6 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
         }
     }
 
-    s->nr_connectors = 1;
-    s->conn = g_new0(XenDisplFrontConnector, 1);
-    s->conn[0].width = width;
-    s->conn[0].height = height;
     return true;
 }
 
@@ -1576,26 +1688,22 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
 
-    pixman_region32_init(&s->damage);
     if (!xen_displfront_check_config(s, errp)) {
         return;
     }
     if (!xen_displfront_open_xen(s, errp) ||
         !xen_displfront_setup_xenstore(s, errp)) {
+        xen_displfront_unbind_consoles(s);
         xen_displfront_close_xen(s);
         return;
     }
 
     trace_xen_displfront_realize(xen_displfront_id(s),
-                                 qemu_console_get_index(s->con), s->head,
+                                 qemu_console_get_index(s->conn[0].con),
+                                 s->head, s->nr_connectors,
                                  s->conn[0].width, s->conn[0].height,
                                  s->frontend_domid, s->backend_domid,
                                  s->dev_id);
-
-    s->dcl.ops = &xen_displfront_dcl_ops;
-    s->dcl.con = s->con;
-    register_displaychangelistener(&s->dcl);
-    s->dcl_registered = true;
 
     QLIST_INSERT_HEAD(&xen_displfronts, s, next);
     s->exit_notifier.notify = xen_displfront_exit_notify;
@@ -1639,21 +1747,21 @@ static void xen_displfront_unrealize(DeviceState *dev)
 
     qemu_remove_exit_notifier(&s->exit_notifier);
     QLIST_REMOVE(s, next);
-    if (s->dcl_registered) {
-        unregister_displaychangelistener(&s->dcl);
-        s->dcl_registered = false;
-    }
+    xen_displfront_unbind_consoles(s);
     xen_displfront_close(s);
 }
 
 static void xen_displfront_finalize(Object *obj)
 {
     XenDisplFront *s = XEN_DISPLFRONT(obj);
+    unsigned int i;
 
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        pixman_region32_fini(&s->conn[i].damage);
+    }
     g_free(s->conn);
     g_free(s->fe_path);
     g_free(s->be_path);
-    pixman_region32_fini(&s->damage);
 }
 
 static char *xen_displfront_get_state(Object *obj, Error **errp)
@@ -1675,6 +1783,7 @@ static const Property xen_displfront_properties[] = {
     DEFINE_PROP_UINT32("dev-id", XenDisplFront, dev_id, 0),
     DEFINE_PROP_STRING("resolution", XenDisplFront, resolution),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
+    DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
 };
 
 static void xen_displfront_class_init(ObjectClass *klass, void *data)
@@ -1708,6 +1817,8 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
         XEN_DISPLFRONT_DEFAULT_RESOLUTION ")");
     object_class_property_set_description(klass, "be-alloc",
         "let the backend allocate display buffers");
+    object_class_property_set_description(klass, "connectors",
+        "number of connectors; connector i shows head (head + i)");
 }
 
 static const TypeInfo xen_displfront_info = {

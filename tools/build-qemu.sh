@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build QEMU 10.0.x from Debian's source package, with xen-displfront.
 #
-#   tools/build-qemu.sh OUTDIR
+#   tools/build-qemu.sh [--variant std|asan] OUTDIR
 #
 # Fetches the upstream tarball with "apt-get source --tar-only" from
 # bookworm-backports, checks it against the archive's SHA256, unpacks it
@@ -10,7 +10,9 @@
 # live in a cache outside the clone, keyed by QEMU version and by a hash
 # of the patches and configure flags; ccache is used with paths relative
 # to that tree, so a rebuild after a small change takes seconds to
-# minutes.  OUTDIR receives links to the results.
+# minutes.  OUTDIR receives links to the results.  The asan variant is
+# a second tree built with AddressSanitizer and UBSan; its results are
+# linked with an "-asan" suffix.
 #
 # Environment: XDF_CACHE (default ~/.cache/xen-displfront).
 #
@@ -48,7 +50,26 @@ TARGETS=(
 say() { printf '[build-qemu] %s\n' "$*"; }
 die() { printf '[build-qemu] error: %s\n' "$*" >&2; exit 1; }
 
-[ $# = 1 ] || die "usage: $0 OUTDIR"
+VARIANT=std
+if [ "${1:-}" = --variant ]; then
+    VARIANT=${2:-}
+    shift 2 || true
+fi
+case "$VARIANT" in
+std)
+    ;;
+asan)
+    CONFIGURE_FLAGS+=(--enable-asan --enable-ubsan)
+    TARGETS=(
+        qemu-system-x86_64:qemu-system-x86_64-asan
+        tests/qtest/xen-displfront-test:qtest-xen-displfront-asan
+    )
+    ;;
+*)
+    die "unknown variant '$VARIANT' (std or asan)"
+    ;;
+esac
+[ $# = 1 ] || die "usage: $0 [--variant std|asan] OUTDIR"
 OUTDIR=$1
 mkdir -p "$CACHE" "$DL" "$OUTDIR"
 
@@ -98,7 +119,7 @@ echo "$sha256  $DL/$tarball" | sha256sum --quiet -c - ||
 patches=("$TOP"/patches/*.patch)
 key=$( { cat "${patches[@]}"; printf '%s\n' "${CONFIGURE_FLAGS[@]}"; } |
        sha256sum | cut -c1-12)
-TREE=$CACHE/qemu-$version-$key
+TREE=$CACHE/qemu-$version-$VARIANT-$key
 SRC=$TREE/src
 BLD=$TREE/build
 
@@ -192,10 +213,18 @@ done
 for t in "${TARGETS[@]}"; do
     link "$BLD/${t%%:*}" "$OUTDIR/${t#*:}"
 done
-link "$SRC" "$OUTDIR/qemu-src"          # scripts/checkpatch.pl, for one
+[ "$VARIANT" = std ] &&
+    link "$SRC" "$OUTDIR/qemu-src"      # scripts/checkpatch.pl, for one
 
-# Keep the two most recent trees besides this one.
-ls -1dt "$CACHE"/qemu-*/ 2>/dev/null | grep -vxF "$TREE/" | tail -n +3 |
+# Keep the two most recent trees of this variant besides this one (and
+# none of the unnamed trees earlier versions of this script made).
+ls -1dt "$CACHE"/qemu-*/ 2>/dev/null |
+    grep -E -- "-$VARIANT-[0-9a-f]{12}/\$" | grep -vxF "$TREE/" | tail -n +3 |
+    while read -r old; do
+        say "removing old tree $old"
+        rm -rf "$old"
+    done
+ls -1d "$CACHE"/qemu-*/ 2>/dev/null | grep -vE -- "-(std|asan)-[0-9a-f]{12}/\$" |
     while read -r old; do
         say "removing old tree $old"
         rm -rf "$old"
