@@ -223,10 +223,10 @@ ls -1dt "$CACHE"/qemu-*/ 2>/dev/null |
     while read -r old; do
         say "removing old tree $old"
         rm -rf "$old"
-    done
+    done || true                # (grep finds nothing on a fresh cache)
 ls -1d "$CACHE"/qemu-*/ 2>/dev/null | grep -vE -- "-(std|asan)-[0-9a-f]{12}/\$" |
     while read -r old; do
         say "removing old tree $old"
         rm -rf "$old"
-    done
+    done || true
 exit 0

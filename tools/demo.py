@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-# The main job's guest: boot QEMU with an emulated card and
-# -device xen-displfront on the (simulated) Xen this runs on, let the
-# firmware draw, and show what the device and XenStore say.
+# The main job, run on xensim by tools/run-demo: a real guest's screen
+# through displif.
 #
-# Run it through tools/run-demo (which starts xensim around it).
+# Starts the reference displif backend (tools/backend/xdf-backend), which
+# saves every new frame it receives as PNG, then our QEMU with an
+# emulated card and -device xen-displfront, booting Debian's kernel with
+# the demo initramfs (tools/guest): the firmware and the kernel's boot
+# console first, then xdf-anim's page-flipped animation through DRM/KMS.
+# When the guest says it is done, the backend's last frame is checked
+# pixel for pixel against the animation's known pattern, and the frames
+# are left in --out.  Exit status 0 when the pattern arrived exact.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import argparse
+import glob
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +25,13 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-QEMU = os.path.join(TOP, "build", "qemu-system-x86_64")
+BUILD = os.path.join(TOP, "build")
+QEMU = os.path.join(BUILD, "qemu-system-x86_64")
+BACKEND = os.path.join(BUILD, "tools", "backend", "xdf-backend")
+CHECK = os.path.join(TOP, "tools", "guest", "check-pattern.py")
+sys.path.insert(0, os.path.join(TOP, "tools", "backend"))
+from pngcheck import read_png  # noqa: E402
+
 CARDS = {"vga": "VGA", "bochs": "bochs-display", "cirrus": "cirrus-vga",
          "virtio": "virtio-gpu-pci"}
 
@@ -27,9 +41,18 @@ def say(msg):
 
 
 class QMP:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(path)
+    def __init__(self, path, timeout=10):
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.05)
         self.f = self.sock.makefile("rw")
         json.loads(self.f.readline())            # greeting
         self.cmd("qmp_capabilities")
@@ -46,57 +69,144 @@ class QMP:
             return r["return"]
 
 
+def nonblank_rows(path, rows):
+    """Pixels in the top @rows rows that differ from the top-left one."""
+    w, h, lines = read_png(path)
+    bg = lines[0][0:3]
+    return sum(1 for y in range(min(rows, h)) for x in range(w)
+               if lines[y][3 * x:3 * x + 3] != bg)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description="xen-displfront demo")
     ap.add_argument("--card", choices=sorted(CARDS), default="vga")
-    ap.add_argument("--resolution", default="1024x768")
-    ap.add_argument("--be-alloc", action="store_true")
-    ap.add_argument("--seconds", type=float, default=4.0,
-                    help="how long to let the firmware run")
-    ap.add_argument("--out", default=os.path.join(TOP, "build", "demo"))
+    ap.add_argument("--resolution", default="1024x768",
+                    help="the connector's size (default 1024x768)")
+    ap.add_argument("--mode", default="640x480",
+                    help="the animation's video mode (default 640x480)")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--be-alloc", action="store_true",
+                    help="let the backend allocate the buffers")
+    ap.add_argument("--kvm", choices=("auto", "on", "off"), default="auto")
+    ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--out", default=os.path.join(BUILD, "demo"))
     args = ap.parse_args()
 
-    os.makedirs(args.out, exist_ok=True)
+    if args.kvm == "on" or (args.kvm == "auto" and
+                            os.access("/dev/kvm", os.R_OK | os.W_OK)):
+        accel = "kvm"
+    else:
+        accel = "tcg"
+    w, h = (int(v) for v in args.mode.split("x"))
+    out = os.path.join(args.out, args.card)
+    frames_dir = os.path.join(out, "frames")
+    os.makedirs(frames_dir, exist_ok=True)
+    for old in glob.glob(os.path.join(frames_dir, "*.png")):
+        os.unlink(old)
+    guest = os.path.join(BUILD, "guest")
     tmp = tempfile.mkdtemp(prefix="xdf-demo-")
     qmp_path = os.path.join(tmp, "qmp.sock")
-    accel = "kvm:tcg" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "tcg"
-    cmd = [QEMU, "-M", "pc", "-accel", accel, "-m", "256",
-           "-display", "none", "-nodefaults", "-serial", "none",
+    serial = os.path.join(out, "serial.log")
+
+    say("building the demo guest (Debian's kernel, our initramfs)")
+    subprocess.run([os.path.join(TOP, "tools", "guest", "build-guest.sh"),
+                    guest], check=True)
+    say(f"starting the displif backend; frames go to {frames_dir}")
+    be_log = open(os.path.join(out, "backend.log"), "w")
+    backend = subprocess.Popen([BACKEND, "--output-dir", frames_dir,
+                                "--on-change",
+                                "--timeout", str(int(args.timeout))],
+                               stderr=be_log)
+    cmd = [QEMU, "-M", "pc", "-accel", accel, "-m", "512",
+           "-display", "none", "-nodefaults",
+           "-serial", f"file:{serial}",
            "-device", f"{CARDS[args.card]},id=card0",
            "-device", "xen-displfront,id=xdf0,display=card0,"
                       f"resolution={args.resolution},"
                       f"be-alloc={'on' if args.be_alloc else 'off'}",
+           "-kernel", os.path.join(guest, "vmlinuz"),
+           "-initrd", os.path.join(guest, "initrd.img"),
+           "-append", f"console=ttyS0 quiet xdf.frames={args.frames} "
+                      f"xdf.mode={args.mode} xdf.hold=-1",
            "-qmp", f"unix:{qmp_path},server=on,wait=off"]
-    say("starting: " + " ".join(cmd))
+    say(f"booting the guest on {CARDS[args.card]} ({accel}): "
+        + " ".join(cmd))
     qemu = subprocess.Popen(cmd)
+    ok = False
     try:
-        for _ in range(100):
-            if os.path.exists(qmp_path) or qemu.poll() is not None:
-                break
-            time.sleep(0.05)
-        if qemu.poll() is not None:
-            say(f"QEMU exited with status {qemu.returncode}")
-            return 1
         qmp = QMP(qmp_path)
-        say(f"guest running ({accel}); letting the firmware draw for "
-            f"{args.seconds:g} s")
-        time.sleep(args.seconds)
-        state = qmp.cmd("qom-get", path="/machine/peripheral/xdf0",
-                        property="state")
-        say(f"xen-displfront state: {state}")
-        shot = os.path.join(args.out, f"console-{args.card}.ppm")
-        qmp.cmd("screendump", filename=shot)
-        say(f"the card's console as QEMU sees it: {shot}")
-        say("XenStore:")
-        subprocess.run(["xenstore-ls", "-f", "/local/domain"], check=False)
+        end = time.monotonic() + args.timeout
+        seen = 0
+        done = False
+        while time.monotonic() < end and qemu.poll() is None:
+            time.sleep(0.5)
+            lines = open(serial, errors="replace").read().splitlines()
+            for line in lines[seen:]:
+                if "xdf-" in line:
+                    say(f"guest: {line.strip()}")
+            seen = len(lines)
+            if any("xdf-anim: done" in ln for ln in lines):
+                done = True
+                break
+        if not done:
+            say(f"the guest did not finish in {args.timeout:g} s "
+                f"(serial log: {serial})")
+            return 1
+        say(f"xen-displfront state: "
+            f"{qmp.cmd('qom-get', path='/machine/peripheral/xdf0', property='state')}")
+
+        # the last frame stays on screen: wait for it at the backend
+        last = os.path.join(frames_dir, "conn0-last.png")
+        for _ in range(20):
+            backend.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
+            if os.path.exists(last) and subprocess.run(
+                    [sys.executable, CHECK, last, str(w), str(h),
+                     str(args.frames)], stdout=subprocess.DEVNULL).returncode == 0:
+                ok = True
+                break
+        if not ok:
+            subprocess.run([sys.executable, CHECK, last, str(w), str(h),
+                            str(args.frames)])
         qmp.cmd("quit")
-        qemu.wait(timeout=10)
-        say(f"QEMU exited with status {qemu.returncode}")
-        return qemu.returncode
+        qemu.wait(timeout=20)
     finally:
         if qemu.poll() is None:
             qemu.kill()
             qemu.wait()
+        backend.send_signal(signal.SIGTERM)
+        try:
+            backend.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            backend.kill()
+        be_log.close()
+
+    frames = sorted(glob.glob(os.path.join(frames_dir, "conn0-[0-9]*.png")))
+    if not frames:
+        say("the backend received no frame")
+        return 1
+    # the firmware's banner is the first frame with text at the top
+    first, banner = None, 0
+    for f in frames[:10]:
+        banner = nonblank_rows(f, 32)
+        if banner:
+            first = f
+            break
+    say(f"the backend received {len(frames)} distinct frames:")
+    say(f"  firmware banner: {first} "
+        f"({banner} non-background pixels in its top rows)")
+    say(f"  last (animation frame {args.frames}): {last}")
+    say(f"  backend log: {os.path.join(out, 'backend.log')}, "
+        f"serial log: {serial}")
+    if not banner:
+        say("FAIL: no early frame shows the firmware's banner")
+        return 1
+    if not ok:
+        say("FAIL: the final frame is not the expected pattern")
+        return 1
+    say(f"PASS: frame {args.frames} of the test pattern arrived "
+        "pixel-exact at the backend")
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,11 +14,18 @@ SOURCES=/etc/apt/sources.list.d/xen-displfront.sources
 
 # Packages from bookworm itself.
 PKGS=(
+    # QEMU's build
     build-essential pkg-config ninja-build ccache dpkg-dev patch
     python3 python3-venv python3-setuptools
     libglib2.0-dev libpixman-1-dev zlib1g-dev libxen-dev
-    xen-utils-4.17 xenstore-utils
+    # xensim (Debian's own xenstored and tools) and the reference backend
+    xen-utils-4.17 xenstore-utils libpng-dev
+    # firmware for the guests
     seabios ipxe-qemu qemu-system-data
+    # the demo guest's initramfs
+    busybox-static cpio xz-utils util-linux
+    # fuzzers
+    clang libclang-rt-14-dev
 )
 # Packages that must come from bookworm-backports (QEMU 10 needs meson >= 1.5).
 BPO_PKGS=(meson python3-pycotap)

@@ -68,4 +68,5 @@ def main():
     print(w, h, len(colors), nonbg)
 
 
-main()
+if __name__ == "__main__":
+    main()
