@@ -218,6 +218,7 @@ static const char *xdf_op_name(uint8_t op)
 
 static void xdf_disconnect(XenDisplFront *s);
 static void xdf_display_start(XenDisplFrontConnector *c);
+static void xdf_set_config(XenDisplFrontConnector *c);
 static void xdf_display_stop(XenDisplFrontConnector *c);
 
 /* XenBus frontend ------------------------------------------------------ */
@@ -1029,10 +1030,16 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
         }
     }
     if (r->req.operation == XENDISPL_OP_FB_ATTACH) {
+        bool all = true;
+
         for (i = 0; i < XDF_NR_BUFFERS; i++) {
             if (c->buf[i].fb_cookie == r->req.op.fb_attach.fb_cookie) {
                 c->buf[i].created = true;
             }
+            all = all && c->buf[i].created;
+        }
+        if (all) {
+            xdf_set_config(c);
         }
     }
     if (r->req.operation == XENDISPL_OP_SET_CONFIG &&
@@ -1046,8 +1053,31 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
 }
 
 /*
+ * Show the connector's first framebuffer.  SET_CONFIG travels on the
+ * connector's own ring, so it is sent only once connector 0's ring has
+ * answered every DBUF_CREATE and FB_ATTACH it depends on.
+ */
+static void xdf_set_config(XenDisplFrontConnector *c)
+{
+    /*
+     * The mode may not exceed the connector (displif.h); a larger
+     * guest picture is shown from its top left corner.
+     */
+    struct xendispl_set_config_req cfg = {
+        .fb_cookie = c->buf[0].fb_cookie,
+        .width = MIN(c->buf[0].width, c->width),
+        .height = MIN(c->buf[0].height, c->height),
+        .bpp = 32,
+    };
+
+    xdf_submit(c, XENDISPL_OP_SET_CONFIG, &cfg, sizeof(cfg),
+               xdf_config_done, NULL);
+}
+
+/*
  * (Re)create this connector's buffers for the current surface: two
- * display buffers, a framebuffer on each, then SET_CONFIG.
+ * display buffers, a framebuffer on each, then (once they are there)
+ * SET_CONFIG.
  */
 static void xdf_display_start(XenDisplFrontConnector *c)
 {
@@ -1095,21 +1125,6 @@ static void xdf_display_start(XenDisplFrontConnector *c)
                    xdf_config_done, c);
     }
     c->display = XDF_DISPLAY_CONFIGURING;
-    {
-        /*
-         * The mode may not exceed the connector (displif.h); a larger
-         * guest picture is shown from its top left corner.
-         */
-        struct xendispl_set_config_req cfg = {
-            .fb_cookie = c->buf[0].fb_cookie,
-            .width = MIN(c->buf[0].width, c->width),
-            .height = MIN(c->buf[0].height, c->height),
-            .bpp = 32,
-        };
-
-        xdf_submit(c, XENDISPL_OP_SET_CONFIG, &cfg, sizeof(cfg),
-                   xdf_config_done, NULL);
-    }
 }
 
 /*

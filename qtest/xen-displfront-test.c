@@ -173,6 +173,10 @@ static void test_bad_domid(void)
                    "frontend-domid 65535 is not a domain id (0 to 32751)");
     assert_refused("-device VGA -device xen-displfront,dev-id=-1",
                    "dev-id");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "connectors=5", "connectors=5 is out of range (1 to 4)");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "connectors=0", "connectors=0 is out of range (1 to 4)");
 }
 
 /* Valid configuration, but no Xen to talk to. */
@@ -207,6 +211,21 @@ typedef struct BeFb {
     uint32_t width, height, format;
 } BeFb;
 
+#define BE_MAX_CONN 4
+
+/* One connector: its request ring and event page. */
+typedef struct BeConn {
+    void *ring_page;
+    struct xen_displif_back_ring ring;
+    struct xendispl_event_page *evt_page;
+    evtchn_port_t req_port;
+    evtchn_port_t evt_port;
+    uint16_t evt_id;
+    uint64_t config_fb;         /* SET_CONFIG'd framebuffer */
+    uint64_t shown_fb;          /* last flipped to */
+    unsigned int nr_flips;
+} BeConn;
+
 typedef struct Backend {
     struct xs_handle *xs;
     xenevtchn_handle *xe;
@@ -216,19 +235,11 @@ typedef struct Backend {
     char *fe_path;
     char *be_path;
 
-    /* connector 0 */
-    void *ring_page;
-    struct xen_displif_back_ring ring;
-    struct xendispl_event_page *evt_page;
-    evtchn_port_t req_port;
-    evtchn_port_t evt_port;
-    uint16_t evt_id;
+    BeConn conn[BE_MAX_CONN];
+    unsigned int nr_conn;
 
     BeDbuf dbuf[BE_MAX_DBUF];
     BeFb fb[BE_MAX_DBUF];
-    uint64_t config_fb;         /* SET_CONFIG'd framebuffer */
-    uint64_t shown_fb;          /* last flipped to */
-    unsigned int nr_flips;
     unsigned int nr_requests[256];
     int64_t last_request_ms;
 
@@ -325,22 +336,24 @@ static void be_unmap_all(Backend *b)
     }
     memset(b->dbuf, 0, sizeof(b->dbuf));
     memset(b->fb, 0, sizeof(b->fb));
-    if (b->ring_page) {
-        xengnttab_unmap(b->xg, b->ring_page, 1);
-        b->ring_page = NULL;
+    for (i = 0; i < (int)b->nr_conn; i++) {
+        BeConn *c = &b->conn[i];
+
+        if (c->ring_page) {
+            xengnttab_unmap(b->xg, c->ring_page, 1);
+        }
+        if (c->evt_page) {
+            xengnttab_unmap(b->xg, c->evt_page, 1);
+        }
+        if (c->req_port) {
+            xenevtchn_unbind(b->xe, c->req_port);
+        }
+        if (c->evt_port) {
+            xenevtchn_unbind(b->xe, c->evt_port);
+        }
     }
-    if (b->evt_page) {
-        xengnttab_unmap(b->xg, b->evt_page, 1);
-        b->evt_page = NULL;
-    }
-    if (b->req_port) {
-        xenevtchn_unbind(b->xe, b->req_port);
-        b->req_port = 0;
-    }
-    if (b->evt_port) {
-        xenevtchn_unbind(b->xe, b->evt_port);
-        b->evt_port = 0;
-    }
+    memset(b->conn, 0, sizeof(b->conn));
+    b->nr_conn = 0;
 }
 
 static void be_close(Backend *b)
@@ -360,38 +373,45 @@ static void be_close(Backend *b)
  */
 static void be_attach(Backend *b)
 {
-    g_autofree char *c0 = g_strdup_printf("%s/0", b->fe_path);
-    uint32_t ref;
-    int port;
+    unsigned int i;
 
     be_wait_node(b, b->fe_path, "state", "3");
-
-    ref = be_read_uint(b, c0, XENDISPL_FIELD_REQ_RING_REF);
-    b->ring_page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
-                                           PROT_READ | PROT_WRITE);
-    g_assert_nonnull(b->ring_page);
-    BACK_RING_INIT(&b->ring, (struct xen_displif_sring *)b->ring_page,
-                   DISPLIF_PAGE_SIZE);
-    ref = be_read_uint(b, c0, XENDISPL_FIELD_EVT_RING_REF);
-    b->evt_page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
-                                          PROT_READ | PROT_WRITE);
-    g_assert_nonnull(b->evt_page);
-
-    port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
-                                      be_read_uint(b, c0,
-                                                   XENDISPL_FIELD_REQ_CHANNEL));
-    g_assert_cmpint(port, >, 0);
-    b->req_port = port;
-    port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
-                                      be_read_uint(b, c0,
-                                                   XENDISPL_FIELD_EVT_CHANNEL));
-    g_assert_cmpint(port, >, 0);
-    b->evt_port = port;
-
     memset(b->nr_requests, 0, sizeof(b->nr_requests));
-    b->nr_flips = 0;
-    b->shown_fb = b->config_fb = 0;
-    b->evt_id = 0;
+    for (i = 0; i < BE_MAX_CONN; i++) {
+        g_autofree char *ci = g_strdup_printf("%s/%u", b->fe_path, i);
+        g_autofree char *ring_ref = be_read(b, ci,
+                                            XENDISPL_FIELD_REQ_RING_REF);
+        BeConn *c = &b->conn[i];
+        uint32_t ref;
+        int port;
+
+        if (!ring_ref) {
+            break;
+        }
+        memset(c, 0, sizeof(*c));
+        ref = be_read_uint(b, ci, XENDISPL_FIELD_REQ_RING_REF);
+        c->ring_page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
+                                               PROT_READ | PROT_WRITE);
+        g_assert_nonnull(c->ring_page);
+        BACK_RING_INIT(&c->ring, (struct xen_displif_sring *)c->ring_page,
+                       DISPLIF_PAGE_SIZE);
+        ref = be_read_uint(b, ci, XENDISPL_FIELD_EVT_RING_REF);
+        c->evt_page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
+                                              PROT_READ | PROT_WRITE);
+        g_assert_nonnull(c->evt_page);
+        port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
+                                          be_read_uint(b, ci,
+                                              XENDISPL_FIELD_REQ_CHANNEL));
+        g_assert_cmpint(port, >, 0);
+        c->req_port = port;
+        port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
+                                          be_read_uint(b, ci,
+                                              XENDISPL_FIELD_EVT_CHANNEL));
+        g_assert_cmpint(port, >, 0);
+        c->evt_port = port;
+        b->nr_conn = i + 1;
+    }
+    g_assert_cmpuint(b->nr_conn, >, 0);
     be_write(b, b->be_path, "state", "4");
     be_wait_node(b, b->fe_path, "state", "4");
 }
@@ -477,22 +497,22 @@ static int be_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
     return 0;
 }
 
-static void be_send_flip_event(Backend *b, uint64_t fb_cookie)
+static void be_send_flip_event(Backend *b, BeConn *c, uint64_t fb_cookie)
 {
-    struct xendispl_event_page *page = b->evt_page;
+    struct xendispl_event_page *page = c->evt_page;
     struct xendispl_evt *evt;
 
     evt = &XENDISPL_IN_RING_REF(page, page->in_prod);
     memset(evt, 0, sizeof(*evt));
-    evt->id = b->evt_id++;
+    evt->id = c->evt_id++;
     evt->type = XENDISPL_EVT_PG_FLIP;
     evt->op.pg_flip.fb_cookie = fb_cookie;
     xen_wmb();
     page->in_prod++;
-    xenevtchn_notify(b->xe, b->evt_port);
+    xenevtchn_notify(b->xe, c->evt_port);
 }
 
-static int be_handle(Backend *b, const struct xendispl_req *req)
+static int be_handle(Backend *b, BeConn *c, const struct xendispl_req *req)
 {
     BeDbuf *d;
     BeFb *f;
@@ -531,17 +551,17 @@ static int be_handle(Backend *b, const struct xendispl_req *req)
             !be_fb(b, req->op.set_config.fb_cookie)) {
             return -EINVAL;
         }
-        b->config_fb = req->op.set_config.fb_cookie;
+        c->config_fb = req->op.set_config.fb_cookie;
         return 0;
     case XENDISPL_OP_PG_FLIP:
-        if (!b->config_fb) {
+        if (!c->config_fb) {
             return -EPERM;      /* as displ_be */
         }
         if (!be_fb(b, req->op.pg_flip.fb_cookie)) {
             return -EINVAL;
         }
-        b->shown_fb = req->op.pg_flip.fb_cookie;
-        b->nr_flips++;
+        c->shown_fb = req->op.pg_flip.fb_cookie;
+        c->nr_flips++;
         return 0;
     default:
         return -EINVAL;
@@ -558,6 +578,8 @@ static void be_serve(Backend *b, int ms)
         RING_IDX rc, rp;
         int port, notify;
         uint64_t flipped = 0;
+        BeConn *c = NULL;
+        unsigned int i;
 
         if (poll(&pfd, 1, 5) <= 0) {
             continue;
@@ -567,44 +589,51 @@ static void be_serve(Backend *b, int ms)
             continue;
         }
         xenevtchn_unmask(b->xe, port);
-        if (port != (int)b->req_port || b->drop_requests) {
+        for (i = 0; i < b->nr_conn; i++) {
+            if (port == (int)b->conn[i].req_port) {
+                c = &b->conn[i];
+            }
+        }
+        if (!c || b->drop_requests) {
             continue;
         }
-        rc = b->ring.req_cons;
-        rp = b->ring.sring->req_prod;
+        rc = c->ring.req_cons;
+        rp = c->ring.sring->req_prod;
         xen_rmb();
         for (; rc != rp; rc++) {
             struct xendispl_req req;
             struct xendispl_resp *rsp;
 
-            memcpy(&req, RING_GET_REQUEST(&b->ring, rc), sizeof(req));
-            b->ring.req_cons = rc + 1;
+            memcpy(&req, RING_GET_REQUEST(&c->ring, rc), sizeof(req));
+            c->ring.req_cons = rc + 1;
             b->nr_requests[req.operation]++;
             b->last_request_ms = g_get_monotonic_time() / 1000;
-            rsp = RING_GET_RESPONSE(&b->ring, b->ring.rsp_prod_pvt);
+            rsp = RING_GET_RESPONSE(&c->ring, c->ring.rsp_prod_pvt);
             memset(rsp, 0, sizeof(*rsp));
             rsp->id = req.id;
             rsp->operation = req.operation;
-            rsp->status = be_handle(b, &req);
+            rsp->status = be_handle(b, c, &req);
             if (req.operation == XENDISPL_OP_PG_FLIP && !rsp->status) {
                 flipped = req.op.pg_flip.fb_cookie;
             }
-            b->ring.rsp_prod_pvt++;
+            c->ring.rsp_prod_pvt++;
         }
-        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b->ring, notify);
-        (void)notify;
-        xenevtchn_notify(b->xe, b->req_port);
+        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&c->ring, notify);
+        if (notify) {
+            xenevtchn_notify(b->xe, c->req_port);
+        }
         if (flipped) {
-            be_send_flip_event(b, flipped);
+            be_send_flip_event(b, c, flipped);
         }
     }
 }
 
 /* The pixels the backend shows now, as XRGB8888 rows of @stride bytes. */
-static const uint8_t *be_shown(Backend *b, uint32_t *w, uint32_t *h,
-                               uint32_t *stride)
+static const uint8_t *be_shown(Backend *b, unsigned int conn, uint32_t *w,
+                               uint32_t *h, uint32_t *stride)
 {
-    BeFb *f = be_fb(b, b->shown_fb);
+    BeFb *f = b->conn[conn].shown_fb ? be_fb(b, b->conn[conn].shown_fb) :
+              NULL;
     BeDbuf *d = f ? be_dbuf(b, f->dbuf_cookie) : NULL;
 
     if (!d) {
@@ -734,7 +763,7 @@ static void assert_backend_shows(Backend *b, Guest *g)
 
     for (;;) {
         be_serve(b, 100);
-        shown = be_shown(b, &w, &h, &stride);
+        shown = be_shown(b, 0, &w, &h, &stride);
         bad = 0;
         if (shown && w == g->width && h == g->height) {
             for (y = 0; y < h; y++) {
@@ -752,7 +781,8 @@ static void assert_backend_shows(Backend *b, Guest *g)
         }
     }
     g_error("backend shows %ux%u with %u rows differing, guest has %ux%u "
-            "(%u flips)", w, h, bad, g->width, g->height, b->nr_flips);
+            "(%u flips)", w, h, bad, g->width, g->height,
+            b->conn[0].nr_flips);
 }
 
 typedef struct FramesCase {
@@ -783,7 +813,7 @@ static void test_frames(gconstpointer opaque)
 
     guest_draw_random(&g, &b, 20);
     assert_backend_shows(&b, &g);
-    g_assert_cmpuint(b.nr_flips, >=, 2);
+    g_assert_cmpuint(b.conn[0].nr_flips, >=, 2);
 
     /* mode change: new buffers of the new size */
     guest_set_mode(&g, 800, 600);
@@ -830,41 +860,35 @@ static uint32_t *read_ppm(const char *path, uint32_t *w, uint32_t *h)
  * equal, pixel for pixel, what QEMU's screendump of that console gives,
  * and not be blank.
  */
-static void test_firmware(gconstpointer card)
+/*
+ * Serve until connector @conn shows what QEMU's screendump of head
+ * @head of @card gives, pixel for pixel, and that is not blank.
+ */
+static void assert_shows_screendump(QTestState *qts, Backend *b,
+                                    unsigned int conn, const char *card,
+                                    unsigned int head)
 {
     g_autofree char *dump = NULL;
-    int64_t end;
+    int64_t end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     bool same = false, blank = true;
     uint32_t w = 0, h = 0, bw = 0, bh = 0;
-    Backend b;
-    QTestState *qts;
     int fd;
 
-    if (!xensim_available()) {
-        g_test_skip("no Xen: run under build/xensim run");
-        return;
-    }
     fd = g_file_open_tmp("xdf-dump-XXXXXX.ppm", &dump, NULL);
     g_assert_cmpint(fd, >=, 0);
     close(fd);
-
-    be_open(&b, 0);
-    qts = qtest_initf("-M pc -accel tcg -nodefaults -display none "
-                      "-device %s,id=card0 "
-                      "-device xen-displfront,id=xdf0,display=card0",
-                      (const char *)card);
-    be_connect(&b);
-    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     while (!(same && !blank) && g_get_monotonic_time() < end) {
         g_autofree uint32_t *ref = NULL;
         const uint8_t *shown;
         uint32_t stride = 0, y, x;
 
-        be_serve(&b, 300);
+        be_serve(b, 300);
         qtest_qmp_assert_success(qts, "{'execute': 'screendump', "
-                                 "'arguments': {'filename': %s}}", dump);
+                                 "'arguments': {'filename': %s, "
+                                 "'device': %s, 'head': %u}}",
+                                 dump, card, head);
         ref = read_ppm(dump, &w, &h);
-        shown = be_shown(&b, &bw, &bh, &stride);
+        shown = be_shown(b, conn, &bw, &bh, &stride);
         same = shown && bw == w && bh == h;
         blank = true;
         for (y = 0; same && y < h; y++) {
@@ -876,14 +900,69 @@ static void test_firmware(gconstpointer card)
             }
         }
     }
+    unlink(dump);
     if (!same || blank) {
-        g_error("%s: backend shows %ux%u, screendump is %ux%u, %s",
-                (const char *)card, bw, bh, w, h,
+        g_error("connector %u: backend shows %ux%u, screendump of %s head "
+                "%u is %ux%u, %s", conn, bw, bh, card, head, w, h,
                 same ? "but blank" : "pixels differ");
     }
+}
+
+/*
+ * The firmware (SeaBIOS and the card's VGA BIOS, run by TCG) draws its
+ * banner, in text mode on VGA, cirrus and virtio-vga and in a linear
+ * framebuffer on bochs-display and ramfb.  What the backend shows must
+ * equal, pixel for pixel, what QEMU's screendump of that console gives,
+ * and not be blank.
+ */
+static void test_firmware(gconstpointer card)
+{
+    Backend b;
+    QTestState *qts;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    qts = qtest_initf("-M pc -accel tcg -nodefaults -display none "
+                      "-device %s,id=card0 "
+                      "-device xen-displfront,id=xdf0,display=card0",
+                      (const char *)card);
+    be_connect(&b);
+    assert_shows_screendump(qts, &b, 0, "card0", 0);
     qtest_quit(qts);
     be_close(&b);
-    unlink(dump);
+}
+
+/*
+ * Two connectors on a two-head card: each has its own rings and shows
+ * its own head (virtio-gpu's "not initialized" screens, without a
+ * guest driver), while buffers are set up on connector 0's ring.
+ */
+static void test_two_connectors(void)
+{
+    Backend b;
+    QTestState *qts;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    qts = qtest_init("-M pc -nodefaults -display none "
+                     "-device virtio-gpu-pci,id=card0,max_outputs=2 "
+                     "-device xen-displfront,id=xdf0,display=card0,"
+                     "connectors=2,resolution=800x600");
+    be_connect(&b);
+    g_assert_cmpuint(b.nr_conn, ==, 2);
+    assert_shows_screendump(qts, &b, 0, "card0", 0);
+    assert_shows_screendump(qts, &b, 1, "card0", 1);
+    g_assert_cmpuint(b.conn[0].nr_flips, >=, 1);
+    g_assert_cmpuint(b.conn[1].nr_flips, >=, 1);
+    g_assert_cmpuint(b.conn[0].shown_fb, !=, b.conn[1].shown_fb);
+    qtest_quit(qts);
+    be_close(&b);
 }
 
 typedef enum Misbehaviour {
@@ -897,7 +976,8 @@ typedef enum Misbehaviour {
 
 static void be_misbehave(Backend *b, Guest *g, Misbehaviour m)
 {
-    struct xendispl_event_page *page = b->evt_page;
+    BeConn *c = &b->conn[0];
+    struct xendispl_event_page *page = c->evt_page;
 
     switch (m) {
     case BE_RESTART:
@@ -917,15 +997,15 @@ static void be_misbehave(Backend *b, Guest *g, Misbehaviour m)
         /* the device gives up after 3000 ms */
         break;
     case BE_RSP_PROD:
-        b->ring.sring->rsp_prod = b->ring.rsp_prod_pvt + 5;
-        xenevtchn_notify(b->xe, b->req_port);
+        c->ring.sring->rsp_prod = c->ring.rsp_prod_pvt + 5;
+        xenevtchn_notify(b->xe, c->req_port);
         break;
     case BE_IN_PROD:
         page->in_prod = page->in_cons + XENDISPL_IN_RING_LEN + 1;
-        xenevtchn_notify(b->xe, b->evt_port);
+        xenevtchn_notify(b->xe, c->evt_port);
         break;
     case BE_COOKIE:
-        be_send_flip_event(b, 0xdeadbeefULL);
+        be_send_flip_event(b, c, 0xdeadbeefULL);
         break;
     }
     /* the device closes the connection, QEMU stays up */
@@ -1004,6 +1084,16 @@ static void test_same_console(void)
     g_assert_nonnull(strstr(r.err, "dev-id 0 of backend domain 0 is already "
                             "used by xen-displfront 'a'"));
     qemu_run_free(&r);
+
+    /* a connector per head: VGA has one */
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v "
+                 "-device xen-displfront,id=a,display=v,connectors=2");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_assert_nonnull(strstr(r.err, "connector 1: display 'v' (VGA) has no "
+                            "graphic console at head 1"));
+    qemu_run_free(&r);
 }
 
 int main(int argc, char **argv)
@@ -1038,6 +1128,7 @@ int main(int argc, char **argv)
                         test_firmware);
     qtest_add_data_func("/xen-displfront/firmware/virtio-vga", "virtio-vga",
                         test_firmware);
+    qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
     qtest_add_data_func("/xen-displfront/backend/restart",
                         GINT_TO_POINTER(BE_RESTART), test_misbehave);
     qtest_add_data_func("/xen-displfront/backend/close",
