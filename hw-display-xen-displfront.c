@@ -42,6 +42,7 @@
 #include "trace/trace-hw_display_xen_displfront.h"
 
 #include "displif-proto.h"
+#include "displif-front.h"
 
 #define TYPE_XEN_DISPLFRONT "xen-displfront"
 OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
@@ -129,6 +130,7 @@ struct XenDisplFrontConnector {
 
     /* event page */
     struct xendispl_event_page *evt_page;
+    uint32_t evt_cons;          /* ours: the backend may write in_cons */
     uint32_t evt_ref;
     int evt_port;
 
@@ -485,46 +487,37 @@ static void xdf_handle_responses(XenDisplFrontConnector *c)
     XenDisplFront *s = c->s;
     struct xendispl_resp rsp;
     XdfRequest *r;
-    RING_IDX prod;
+    int ret;
 
-    prod = qatomic_read(&c->ring.sring->rsp_prod);
-    xen_rmb();
-    if (!displif_rsp_prod_ok(prod, c->ring.rsp_cons, c->ring.req_prod_pvt)) {
-        xdf_fail(c, "backend set rsp_prod to %u with %u requests sent and "
-                 "%u answered", prod, c->ring.req_prod_pvt,
-                 c->ring.rsp_cons);
-        return;
-    }
-    while (c->ring.rsp_cons != prod) {
-        memcpy(&rsp, RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons),
-               sizeof(rsp));
-        c->ring.rsp_cons++;
-        r = c->in_flight;
-        if (!r || rsp.id != r->req.id || rsp.operation != r->req.operation) {
-            xdf_fail(c, "response id %u operation 0x%x answers no "
-                     "outstanding request", rsp.id, rsp.operation);
+    do {
+        while ((ret = displif_front_get_response(&c->ring, &rsp)) > 0) {
+            r = c->in_flight;
+            if (!r || rsp.id != r->req.id ||
+                rsp.operation != r->req.operation) {
+                xdf_fail(c, "response id %u operation 0x%x answers no "
+                         "outstanding request", rsp.id, rsp.operation);
+                return;
+            }
+            trace_xen_displfront_response(xen_displfront_id(s), c->index,
+                                          rsp.id, xdf_op_name(rsp.operation),
+                                          rsp.status);
+            timer_del(c->req_timer);
+            c->in_flight = NULL;
+            if (r->done) {
+                r->done(c, r, rsp.status);
+            }
+            g_free(r);
+            if (!c->sring) {
+                return;         /* the callback disconnected */
+            }
+        }
+        if (ret < 0) {
+            xdf_fail(c, "backend set rsp_prod to %u with %u requests sent "
+                     "and %u answered", c->ring.sring->rsp_prod,
+                     c->ring.req_prod_pvt, c->ring.rsp_cons);
             return;
         }
-        trace_xen_displfront_response(xen_displfront_id(s), c->index,
-                                      rsp.id, xdf_op_name(rsp.operation),
-                                      rsp.status);
-        timer_del(c->req_timer);
-        c->in_flight = NULL;
-        if (r->done) {
-            r->done(c, r, rsp.status);
-        }
-        g_free(r);
-        if (!c->sring) {
-            return;             /* the callback disconnected */
-        }
-    }
-    /* ask to be notified of the next response (displif.h: rsp_event) */
-    c->ring.sring->rsp_event = c->ring.rsp_cons + 1;
-    xen_mb();
-    if (qatomic_read(&c->ring.sring->rsp_prod) != c->ring.rsp_cons) {
-        xdf_handle_responses(c);
-        return;
-    }
+    } while (displif_front_final_check(&c->ring));
     xdf_kick(c);
 }
 
@@ -551,21 +544,11 @@ static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout);
 static void xdf_handle_events(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
-    struct xendispl_event_page *page = c->evt_page;
     struct xendispl_evt evt;
-    uint32_t prod, cons;
+    int ret;
 
-    prod = qatomic_read(&page->in_prod);
-    xen_rmb();
-    cons = page->in_cons;
-    if (!displif_evt_prod_ok(prod, cons, XENDISPL_IN_RING_LEN)) {
-        xdf_fail(c, "backend set in_prod to %u with in_cons %u: more "
-                 "events than the %zu the ring holds", prod, cons,
-                 (size_t)XENDISPL_IN_RING_LEN);
-        return;
-    }
-    for (; cons != prod; cons++) {
-        memcpy(&evt, &XENDISPL_IN_RING_REF(page, cons), sizeof(evt));
+    while ((ret = displif_front_get_event(c->evt_page, &c->evt_cons,
+                                          &evt)) > 0) {
         if (evt.type != XENDISPL_EVT_PG_FLIP) {
             trace_xen_displfront_event_unknown(xen_displfront_id(s),
                                                c->index, evt.type);
@@ -583,9 +566,15 @@ static void xdf_handle_events(XenDisplFrontConnector *c)
             c->buf[c->flipping].fb_cookie == evt.op.pg_flip.fb_cookie) {
             xdf_frame_done(c, false);
         }
+        if (!c->evt_page) {
+            return;             /* disconnected meanwhile */
+        }
     }
-    page->in_cons = cons;
-    xen_mb();
+    if (ret < 0) {
+        xdf_fail(c, "backend set in_prod to %u with %u events taken: more "
+                 "than the %zu the event ring holds", c->evt_page->in_prod,
+                 c->evt_cons, (size_t)XENDISPL_IN_RING_LEN);
+    }
 }
 
 static void xdf_evtchn_handler(void *opaque)
@@ -706,6 +695,7 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
         return false;
     }
     memset(c->evt_page, 0, XEN_PAGE_SIZE);
+    c->evt_cons = 0;
 
     c->req_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
                                                     s->backend_domid);

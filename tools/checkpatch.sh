@@ -9,7 +9,7 @@
 
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-QEMU_SRC=${1:?usage: $0 QEMU_SRC}
+QEMU_SRC=$(readlink -f "${1:?usage: $0 QEMU_SRC}")
 CHECKPATCH=$QEMU_SRC/scripts/checkpatch.pl
 [ -x "$CHECKPATCH" ] || { echo "no $CHECKPATCH" >&2; exit 1; }
 
