@@ -71,6 +71,7 @@ typedef void XdfRequestDone(XenDisplFrontConnector *c, XdfRequest *r,
 /* A request waiting for, or holding, its ring's single slot. */
 struct XdfRequest {
     struct xendispl_req req;
+    struct xendispl_resp rsp;   /* filled in before done() */
     XdfRequestDone *done;
     void *opaque;
     QSIMPLEQ_ENTRY(XdfRequest) next;
@@ -133,6 +134,12 @@ struct XenDisplFrontConnector {
     uint32_t evt_cons;          /* ours: the backend may write in_cons */
     uint32_t evt_ref;
     int evt_port;
+
+    /* GET_EDID's buffer, while the request is out */
+    void *edid;
+    uint32_t edid_refs[XENDISPL_EDID_MAX_SIZE / XEN_PAGE_SIZE];
+    uint32_t *edid_dir;
+    uint32_t edid_dir_ref;
 
     /* display */
     XdfDisplayState display;
@@ -503,6 +510,7 @@ static void xdf_handle_responses(XenDisplFrontConnector *c)
                                           rsp.status);
             timer_del(c->req_timer);
             c->in_flight = NULL;
+            r->rsp = rsp;
             if (r->done) {
                 r->done(c, r, rsp.status);
             }
@@ -635,11 +643,88 @@ static void xdf_request_free_queue(XenDisplFrontConnector *c)
     }
 }
 
+static void xdf_edid_free(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+
+    if (c->edid) {
+        qemu_xen_gntshr_unshare(s->xgs, c->edid, ARRAY_SIZE(c->edid_refs));
+        c->edid = NULL;
+    }
+    if (c->edid_dir) {
+        qemu_xen_gntshr_unshare(s->xgs, c->edid_dir, 1);
+        c->edid_dir = NULL;
+    }
+}
+
+/*
+ * The backend's EDID (protocol version 2): tell the card the preferred
+ * mode, as a monitor would, when the card can pass it to the guest.
+ * Backends that do not implement GET_EDID answer -EINVAL: the connector
+ * keeps its XenStore resolution then.
+ */
+static void xdf_edid_done(XenDisplFrontConnector *c, XdfRequest *r,
+                          int status)
+{
+    XenDisplFront *s = c->s;
+    uint32_t len = r->rsp.op.get_edid.edid_sz, w, h;
+    QemuUIInfo info;
+
+    if (status) {
+        trace_xen_displfront_edid(xen_displfront_id(s), c->index, status, 0,
+                                  0);
+    } else if (len > XENDISPL_EDID_MAX_SIZE ||
+               displif_edid_preferred(c->edid, len, &w, &h)) {
+        warn_report("xen-displfront '%s': connector %u: ignoring the "
+                    "backend's EDID (%u bytes): not a valid EDID",
+                    xen_displfront_id(s), c->index, len);
+    } else {
+        trace_xen_displfront_edid(xen_displfront_id(s), c->index, 0, w, h);
+        if (dpy_ui_info_supported(c->con)) {
+            info = *dpy_get_ui_info(c->con);
+            info.width = w;
+            info.height = h;
+            dpy_set_ui_info(c->con, &info, false);
+        }
+    }
+    xdf_edid_free(c);
+}
+
+static void xdf_get_edid(XenDisplFrontConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_get_edid_req req = {
+        .buffer_sz = XENDISPL_EDID_MAX_SIZE,
+    };
+
+    if (s->version < 2) {
+        return;                 /* GET_EDID came with version 2 */
+    }
+    c->edid = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
+                                          ARRAY_SIZE(c->edid_refs),
+                                          c->edid_refs, true);
+    c->edid_dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
+                                              &c->edid_dir_ref, false);
+    if (!c->edid || !c->edid_dir) {
+        warn_report("xen-displfront '%s': connector %u: cannot share a "
+                    "buffer for the EDID: %s", xen_displfront_id(s),
+                    c->index, strerror(errno));
+        xdf_edid_free(c);
+        return;
+    }
+    displif_pgdir_fill(c->edid_dir, 1, &c->edid_dir_ref, c->edid_refs,
+                       ARRAY_SIZE(c->edid_refs));
+    req.gref_directory = c->edid_dir_ref;
+    xdf_submit(c, XENDISPL_OP_GET_EDID, &req, sizeof(req), xdf_edid_done,
+               NULL);
+}
+
 static void xdf_connector_free(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
 
     xdf_display_stop(c);
+    xdf_edid_free(c);
     xdf_request_free_queue(c);
     if (c->req_timer) {
         timer_free(c->req_timer);
@@ -872,6 +957,7 @@ static void xdf_backend_changed(void *opaque, const char *path)
         }
         xdf_set_state(s, XenbusStateConnected);
         for (i = 0; i < s->nr_connectors; i++) {
+            xdf_get_edid(&s->conn[i]);
             xdf_display_start(&s->conn[i]);
         }
         break;

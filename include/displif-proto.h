@@ -175,4 +175,43 @@ static inline bool displif_evt_prod_ok(uint32_t in_prod, uint32_t in_cons,
     return in_prod - in_cons <= ring_len;
 }
 
+/*
+ * The preferred mode of an EDID a backend returned (GET_EDID): the first
+ * detailed timing of the base block.  Returns 0, or -EINVAL when @len is
+ * short, the header or checksum is wrong, or there is no such timing.
+ */
+static inline int displif_edid_preferred(const uint8_t *edid, uint32_t len,
+                                         uint32_t *width, uint32_t *height)
+{
+    static const uint8_t header[8] = {
+        0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00
+    };
+    const uint8_t *dtd = edid + 54;
+    uint8_t sum = 0;
+    uint32_t i, w, h;
+
+    if (len < 128) {
+        return -EINVAL;
+    }
+    for (i = 0; i < 8; i++) {
+        if (edid[i] != header[i]) {
+            return -EINVAL;
+        }
+    }
+    for (i = 0; i < 128; i++) {
+        sum += edid[i];
+    }
+    if (sum || !(dtd[0] | dtd[1])) {    /* pixel clock 0: no timing */
+        return -EINVAL;
+    }
+    w = dtd[2] | (uint32_t)(dtd[4] & 0xf0) << 4;
+    h = dtd[5] | (uint32_t)(dtd[7] & 0xf0) << 4;
+    if (!w || !h || w > DISPLIF_MAX_SIDE || h > DISPLIF_MAX_SIDE) {
+        return -EINVAL;
+    }
+    *width = w;
+    *height = h;
+    return 0;
+}
+
 #endif /* DISPLIF_PROTO_H */

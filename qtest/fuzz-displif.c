@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: everything a displif backend or XenStore hands the
  * frontend, through the same code the device runs -- the request ring's
- * responses, the event page, page directories the backend fills in, and
- * connector resolutions.
+ * responses, the event page, page directories the backend fills in,
+ * EDIDs, and connector resolutions.
  *
  *   build/fuzz-displif -runs=N [CORPUS]
  *
@@ -120,12 +120,24 @@ static void fuzz_resolution(const uint8_t *data, size_t size)
     }
 }
 
+static void fuzz_edid(const uint8_t *data, size_t size)
+{
+    static uint8_t edid[XENDISPL_EDID_MAX_SIZE];
+    uint32_t len = size < sizeof(edid) ? size : sizeof(edid), w, h;
+
+    take(edid, sizeof(edid), &data, &size);
+    if (displif_edid_preferred(edid, len, &w, &h) == 0) {
+        assert(w >= 1 && w <= DISPLIF_MAX_SIDE);
+        assert(h >= 1 && h <= DISPLIF_MAX_SIDE);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size) {
         return 0;
     }
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         fuzz_responses(data + 1, size - 1);
         break;
@@ -134,6 +146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 2:
         fuzz_pgdir(data + 1, size - 1);
+        break;
+    case 3:
+        fuzz_edid(data + 1, size - 1);
         break;
     default:
         fuzz_resolution(data + 1, size - 1);

@@ -150,6 +150,36 @@ static void test_ring_checks(void)
     g_assert_true(displif_evt_prod_ok(10, UINT32_MAX - 10, 63));
 }
 
+static void test_edid(void)
+{
+    uint8_t edid[256] = {
+        0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+    };
+    uint8_t *dtd = edid + 54, sum = 0;
+    uint32_t w = 0, h = 0;
+    int i;
+
+    dtd[0] = 0x02;                      /* pixel clock */
+    dtd[1] = 0x3a;
+    dtd[2] = 1920 & 0xff;
+    dtd[4] = (1920 >> 8) << 4;
+    dtd[5] = 1080 & 0xff;
+    dtd[7] = (1080 >> 8) << 4;
+    for (i = 0; i < 127; i++) {
+        sum += edid[i];
+    }
+    edid[127] = -sum;
+    g_assert_cmpint(displif_edid_preferred(edid, 128, &w, &h), ==, 0);
+    g_assert_cmpuint(w, ==, 1920);
+    g_assert_cmpuint(h, ==, 1080);
+    g_assert_cmpint(displif_edid_preferred(edid, 127, &w, &h), ==, -EINVAL);
+    edid[100] ^= 1;                     /* checksum breaks */
+    g_assert_cmpint(displif_edid_preferred(edid, 128, &w, &h), ==, -EINVAL);
+    edid[100] ^= 1;
+    edid[0] = 1;                        /* header breaks */
+    g_assert_cmpint(displif_edid_preferred(edid, 128, &w, &h), ==, -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -158,5 +188,6 @@ int main(int argc, char **argv)
     g_test_add_func("/displif-proto/sizes", test_sizes);
     g_test_add_func("/displif-proto/pgdir", test_pgdir);
     g_test_add_func("/displif-proto/ring-checks", test_ring_checks);
+    g_test_add_func("/displif-proto/edid", test_edid);
     return g_test_run();
 }

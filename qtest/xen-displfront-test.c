@@ -243,6 +243,10 @@ typedef struct Backend {
     unsigned int nr_requests[256];
     int64_t last_request_ms;
 
+    const char *versions;       /* what to write in "versions", if any */
+    int edid_status;            /* GET_EDID's answer when not 0 */
+    uint32_t edid_width, edid_height;
+
     /* misbehaviour, for tests */
     bool drop_requests;         /* never answer */
 } Backend;
@@ -419,6 +423,9 @@ static void be_attach(Backend *b)
 static void be_connect(Backend *b)
 {
     be_wait_node(b, b->fe_path, "state", "1");
+    if (b->versions) {
+        be_write(b, b->be_path, "versions", b->versions);
+    }
     be_write(b, b->be_path, "state", "2");
     be_attach(b);
 }
@@ -512,7 +519,59 @@ static void be_send_flip_event(Backend *b, BeConn *c, uint64_t fb_cookie)
     xenevtchn_notify(b->xe, c->evt_port);
 }
 
-static int be_handle(Backend *b, BeConn *c, const struct xendispl_req *req)
+/* A monitor's EDID whose preferred (first detailed) timing is @w x @h. */
+static void be_make_edid(uint8_t *edid, uint32_t w, uint32_t h)
+{
+    static const uint8_t header[8] = {
+        0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00
+    };
+    uint8_t *dtd = edid + 54, sum = 0;
+    int i;
+
+    memset(edid, 0, 128);
+    memcpy(edid, header, 8);
+    edid[18] = 1;               /* EDID 1.4 */
+    edid[19] = 4;
+    dtd[0] = 0x64;              /* pixel clock, 10 kHz units */
+    dtd[1] = 0x19;
+    dtd[2] = w & 0xff;
+    dtd[4] = (w >> 8) << 4;
+    dtd[5] = h & 0xff;
+    dtd[7] = (h >> 8) << 4;
+    for (i = 0; i < 127; i++) {
+        sum += edid[i];
+    }
+    edid[127] = -sum;
+}
+
+static int be_get_edid(Backend *b, const struct xendispl_get_edid_req *r,
+                       uint32_t *edid_sz)
+{
+    uint32_t n = displif_pages(r->buffer_sz), *dir;
+    g_autofree uint32_t *refs = NULL;
+    uint8_t *buf;
+
+    if (b->edid_status) {
+        return b->edid_status;
+    }
+    g_assert_cmpuint(r->buffer_sz, >=, XENDISPL_EDID_MAX_SIZE);
+    g_assert_cmpuint(n, <=, DISPLIF_GREFS_PER_DIR_PAGE);
+    dir = xengnttab_map_grant_ref(b->xg, b->fe_domid, r->gref_directory,
+                                  PROT_READ);
+    g_assert_nonnull(dir);
+    refs = g_memdup2(dir + 1, n * sizeof(uint32_t));
+    xengnttab_unmap(b->xg, dir, 1);
+    buf = xengnttab_map_domain_grant_refs(b->xg, n, b->fe_domid, refs,
+                                          PROT_READ | PROT_WRITE);
+    g_assert_nonnull(buf);
+    be_make_edid(buf, b->edid_width, b->edid_height);
+    xengnttab_unmap(b->xg, buf, n);
+    *edid_sz = 128;
+    return 0;
+}
+
+static int be_handle(Backend *b, BeConn *c, const struct xendispl_req *req,
+                     struct xendispl_resp *rsp)
 {
     BeDbuf *d;
     BeFb *f;
@@ -553,6 +612,8 @@ static int be_handle(Backend *b, BeConn *c, const struct xendispl_req *req)
         }
         c->config_fb = req->op.set_config.fb_cookie;
         return 0;
+    case XENDISPL_OP_GET_EDID:
+        return be_get_edid(b, &req->op.get_edid, &rsp->op.get_edid.edid_sz);
     case XENDISPL_OP_PG_FLIP:
         if (!c->config_fb) {
             return -EPERM;      /* as displ_be */
@@ -612,7 +673,7 @@ static void be_serve(Backend *b, int ms)
             memset(rsp, 0, sizeof(*rsp));
             rsp->id = req.id;
             rsp->operation = req.operation;
-            rsp->status = be_handle(b, c, &req);
+            rsp->status = be_handle(b, c, &req, rsp);
             if (req.operation == XENDISPL_OP_PG_FLIP && !rsp->status) {
                 flipped = req.op.pg_flip.fb_cookie;
             }
@@ -965,6 +1026,41 @@ static void test_two_connectors(void)
     be_close(&b);
 }
 
+/*
+ * GET_EDID (protocol version 2): sent once per connector when the
+ * backend offers version 2, not at all with version 1; a backend that
+ * answers -EINVAL costs nothing.  Frames flow in every case.
+ */
+static void test_edid(gconstpointer opaque)
+{
+    const char *mode = opaque;
+    g_autofree char *version = NULL;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    b.versions = strcmp(mode, "v1") ? "1,2" : "1";
+    b.edid_status = strcmp(mode, "einval") ? 0 : -EINVAL;
+    b.edid_width = 1280;
+    b.edid_height = 720;
+    guest_start(&g, "bochs-display", ",resolution=1280x720");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    g_assert_cmpuint(b.nr_requests[XENDISPL_OP_GET_EDID], ==,
+                     strcmp(mode, "v1") ? 1 : 0);
+    version = be_read(&b, b.fe_path, XENDISPL_FIELD_FE_VERSION);
+    g_assert_cmpstr(version, ==, strcmp(mode, "v1") ? "2" : "1");
+    guest_stop(&g);
+    be_close(&b);
+}
+
 typedef enum Misbehaviour {
     BE_RESTART,             /* backend process restarts */
     BE_CLOSE,               /* backend goes Closing, then comes back */
@@ -1129,6 +1225,9 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/firmware/virtio-vga", "virtio-vga",
                         test_firmware);
     qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
+    qtest_add_data_func("/xen-displfront/edid/v2", "v2", test_edid);
+    qtest_add_data_func("/xen-displfront/edid/einval", "einval", test_edid);
+    qtest_add_data_func("/xen-displfront/edid/v1", "v1", test_edid);
     qtest_add_data_func("/xen-displfront/backend/restart",
                         GINT_TO_POINTER(BE_RESTART), test_misbehave);
     qtest_add_data_func("/xen-displfront/backend/close",
