@@ -62,6 +62,33 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
      ((uint32_t)(d) << 24))
 #define XDF_DRM_FORMAT_XRGB8888 XDF_FOURCC('X', 'R', '2', '4')
 
+/*
+ * Console formats a backend can take as they are (little-endian DRM
+ * fourccs); anything else is converted to XRGB8888 while copying.
+ */
+static const struct {
+    pixman_format_code_t pixman;
+    uint32_t fourcc;
+} xdf_formats[] = {
+    { PIXMAN_x8r8g8b8, XDF_FOURCC('X', 'R', '2', '4') },
+    { PIXMAN_a8r8g8b8, XDF_FOURCC('A', 'R', '2', '4') },
+    { PIXMAN_r8g8b8,   XDF_FOURCC('R', 'G', '2', '4') },
+    { PIXMAN_r5g6b5,   XDF_FOURCC('R', 'G', '1', '6') },
+    { PIXMAN_x1r5g5b5, XDF_FOURCC('X', 'R', '1', '5') },
+};
+
+static uint32_t xdf_fourcc(pixman_format_code_t format)
+{
+    unsigned int i;
+
+    for (i = 0; i < ARRAY_SIZE(xdf_formats); i++) {
+        if (xdf_formats[i].pixman == format) {
+            return xdf_formats[i].fourcc;
+        }
+    }
+    return 0;
+}
+
 typedef struct XenDisplFrontConnector XenDisplFrontConnector;
 typedef struct XdfRequest XdfRequest;
 
@@ -84,7 +111,9 @@ typedef struct XdfBuffer {
     uint32_t width;
     uint32_t height;
     uint32_t stride;
+    uint32_t bpp;
     uint32_t fourcc;
+    pixman_format_code_t format;
 
     void *data;                 /* shared with the backend */
     bool be_alloc;              /* data is the backend's, mapped by us */
@@ -147,6 +176,7 @@ struct XenDisplFrontConnector {
     int front;                  /* buffer shown, -1: none yet */
     int flipping;               /* buffer being flipped to, -1: none */
     bool configured;            /* SET_CONFIG done */
+    bool xrgb_only;             /* the backend refused the console's format */
     unsigned int releasing;     /* old buffers the backend still holds */
     GArray *retired_fbs;        /* their fb cookies, until FB_DETACH */
     int64_t last_flip_ms;
@@ -228,6 +258,7 @@ static const char *xdf_op_name(uint8_t op)
 static void xdf_disconnect(XenDisplFront *s);
 static void xdf_display_start(XenDisplFrontConnector *c);
 static void xdf_set_config(XenDisplFrontConnector *c);
+static void xdf_display_restart(XenDisplFrontConnector *c);
 static void xdf_display_stop(XenDisplFrontConnector *c);
 
 /* XenBus frontend ------------------------------------------------------ */
@@ -1006,14 +1037,18 @@ static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b)
  * height * 4 * ceil(width * bpp / 32) bytes never reads past the end.
  */
 static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
-                             uint32_t height, Error **errp)
+                             uint32_t height, pixman_format_code_t format,
+                             Error **errp)
 {
-    uint64_t size = displif_buffer_size(width, height, 32);
+    uint32_t bpp = PIXMAN_FORMAT_BPP(format);
+    uint64_t size = displif_buffer_size(width, height, bpp);
 
     b->width = width;
     b->height = height;
-    b->stride = displif_stride(width, 32);
-    b->fourcc = XDF_DRM_FORMAT_XRGB8888;
+    b->bpp = bpp;
+    b->format = format;
+    b->stride = displif_stride(width, bpp);
+    b->fourcc = xdf_fourcc(format);
     b->n_data = displif_pages(size);
     b->n_dir = displif_dir_pages(b->n_data);
     b->data_refs = g_new0(uint32_t, b->n_data);
@@ -1031,8 +1066,8 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
                               "'limit' parameter (default 1024 pages).\n");
             return false;
         }
-        b->image = pixman_image_create_bits(PIXMAN_x8r8g8b8, width, height,
-                                            b->data, b->stride);
+        b->image = pixman_image_create_bits(format, width, height, b->data,
+                                            b->stride);
     }
     /* the backend writes the data refs into it when it allocates */
     b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
@@ -1075,8 +1110,8 @@ static bool xdf_buffer_map_backend(XenDisplFrontConnector *c, XdfBuffer *b)
                  s->backend_domid, b->dbuf_cookie, strerror(errno));
         return false;
     }
-    b->image = pixman_image_create_bits(PIXMAN_x8r8g8b8, b->width,
-                                        b->height, b->data, b->stride);
+    b->image = pixman_image_create_bits(b->format, b->width, b->height,
+                                        b->data, b->stride);
     return true;
 }
 
@@ -1089,29 +1124,43 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
 {
     XenDisplFrontConnector *c = r->opaque ? r->opaque : ring;
     XenDisplFront *s = c->s;
+    XdfBuffer *b = NULL;
     int i;
 
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        if ((r->req.operation == XENDISPL_OP_DBUF_CREATE &&
+             c->buf[i].dbuf_cookie == r->req.op.dbuf_create.dbuf_cookie) ||
+            (r->req.operation == XENDISPL_OP_FB_ATTACH &&
+             c->buf[i].fb_cookie == r->req.op.fb_attach.fb_cookie)) {
+            b = &c->buf[i];
+        }
+    }
+    if (r->req.operation != XENDISPL_OP_SET_CONFIG && !b) {
+        return;                 /* a buffer retired meanwhile */
+    }
+    if (status == -EINVAL && r->req.operation == XENDISPL_OP_FB_ATTACH &&
+        b->fourcc != XDF_DRM_FORMAT_XRGB8888) {
+        /* e.g. displ_be under weston: convert to XRGB8888 from now on */
+        trace_xen_displfront_format_refused(xen_displfront_id(s), c->index,
+                                            b->fourcc);
+        c->xrgb_only = true;
+        xdf_display_restart(c);
+        return;
+    }
     if (status) {
         xdf_fail(ring, "backend refused %s for connector %u: %s",
                  xdf_op_name(r->req.operation), c->index, strerror(-status));
         return;
     }
-    if (r->req.operation == XENDISPL_OP_DBUF_CREATE &&
-        (r->req.op.dbuf_create.flags & XENDISPL_DBUF_FLG_REQ_ALLOC)) {
-        for (i = 0; i < XDF_NR_BUFFERS; i++) {
-            if (c->buf[i].dbuf_cookie == r->req.op.dbuf_create.dbuf_cookie &&
-                !xdf_buffer_map_backend(c, &c->buf[i])) {
-                return;
-            }
-        }
+    if (r->req.operation == XENDISPL_OP_DBUF_CREATE && b->be_alloc &&
+        !xdf_buffer_map_backend(c, b)) {
+        return;
     }
     if (r->req.operation == XENDISPL_OP_FB_ATTACH) {
         bool all = true;
 
+        b->created = true;
         for (i = 0; i < XDF_NR_BUFFERS; i++) {
-            if (c->buf[i].fb_cookie == r->req.op.fb_attach.fb_cookie) {
-                c->buf[i].created = true;
-            }
             all = all && c->buf[i].created;
         }
         if (all) {
@@ -1129,6 +1178,18 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
 }
 
 /*
+ * The buffers' format for @surface: the console's own when the backend
+ * takes it, else XRGB8888 (pixman converts while copying).
+ */
+static pixman_format_code_t xdf_buffer_format(XenDisplFrontConnector *c,
+                                              DisplaySurface *surface)
+{
+    pixman_format_code_t format = surface_format(surface);
+
+    return c->xrgb_only || !xdf_fourcc(format) ? PIXMAN_x8r8g8b8 : format;
+}
+
+/*
  * Show the connector's first framebuffer.  SET_CONFIG travels on the
  * connector's own ring, so it is sent only once connector 0's ring has
  * answered every DBUF_CREATE and FB_ATTACH it depends on.
@@ -1143,7 +1204,7 @@ static void xdf_set_config(XenDisplFrontConnector *c)
         .fb_cookie = c->buf[0].fb_cookie,
         .width = MIN(c->buf[0].width, c->width),
         .height = MIN(c->buf[0].height, c->height),
-        .bpp = 32,
+        .bpp = c->buf[0].bpp,
     };
 
     xdf_submit(c, XENDISPL_OP_SET_CONFIG, &cfg, sizeof(cfg),
@@ -1159,6 +1220,7 @@ static void xdf_display_start(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
     XenDisplFrontConnector *c0 = &s->conn[0];
+    pixman_format_code_t format;
     Error *local_err = NULL;
     int i;
 
@@ -1166,6 +1228,10 @@ static void xdf_display_start(XenDisplFrontConnector *c)
         return;
     }
     xdf_display_stop(c);
+    format = xdf_buffer_format(c, c->surface);
+    trace_xen_displfront_format(xen_displfront_id(s), c->index,
+                                surface_format(c->surface),
+                                xdf_fourcc(format));
 
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
         XdfBuffer *b = &c->buf[i];
@@ -1173,7 +1239,8 @@ static void xdf_display_start(XenDisplFrontConnector *c)
         struct xendispl_fb_attach_req fb = { 0 };
 
         if (!xdf_buffer_alloc(s, b, surface_width(c->surface),
-                              surface_height(c->surface), &local_err)) {
+                              surface_height(c->surface), format,
+                              &local_err)) {
             xdf_fail(c, "%s", error_get_pretty(local_err));
             error_free(local_err);
             return;
@@ -1184,7 +1251,7 @@ static void xdf_display_start(XenDisplFrontConnector *c)
         dbuf.dbuf_cookie = b->dbuf_cookie;
         dbuf.width = b->width;
         dbuf.height = b->height;
-        dbuf.bpp = 32;
+        dbuf.bpp = b->bpp;
         dbuf.buffer_sz = b->n_data * XEN_PAGE_SIZE;
         dbuf.flags = b->be_alloc ? XENDISPL_DBUF_FLG_REQ_ALLOC : 0;
         dbuf.gref_directory = b->dir_refs[0];
@@ -1409,7 +1476,7 @@ static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
                                              dcl);
     XenDisplFront *s = c->s;
     DisplaySurface *old = c->surface;
-    bool same_size;
+    bool same_mode;
 
     c->surface = surface;
     if (!surface) {
@@ -1426,9 +1493,10 @@ static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
     if (s->state != XenbusStateConnected) {
         return;
     }
-    same_size = old && surface_width(old) == surface_width(surface) &&
-                surface_height(old) == surface_height(surface);
-    if (same_size && c->display != XDF_DISPLAY_OFF) {
+    same_mode = old && surface_width(old) == surface_width(surface) &&
+                surface_height(old) == surface_height(surface) &&
+                c->buf[0].format == xdf_buffer_format(c, surface);
+    if (same_mode && c->display != XDF_DISPLAY_OFF) {
         return;                 /* buffers fit; the damage does the rest */
     }
     if (c->releasing) {

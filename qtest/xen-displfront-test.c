@@ -13,6 +13,7 @@
 #include "qemu/cutils.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
+#include "qobject/qdict.h"
 #include "hw/display/bochs-vbe.h"
 
 #include <poll.h>
@@ -195,6 +196,10 @@ static void test_no_xen(void)
  */
 
 #define BE_TIMEOUT_MS 10000
+
+/* DRM fourccs */
+#define FOURCC_XR24 0x34325258
+#define FOURCC_RG16 0x36314752
 #define BE_MAX_DBUF 8
 
 typedef struct BeDbuf {
@@ -246,6 +251,9 @@ typedef struct Backend {
     const char *versions;       /* what to write in "versions", if any */
     int edid_status;            /* GET_EDID's answer when not 0 */
     uint32_t edid_width, edid_height;
+
+    bool xrgb_only;             /* like displ_be under weston */
+    uint32_t last_format;       /* of the last FB_ATTACH accepted */
 
     /* misbehaviour, for tests */
     bool drop_requests;         /* never answer */
@@ -589,9 +597,12 @@ static int be_handle(Backend *b, BeConn *c, const struct xendispl_req *req,
     case XENDISPL_OP_FB_ATTACH:
         f = be_fb(b, 0);
         if (!f || !be_dbuf(b, req->op.fb_attach.dbuf_cookie) ||
-            be_fb(b, req->op.fb_attach.fb_cookie)) {
+            be_fb(b, req->op.fb_attach.fb_cookie) ||
+            (b->xrgb_only &&
+             req->op.fb_attach.pixel_format != FOURCC_XR24)) {
             return -EINVAL;
         }
+        b->last_format = req->op.fb_attach.pixel_format;
         f->cookie = req->op.fb_attach.fb_cookie;
         f->dbuf_cookie = req->op.fb_attach.dbuf_cookie;
         f->width = req->op.fb_attach.width;
@@ -690,8 +701,9 @@ static void be_serve(Backend *b, int ms)
 }
 
 /* The pixels the backend shows now, as XRGB8888 rows of @stride bytes. */
-static const uint8_t *be_shown(Backend *b, unsigned int conn, uint32_t *w,
-                               uint32_t *h, uint32_t *stride)
+static const uint8_t *be_shown_format(Backend *b, unsigned int conn,
+                                      uint32_t *w, uint32_t *h,
+                                      uint32_t *stride, uint32_t *format)
 {
     BeFb *f = b->conn[conn].shown_fb ? be_fb(b, b->conn[conn].shown_fb) :
               NULL;
@@ -700,11 +712,23 @@ static const uint8_t *be_shown(Backend *b, unsigned int conn, uint32_t *w,
     if (!d) {
         return NULL;
     }
-    g_assert_cmphex(f->format, ==, 0x34325258); /* XR24 */
+    *format = f->format;
     *w = f->width;
     *h = f->height;
     *stride = displif_stride(d->width, d->bpp);
     return d->map;
+}
+
+static const uint8_t *be_shown(Backend *b, unsigned int conn, uint32_t *w,
+                               uint32_t *h, uint32_t *stride)
+{
+    uint32_t format = 0;
+    const uint8_t *shown = be_shown_format(b, conn, w, h, stride, &format);
+
+    if (shown) {
+        g_assert_cmphex(format, ==, FOURCC_XR24);
+    }
+    return shown;
 }
 
 /*
@@ -718,7 +742,8 @@ typedef struct Guest {
     QPCIBar fb;
     QPCIBar mmio;
     uint32_t width, height;
-    uint32_t *pixels;           /* what we drew */
+    uint32_t bytepp;
+    uint8_t *pixels;            /* what we drew */
 } Guest;
 
 #define GUEST_CARD_SLOT 5
@@ -747,12 +772,13 @@ static void guest_start(Guest *g, const char *card, const char *extra)
     }
 }
 
-static void guest_set_mode(Guest *g, uint32_t w, uint32_t h)
+static void guest_set_mode_bpp(Guest *g, uint32_t w, uint32_t h,
+                               uint32_t bpp)
 {
     guest_vbe(g, VBE_DISPI_INDEX_ENABLE, 0);
     guest_vbe(g, VBE_DISPI_INDEX_XRES, w);
     guest_vbe(g, VBE_DISPI_INDEX_YRES, h);
-    guest_vbe(g, VBE_DISPI_INDEX_BPP, 32);
+    guest_vbe(g, VBE_DISPI_INDEX_BPP, bpp);
     guest_vbe(g, VBE_DISPI_INDEX_VIRT_WIDTH, w);
     guest_vbe(g, VBE_DISPI_INDEX_X_OFFSET, 0);
     guest_vbe(g, VBE_DISPI_INDEX_Y_OFFSET, 0);
@@ -760,24 +786,38 @@ static void guest_set_mode(Guest *g, uint32_t w, uint32_t h)
               VBE_DISPI_ENABLED | VBE_DISPI_LFB_ENABLED);
     g->width = w;
     g->height = h;
+    g->bytepp = bpp / 8;
     g_free(g->pixels);
-    g->pixels = g_new0(uint32_t, w * h);
+    g->pixels = g_malloc0((size_t)w * h * g->bytepp);
+}
+
+static void guest_set_mode(Guest *g, uint32_t w, uint32_t h)
+{
+    guest_set_mode_bpp(g, w, h, 32);
 }
 
 /* Fill a rectangle with a colour, in the guest's framebuffer. */
 static void guest_fill(Guest *g, uint32_t x, uint32_t y, uint32_t w,
                        uint32_t h, uint32_t rgb)
 {
-    g_autofree uint32_t *row = g_new(uint32_t, w);
+    size_t len = (size_t)w * g->bytepp;
+    g_autofree uint8_t *row = g_malloc(len);
+    uint16_t rgb565 = (rgb >> 8 & 0xf800) | (rgb >> 5 & 0x07e0) |
+                      (rgb >> 3 & 0x001f);
     uint32_t i;
 
     for (i = 0; i < w; i++) {
-        row[i] = rgb;
+        if (g->bytepp == 2) {
+            memcpy(row + i * 2, &rgb565, 2);
+        } else {
+            memcpy(row + i * 4, &rgb, 4);
+        }
     }
     for (i = y; i < y + h; i++) {
-        qpci_memwrite(g->dev, g->fb, ((uint64_t)i * g->width + x) * 4, row,
-                      w * 4);
-        memcpy(&g->pixels[i * g->width + x], row, w * 4);
+        size_t off = ((size_t)i * g->width + x) * g->bytepp;
+
+        qpci_memwrite(g->dev, g->fb, off, row, len);
+        memcpy(g->pixels + off, row, len);
     }
 }
 
@@ -816,20 +856,53 @@ static void guest_stop(Guest *g)
  * After the guest stopped drawing, the backend's displayed buffer must
  * equal the guest's framebuffer byte for byte.
  */
+/* RGB565 as pixman widens it: the top bits repeat in the new low bits. */
+static uint32_t rgb565_to_xrgb(uint16_t p)
+{
+    uint32_t r = p >> 11, g = p >> 5 & 0x3f, b = p & 0x1f;
+
+    return (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 | (b << 3 | b >> 2);
+}
+
+/* Is row @y as the backend shows it (in @format) what the guest drew? */
+static bool row_matches(Guest *g, const uint8_t *shown, uint32_t format,
+                        uint32_t y)
+{
+    const uint8_t *drawn = g->pixels + (size_t)y * g->width * g->bytepp;
+    uint32_t x;
+
+    if ((format == FOURCC_XR24 && g->bytepp == 4) ||
+        (format == FOURCC_RG16 && g->bytepp == 2)) {
+        return !memcmp(shown, drawn, (size_t)g->width * g->bytepp);
+    }
+    g_assert_cmphex(format, ==, FOURCC_XR24);   /* converted */
+    g_assert_cmpuint(g->bytepp, ==, 2);
+    for (x = 0; x < g->width; x++) {
+        uint32_t px;
+        uint16_t p;
+
+        memcpy(&px, shown + x * 4, 4);
+        memcpy(&p, drawn + x * 2, 2);
+        if ((px & 0xffffff) != rgb565_to_xrgb(p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void assert_backend_shows(Backend *b, Guest *g)
 {
     int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
     const uint8_t *shown = NULL;
-    uint32_t w = 0, h = 0, stride = 0, y, bad = 0;
+    uint32_t w = 0, h = 0, stride = 0, format = 0, y, bad = 0;
 
     for (;;) {
         be_serve(b, 100);
-        shown = be_shown(b, 0, &w, &h, &stride);
+        shown = be_shown_format(b, 0, &w, &h, &stride, &format);
         bad = 0;
         if (shown && w == g->width && h == g->height) {
             for (y = 0; y < h; y++) {
-                if (memcmp(shown + (size_t)y * stride,
-                           &g->pixels[y * g->width], w * 4)) {
+                if (!row_matches(g, shown + (size_t)y * stride, format, y)) {
                     bad++;
                 }
             }
@@ -1061,6 +1134,41 @@ static void test_edid(gconstpointer opaque)
     be_close(&b);
 }
 
+/*
+ * A 16 bpp guest mode: a backend that takes RGB565 gets it as it is; one
+ * that takes only XRGB8888 (displ_be under weston) refuses FB_ATTACH and
+ * gets it converted, with no loss of the connection.
+ */
+static void test_format(gconstpointer opaque)
+{
+    bool xrgb_only = !strcmp(opaque, "convert");
+    QDict *rsp;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    b.xrgb_only = xrgb_only;
+    guest_start(&g, "bochs-display", ",resolution=640x480");
+    be_connect(&b);
+    guest_set_mode_bpp(&g, 640, 480, 16);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 10);
+    assert_backend_shows(&b, &g);
+    g_assert_cmphex(b.last_format, ==, xrgb_only ? FOURCC_XR24 : FOURCC_RG16);
+    rsp = qtest_qmp(g.qts, "{'execute': 'qom-get', 'arguments': "
+                    "{'path': '/machine/peripheral/xdf0', "
+                    "'property': 'state'}}");
+    g_assert_cmpstr(qdict_get_str(rsp, "return"), ==,
+                    "XenbusStateConnected");
+    qobject_unref(rsp);
+    guest_stop(&g);
+    be_close(&b);
+}
+
 typedef enum Misbehaviour {
     BE_RESTART,             /* backend process restarts */
     BE_CLOSE,               /* backend goes Closing, then comes back */
@@ -1225,6 +1333,10 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/firmware/virtio-vga", "virtio-vga",
                         test_firmware);
     qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
+    qtest_add_data_func("/xen-displfront/format/native", "native",
+                        test_format);
+    qtest_add_data_func("/xen-displfront/format/convert", "convert",
+                        test_format);
     qtest_add_data_func("/xen-displfront/edid/v2", "v2", test_edid);
     qtest_add_data_func("/xen-displfront/edid/einval", "einval", test_edid);
     qtest_add_data_func("/xen-displfront/edid/v1", "v1", test_edid);
