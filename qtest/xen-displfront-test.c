@@ -1169,6 +1169,105 @@ static void test_format(gconstpointer opaque)
     be_close(&b);
 }
 
+/*
+ * What Xen holds (xensim's tables: ports, grants, mappings), as
+ * xensim-stat prints it; NULL when not on xensim.
+ */
+static char *xen_resources(void)
+{
+    g_autofree char *out = NULL;
+    const char *argv[] = { "xensim-stat", NULL };
+
+    if (!g_getenv("XENSIM_SOCKET")) {
+        return NULL;
+    }
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &out, NULL, NULL, NULL));
+    return g_strstrip(g_strdup(out));
+}
+
+/*
+ * A toolstack wrote the vdispl nodes (xl.cfg vdispl=): the device takes
+ * be-alloc and the resolution from there, leaves them alone and
+ * removes nothing when QEMU quits; it only says Closed.
+ */
+static void test_toolstack(void)
+{
+    const char *fe = "/local/domain/0/device/vdispl/0";
+    const char *be = "/local/domain/0/backend/vdispl/0/0";
+    g_autofree char *res = NULL;
+    g_autofree char *state = NULL;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    be_write(&b, fe, "backend", be);
+    be_write(&b, fe, "backend-id", "0");
+    be_write(&b, fe, "be-alloc", "1");
+    be_write(&b, fe, "0/resolution", "800x600");
+    be_write(&b, fe, "0/unique-id", "toolstack-conn");
+    be_write(&b, be, "frontend", fe);
+    be_write(&b, be, "frontend-id", "0");
+    be_write(&b, be, "online", "1");
+    be_write(&b, be, "state", "1");
+
+    guest_start(&g, "bochs-display", ",resolution=1920x1080");
+    be_connect(&b);
+    guest_set_mode(&g, 800, 600);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 5);
+    assert_backend_shows(&b, &g);
+    g_assert_true(b.dbuf[0].allocated || b.dbuf[1].allocated);
+    res = be_read(&b, fe, "0/resolution");
+    g_assert_cmpstr(res, ==, "800x600");
+    guest_stop(&g);
+
+    state = be_read(&b, fe, "state");
+    g_assert_cmpstr(state, ==, "6");
+    g_assert_true(xs_rm(b.xs, XBT_NULL, fe));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, be));
+    be_close(&b);
+}
+
+/* A toolstack's node that is not what displif says: refused by name. */
+static void test_toolstack_bad(void)
+{
+    const char *fe = "/local/domain/0/device/vdispl/0";
+    const char *be = "/local/domain/0/backend/vdispl/0/0";
+    Backend b;
+    QemuRun r;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    be_write(&b, fe, "backend", be);
+    be_write(&b, fe, "0/resolution", "800x0");
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,display=v");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_assert_nonnull(strstr(r.err, "/local/domain/0/device/vdispl/0/0/"
+                            "resolution is '800x0', not a resolution"));
+    qemu_run_free(&r);
+
+    be_write(&b, fe, "backend", "/local/domain/7/backend/vdispl/0/0");
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,display=v");
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_assert_nonnull(strstr(r.err, "check backend-domid and "
+                            "frontend-domid"));
+    qemu_run_free(&r);
+
+    g_assert_true(xs_rm(b.xs, XBT_NULL, fe));
+    be_close(&b);
+}
+
 typedef enum Misbehaviour {
     BE_RESTART,             /* backend process restarts */
     BE_CLOSE,               /* backend goes Closing, then comes back */
@@ -1230,6 +1329,8 @@ static void be_misbehave(Backend *b, Guest *g, Misbehaviour m)
 static void test_misbehave(gconstpointer opaque)
 {
     Misbehaviour m = GPOINTER_TO_INT(opaque);
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
     Backend b;
     Guest g;
 
@@ -1245,6 +1346,7 @@ static void test_misbehave(gconstpointer opaque)
     guest_draw_random(&g, &b, 5);
     assert_backend_shows(&b, &g);
 
+    before = xen_resources();
     be_misbehave(&b, &g, m);
     be_unmap_all(&b);
     /* what the guest draws while no backend listens is not lost */
@@ -1256,6 +1358,9 @@ static void test_misbehave(gconstpointer opaque)
     }
     guest_draw_random(&g, &b, 5);
     assert_backend_shows(&b, &g);
+    /* the same ports, grants and mappings as before: nothing leaked */
+    after = xen_resources();
+    g_assert_cmpstr(after, ==, before);
 
     guest_stop(&g);
     be_close(&b);
@@ -1333,6 +1438,9 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/firmware/virtio-vga", "virtio-vga",
                         test_firmware);
     qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
+    qtest_add_func("/xen-displfront/toolstack/nodes", test_toolstack);
+    qtest_add_func("/xen-displfront/toolstack/bad-nodes",
+                   test_toolstack_bad);
     qtest_add_data_func("/xen-displfront/format/native", "native",
                         test_format);
     qtest_add_data_func("/xen-displfront/format/convert", "convert",
