@@ -315,89 +315,110 @@ xdf_fail(XenDisplFrontConnector *c, const char *fmt, ...)
     xdf_set_state(s, XenbusStateClosed);
 }
 
+/* xs_node_printf(), skipped once an error is set: one check per batch. */
+static void G_GNUC_PRINTF(6, 7)
+xdf_xs_printf(struct qemu_xs_handle *h, xs_transaction_t t, const char *node,
+              const char *key, Error **errp, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (*errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    xs_node_vprintf(h, t, node, key, errp, fmt, ap);
+    va_end(ap);
+}
+
+typedef void XdfXsWrite(XenDisplFront *s, xs_transaction_t t, Error **errp);
+
 /*
- * Create the frontend and backend directories, as a toolstack would
+ * Run @write in one XenStore transaction, again while it conflicts with
+ * another writer; @what names the job in errors.
+ */
+static bool xdf_xs_transaction(XenDisplFront *s, XdfXsWrite *write,
+                               const char *what, Error **errp)
+{
+    Error *local_err = NULL;
+    xs_transaction_t t;
+
+    for (;;) {
+        t = qemu_xen_xs_transaction_start(s->xsh);
+        if (t == XBT_NULL) {
+            error_setg_errno(errp, errno, "cannot %s: no XenStore "
+                             "transaction", what);
+            return false;
+        }
+        write(s, t, &local_err);
+        if (local_err) {
+            qemu_xen_xs_transaction_end(s->xsh, t, true);
+            error_propagate_prepend(errp, local_err, "cannot %s: ", what);
+            return false;
+        }
+        if (qemu_xen_xs_transaction_end(s->xsh, t, false)) {
+            return true;
+        }
+        if (errno != EAGAIN) {
+            error_setg_errno(errp, errno, "cannot %s", what);
+            return false;
+        }
+    }
+}
+
+/*
+ * The frontend and backend directories, as a toolstack would write them
  * (xl.cfg's vdispl=), when none exist yet.  Owner of each is its own
  * domain, and the other end may read it.
  */
-static bool xdf_write_nodes(XenDisplFront *s, Error **errp)
+static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
+                               Error **errp)
 {
-    xs_transaction_t t;
-    Error *local_err = NULL;
+    struct qemu_xs_handle *h = s->xsh;
+    Error *stale = NULL;
     unsigned int i;
 
-again:
-    t = qemu_xen_xs_transaction_start(s->xsh);
-    if (t == XBT_NULL) {
-        error_setg_errno(errp, errno, "cannot start a XenStore transaction");
-        return false;
-    }
-    xs_node_destroy(s->xsh, t, s->fe_path, &local_err);
-    error_free(local_err);
-    local_err = NULL;
-    xs_node_destroy(s->xsh, t, s->be_path, &local_err);
-    error_free(local_err);
-    local_err = NULL;
+    /* whatever an earlier run left */
+    xs_node_destroy(h, t, s->fe_path, &stale);
+    error_free(stale);
+    stale = NULL;
+    xs_node_destroy(h, t, s->be_path, &stale);
+    error_free(stale);
 
-    xs_node_create(s->xsh, t, s->fe_path, s->frontend_domid,
-                   s->backend_domid, XS_PERM_READ, &local_err);
-    if (!local_err) {
-        xs_node_create(s->xsh, t, s->be_path, s->backend_domid,
-                       s->frontend_domid, XS_PERM_READ, &local_err);
+    xs_node_create(h, t, s->fe_path, s->frontend_domid, s->backend_domid,
+                   XS_PERM_READ, errp);
+    if (*errp) {
+        return;
     }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->fe_path, "backend", &local_err, "%s",
-                       s->be_path);
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->fe_path, "backend-id", &local_err,
-                       "%" PRIu32, s->backend_domid);
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_BE_ALLOC,
-                       &local_err, "%d", s->be_alloc);
-    }
-    for (i = 0; !local_err && i < s->nr_connectors; i++) {
+    xs_node_create(h, t, s->be_path, s->backend_domid, s->frontend_domid,
+                   XS_PERM_READ, errp);
+    xdf_xs_printf(h, t, s->fe_path, "backend", errp, "%s", s->be_path);
+    xdf_xs_printf(h, t, s->fe_path, "backend-id", errp, "%" PRIu32,
+                  s->backend_domid);
+    xdf_xs_printf(h, t, s->fe_path, XENDISPL_FIELD_BE_ALLOC, errp, "%d",
+                  s->be_alloc);
+    for (i = 0; i < s->nr_connectors; i++) {
         g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
 
-        xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_RESOLUTION,
-                       &local_err, "%" PRIu32 "x%" PRIu32,
-                       s->conn[i].width, s->conn[i].height);
-        if (!local_err) {
-            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_UNIQUE_ID,
-                           &local_err, "%s-%u", xen_displfront_id(s), i);
-        }
+        xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_RESOLUTION, errp,
+                      "%" PRIu32 "x%" PRIu32, s->conn[i].width,
+                      s->conn[i].height);
+        xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp, "%s-%u",
+                      xen_displfront_id(s), i);
     }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->fe_path, "state", &local_err, "%u",
-                       XenbusStateInitialising);
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->be_path, "frontend", &local_err, "%s",
-                       s->fe_path);
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->be_path, "frontend-id", &local_err,
-                       "%" PRIu32, s->frontend_domid);
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->be_path, "online", &local_err, "1");
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->be_path, "state", &local_err, "%u",
-                       XenbusStateInitialising);
-    }
-    if (local_err) {
-        qemu_xen_xs_transaction_end(s->xsh, t, true);
-        error_propagate_prepend(errp, local_err,
-                                "cannot write the vdispl nodes: ");
-        return false;
-    }
-    if (!qemu_xen_xs_transaction_end(s->xsh, t, false)) {
-        if (errno == EAGAIN) {
-            goto again;
-        }
-        error_setg_errno(errp, errno, "cannot write the vdispl nodes");
+    xdf_xs_printf(h, t, s->fe_path, "state", errp, "%u",
+                  XenbusStateInitialising);
+    xdf_xs_printf(h, t, s->be_path, "frontend", errp, "%s", s->fe_path);
+    xdf_xs_printf(h, t, s->be_path, "frontend-id", errp, "%" PRIu32,
+                  s->frontend_domid);
+    xdf_xs_printf(h, t, s->be_path, "online", errp, "1");
+    xdf_xs_printf(h, t, s->be_path, "state", errp, "%u",
+                  XenbusStateInitialising);
+}
+
+static bool xdf_write_nodes(XenDisplFront *s, Error **errp)
+{
+    if (!xdf_xs_transaction(s, xdf_write_nodes_in,
+                            "write the vdispl nodes", errp)) {
         return false;
     }
     s->wrote_nodes = true;
@@ -865,11 +886,31 @@ static void xdf_negotiate_version(XenDisplFront *s)
     }
 }
 
+static void xdf_publish_in(XenDisplFront *s, xs_transaction_t t,
+                           Error **errp)
+{
+    unsigned int i;
+
+    for (i = 0; i < s->nr_connectors; i++) {
+        XenDisplFrontConnector *c = &s->conn[i];
+        g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
+
+        xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_RING_REF, errp,
+                      "%" PRIu32, c->req_ref);
+        xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_CHANNEL, errp,
+                      "%d", c->req_port);
+        xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_RING_REF, errp,
+                      "%" PRIu32, c->evt_ref);
+        xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_CHANNEL, errp,
+                      "%d", c->evt_port);
+    }
+    xdf_xs_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_FE_VERSION, errp,
+                  "%u", s->version);
+}
+
 /* Backend is waiting for us: allocate and publish the transport. */
 static bool xdf_connect(XenDisplFront *s, Error **errp)
 {
-    xs_transaction_t t;
-    Error *local_err = NULL;
     unsigned int i;
 
     xdf_negotiate_version(s);
@@ -879,50 +920,7 @@ static bool xdf_connect(XenDisplFront *s, Error **errp)
             return false;
         }
     }
-
-again:
-    t = qemu_xen_xs_transaction_start(s->xsh);
-    if (t == XBT_NULL) {
-        error_setg_errno(errp, errno, "cannot start a XenStore transaction");
-        return false;
-    }
-    for (i = 0; !local_err && i < s->nr_connectors; i++) {
-        XenDisplFrontConnector *c = &s->conn[i];
-        g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
-
-        xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_RING_REF,
-                       &local_err, "%" PRIu32, c->req_ref);
-        if (!local_err) {
-            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_CHANNEL,
-                           &local_err, "%d", c->req_port);
-        }
-        if (!local_err) {
-            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_RING_REF,
-                           &local_err, "%" PRIu32, c->evt_ref);
-        }
-        if (!local_err) {
-            xs_node_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_CHANNEL,
-                           &local_err, "%d", c->evt_port);
-        }
-    }
-    if (!local_err) {
-        xs_node_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_FE_VERSION,
-                       &local_err, "%u", s->version);
-    }
-    if (local_err) {
-        qemu_xen_xs_transaction_end(s->xsh, t, true);
-        error_propagate_prepend(errp, local_err,
-                                "cannot publish the rings: ");
-        return false;
-    }
-    if (!qemu_xen_xs_transaction_end(s->xsh, t, false)) {
-        if (errno == EAGAIN) {
-            goto again;
-        }
-        error_setg_errno(errp, errno, "cannot publish the rings");
-        return false;
-    }
-    return true;
+    return xdf_xs_transaction(s, xdf_publish_in, "publish the rings", errp);
 }
 
 static void xdf_disconnect(XenDisplFront *s)
