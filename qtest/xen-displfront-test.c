@@ -10,9 +10,12 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qemu/cutils.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
+#include "libqos/libqos-pc.h"
+#include "libqos/fw_cfg.h"
 #include "qobject/qdict.h"
 #include "hw/display/bochs-vbe.h"
 
@@ -738,9 +741,11 @@ static const uint8_t *be_shown(Backend *b, unsigned int conn, uint32_t *w,
 typedef struct Guest {
     QTestState *qts;
     QPCIBus *bus;
-    QPCIDevice *dev;
+    QPCIDevice *dev;            /* the card, or NULL for ramfb */
     QPCIBar fb;
     QPCIBar mmio;
+    QOSState *qs;               /* ramfb: guest memory and fw_cfg */
+    uint64_t ram_fb;            /* ramfb: the framebuffer in guest RAM */
     uint32_t width, height;
     uint32_t bytepp;
     uint8_t *pixels;            /* what we drew */
@@ -816,7 +821,11 @@ static void guest_fill(Guest *g, uint32_t x, uint32_t y, uint32_t w,
     for (i = y; i < y + h; i++) {
         size_t off = ((size_t)i * g->width + x) * g->bytepp;
 
-        qpci_memwrite(g->dev, g->fb, off, row, len);
+        if (g->dev) {
+            qpci_memwrite(g->dev, g->fb, off, row, len);
+        } else {
+            qtest_memwrite(g->qts, g->ram_fb + off, row, len);
+        }
         memcpy(g->pixels + off, row, len);
     }
 }
@@ -846,11 +855,50 @@ static void guest_draw_random(Guest *g, Backend *b, unsigned int n)
 
 static void guest_stop(Guest *g)
 {
+    g_free(g->pixels);
+    if (g->qs) {
+        qtest_shutdown(g->qs);
+        return;
+    }
     qpci_free_pc(g->bus);
     g_free(g->dev);
-    g_free(g->pixels);
     qtest_quit(g->qts);
 }
+
+/*
+ * ramfb: the guest hands the framebuffer's place and format over fw_cfg
+ * (etc/ramfb, big-endian) and draws into its own RAM.
+ */
+static void guest_start_ramfb(Guest *g, uint32_t w, uint32_t h)
+{
+    struct QEMU_PACKED {
+        uint64_t addr;
+        uint32_t fourcc, flags, width, height, stride;
+    } cfg;
+    QFWCFG *fw_cfg;
+
+    memset(g, 0, sizeof(*g));
+    g->qs = qtest_pc_boot("-nodefaults -display none "
+                          "-device ramfb,id=card0 "
+                          "-device xen-displfront,id=xdf0,display=card0,"
+                          "resolution=%ux%u", w, h);
+    g->qts = g->qs->qts;
+    g->width = w;
+    g->height = h;
+    g->bytepp = 4;
+    g->pixels = g_malloc0((size_t)w * h * 4);
+    g->ram_fb = guest_alloc(&g->qs->alloc, (size_t)w * h * 4);
+    cfg.addr = cpu_to_be64(g->ram_fb);
+    cfg.fourcc = cpu_to_be32(FOURCC_XR24);
+    cfg.flags = 0;
+    cfg.width = cpu_to_be32(w);
+    cfg.height = cpu_to_be32(h);
+    cfg.stride = cpu_to_be32(w * 4);
+    fw_cfg = pc_fw_cfg_init(g->qts);
+    qfw_cfg_write_file(fw_cfg, g->qs, "etc/ramfb", &cfg, sizeof(cfg));
+    pc_fw_cfg_uninit(fw_cfg);
+}
+
 
 /*
  * After the guest stopped drawing, the backend's displayed buffer must
@@ -917,6 +965,26 @@ static void assert_backend_shows(Backend *b, Guest *g)
     g_error("backend shows %ux%u with %u rows differing, guest has %ux%u "
             "(%u flips)", w, h, bad, g->width, g->height,
             b->conn[0].nr_flips);
+}
+
+/* The third card: ramfb, random frames drawn into guest RAM. */
+static void test_frames_ramfb(void)
+{
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start_ramfb(&g, 640, 480);
+    be_connect(&b);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 20);
+    assert_backend_shows(&b, &g);
+    guest_stop(&g);
+    be_close(&b);
 }
 
 typedef struct FramesCase {
@@ -1424,6 +1492,7 @@ int main(int argc, char **argv)
                         &(FramesCase){ "bochs-display", "" }, test_frames);
     qtest_add_data_func("/xen-displfront/frames/VGA",
                         &(FramesCase){ "VGA", "" }, test_frames);
+    qtest_add_func("/xen-displfront/frames/ramfb", test_frames_ramfb);
     qtest_add_data_func("/xen-displfront/frames/be-alloc",
                         &(FramesCase){ "bochs-display", ",be-alloc=on" },
                         test_frames);
