@@ -1,0 +1,45 @@
+#!/bin/bash
+# meson's entry to the real-Xen rig: run tests/displfront.sh in dom0 when
+# the rig can run here, else skip (exit 77) saying exactly why.
+#
+#   meson-test.sh BUILDDIR TESTSCRIPT
+#
+# Runs when XDF_REALXEN=1, or when a dom0 image was built before (the
+# cache holds one); XDF_REALXEN=0 always skips.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${XDF_CACHE:-$HOME/.cache/xen-displfront}/realxen
+skip() { echo "realxen: SKIP: $*"; exit 77; }
+
+[ $# = 2 ] || { echo "usage: $0 BUILDDIR TESTSCRIPT" >&2; exit 2; }
+export XDF_BUILD=$1
+want=${XDF_REALXEN:-}
+if [ "$want" = 0 ]; then
+    skip "XDF_REALXEN=0"
+elif [ "$want" != 1 ] && ! compgen -G "$CACHE/*/.complete" > /dev/null; then
+    skip "set XDF_REALXEN=1 to build the Debian dom0 image (once, a few minutes, needs root and the Debian mirror) and boot Xen under QEMU TCG"
+fi
+[ "$(id -u)" = 0 ] || skip "needs root (debootstrap, 9p passthrough)"
+command -v debootstrap > /dev/null || skip "no debootstrap (apt-get install debootstrap)"
+QEMU=${XDF_REALXEN_QEMU:-/usr/bin/qemu-system-x86_64}
+[ -x "$QEMU" ] || skip "no $QEMU (apt-get install qemu-system-x86)"
+"$QEMU" -device help 2>/dev/null | grep -q '"virtio-9p-pci"' || skip "$QEMU has no virtio-9p-pci"
+for f in qemu-system-x86_64 qtest-xen-displfront; do
+    [ -x "$XDF_BUILD/$f" ] || skip "no $XDF_BUILD/$f"
+done
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+"$HERE/run.sh" "$2" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# 125: the rig itself failed (a boot stage, a timeout before the script):
+# not a verdict on the device, so skip with run.sh's reason.
+if [ "$rc" = 125 ]; then
+    skip "$(grep -a 'FAILED after\|error:' "$log" | tail -n1 | sed 's/^\[realxen\] //')"
+fi
+exit "$rc"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Runs in dom0 of the real-Xen rig (tools/realxen/run.sh), in the
+# repository: the device's qtest against real Xen 4.17 -- our QEMU with
+# -device xen-displfront as the frontend (domain 0), the qtest as backend
+# and guest driver -- then checks, from Xen's own view, that grants and
+# event channels are back to their baseline.
+#
+# Environment: XDF_BUILD (build folder, default build),
+#   XDF_REALXEN_TESTS (qtest paths, space separated; default: frames with
+#   bochs-display and a backend restart; "all" runs the whole qtest).
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -uo pipefail
+B=${XDF_BUILD:-build}
+OUT=${XDF_RUN:-/tmp}
+TESTS=${XDF_REALXEN_TESTS:-/x86_64/xen-displfront/frames/bochs-display /x86_64/xen-displfront/backend/restart}
+fails=0
+say() { echo "## $*"; }
+bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+
+for f in "$B/qemu-system-x86_64" "$B/qtest-xen-displfront"; do
+    [ -x "$f" ] || { echo "missing $f (build the project first)"; exit 2; }
+done
+say "$(xl info | grep -E '^(xen_version|xen_caps|total_memory)' | tr -s ' ' | tr '\n' ' ')"
+
+# gntalloc's default limit is 1024 pages; the device shares two buffers per
+# connector.
+if [ -w /sys/module/xen_gntalloc/parameters/limit ]; then
+    echo 262144 > /sys/module/xen_gntalloc/parameters/limit
+fi
+say "gntalloc limit: $(cat /sys/module/xen_gntalloc/parameters/limit 2>/dev/null || echo '?')"
+
+# Grant entries in use and event channels bound, as Xen sees them.
+grants() {   # -> "<entries in use> <maptrack line>"
+    xl dmesg -c > /dev/null
+    xl debug-keys g
+    sleep 1
+    xl dmesg -c > "$OUT/grants-$1.txt"
+    n=$(grep -cE '\[0x[0-9a-f]+\]' "$OUT/grants-$1.txt")
+    echo "$n"
+}
+evtchns() {
+    /usr/lib/xen-4.17/bin/lsevtchn 0 > "$OUT/evtchn-$1.txt" 2>&1
+    grep -vc ': *Closed' "$OUT/evtchn-$1.txt"
+}
+g0=$(grants before); e0=$(evtchns before)
+say "baseline: $g0 grant entries in use, $e0 event channels of dom0"
+
+export QTEST_QEMU_BINARY=$PWD/$B/qemu-system-x86_64
+[ "$TESTS" = all ] && TESTS=""
+args=()
+for t in $TESTS; do args+=(-p "$t"); done
+say "qtest-xen-displfront ${args[*]:-(all)}"
+t0=$(date +%s)
+"$B/qtest-xen-displfront" --tap -k "${args[@]}"
+rc=$?
+say "qtest exited $rc after $(( $(date +%s) - t0 )) s"
+[ $rc = 0 ] || bad "qtest-xen-displfront (status $rc)"
+
+sleep 2
+g1=$(grants after); e1=$(evtchns after)
+say "after: $g1 grant entries in use, $e1 event channels of dom0"
+if [ "$g1" = "$g0" ]; then echo "ok - grants back to baseline ($g0)"
+else bad "grants: $g0 before, $g1 after (see grants-*.txt)"; fi
+if [ "$e1" = "$e0" ]; then echo "ok - event channels back to baseline ($e0)"
+else bad "event channels: $e0 before, $e1 after"; diff "$OUT/evtchn-before.txt" "$OUT/evtchn-after.txt"; fi
+exit $((fails > 0))
