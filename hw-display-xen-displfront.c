@@ -55,6 +55,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_MIN_FLIP_INTERVAL_MS 16     /* at most ~60 flips a second */
 #define XDF_NR_BUFFERS          2
 #define XDF_MAX_CONNECTORS      4       /* as Linux's frontend */
+#define XDF_XS_TRIES            16      /* XenStore transaction retries */
+#define XDF_RETIRED_FBS         16      /* cookies late events may name */
 
 /* DRM fourcc codes (drm_fourcc.h), as displif carries them. */
 #define XDF_FOURCC(a, b, c, d) \
@@ -341,8 +343,9 @@ static bool xdf_xs_transaction(XenDisplFront *s, XdfXsWrite *write,
 {
     Error *local_err = NULL;
     xs_transaction_t t;
+    int tries;
 
-    for (;;) {
+    for (tries = 0; tries < XDF_XS_TRIES; tries++) {
         t = qemu_xen_xs_transaction_start(s->xsh);
         if (t == XBT_NULL) {
             error_setg_errno(errp, errno, "cannot %s: no XenStore "
@@ -363,6 +366,9 @@ static bool xdf_xs_transaction(XenDisplFront *s, XdfXsWrite *write,
             return false;
         }
     }
+    error_setg(errp, "cannot %s: XenStore transactions kept conflicting "
+               "(%d tries)", what, XDF_XS_TRIES);
+    return false;
 }
 
 /*
@@ -605,10 +611,17 @@ static void xdf_handle_events(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
     struct xendispl_evt evt;
-    int ret;
+    uint32_t prod;
 
-    while ((ret = displif_front_get_event(c->evt_page, &c->evt_cons,
-                                          &evt)) > 0) {
+    /* one batch: a backend that keeps adding events cannot hold us here */
+    if (displif_front_event_prod(c->evt_page, c->evt_cons, &prod)) {
+        xdf_fail(c, "backend set in_prod to %u with %u events taken: more "
+                 "than the %zu the event ring holds", prod, c->evt_cons,
+                 (size_t)XENDISPL_IN_RING_LEN);
+        return;
+    }
+    while (c->evt_cons != prod) {
+        displif_front_take_event(c->evt_page, &c->evt_cons, &evt);
         if (evt.type != XENDISPL_EVT_PG_FLIP) {
             trace_xen_displfront_event_unknown(xen_displfront_id(s),
                                                c->index, evt.type);
@@ -629,11 +642,6 @@ static void xdf_handle_events(XenDisplFrontConnector *c)
         if (!c->evt_page) {
             return;             /* disconnected meanwhile */
         }
-    }
-    if (ret < 0) {
-        xdf_fail(c, "backend set in_prod to %u with %u events taken: more "
-                 "than the %zu the event ring holds", c->evt_page->in_prod,
-                 c->evt_cons, (size_t)XENDISPL_IN_RING_LEN);
     }
 }
 
@@ -668,6 +676,10 @@ static void xdf_evtchn_handler(void *opaque)
 static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b);
 static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
                              int status);
+typedef struct XdfRetired XdfRetired;
+static void xdf_retired_free(XenDisplFront *s, XdfRetired *old);
+static void xdf_release_old(XenDisplFrontConnector *c, XdfRequest *r,
+                            int status);
 
 static void xdf_request_free(XenDisplFrontConnector *c, XdfRequest *r)
 {
@@ -675,6 +687,9 @@ static void xdf_request_free(XenDisplFrontConnector *c, XdfRequest *r)
         /* an old buffer waiting for its DBUF_DESTROY */
         xdf_buffer_free(c->s, r->opaque);
         g_free(r->opaque);
+    } else if (r && r->done == xdf_release_old && r->opaque) {
+        /* old buffers waiting for their connector to stop showing them */
+        xdf_retired_free(c->s, r->opaque);
     }
     g_free(r);
 }
@@ -749,14 +764,14 @@ static void xdf_get_edid(XenDisplFrontConnector *c)
         .buffer_sz = XENDISPL_EDID_MAX_SIZE,
     };
 
-    if (s->version < 2) {
+    if (s->version < 2 || !c->sring || c->edid) {
         return;                 /* GET_EDID came with version 2 */
     }
     c->edid = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
                                           ARRAY_SIZE(c->edid_refs),
                                           c->edid_refs, true);
     c->edid_dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
-                                              &c->edid_dir_ref, false);
+                                              &c->edid_dir_ref, true);
     if (!c->edid || !c->edid_dir) {
         warn_report("xen-displfront '%s': connector %u: cannot share a "
                     "buffer for the EDID: %s", xen_displfront_id(s),
@@ -985,7 +1000,8 @@ static void xdf_backend_changed(void *opaque, const char *path)
             break;
         }
         xdf_set_state(s, XenbusStateConnected);
-        for (i = 0; i < s->nr_connectors; i++) {
+        for (i = 0; i < s->nr_connectors &&
+                    s->state == XenbusStateConnected; i++) {
             xdf_get_edid(&s->conn[i]);
             xdf_display_start(&s->conn[i]);
         }
@@ -1054,8 +1070,9 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
 
     b->be_alloc = s->be_alloc;
     if (!b->be_alloc) {
+        /* writable: backends (displ_be) map buffers read-write */
         b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
-                                              b->n_data, b->data_refs, false);
+                                              b->n_data, b->data_refs, true);
         if (!b->data) {
             error_setg_errno(errp, errno, "cannot share %u pages for a "
                              "%ux%u display buffer", b->n_data, width,
@@ -1067,9 +1084,9 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
         b->image = pixman_image_create_bits(format, width, height, b->data,
                                             b->stride);
     }
-    /* the backend writes the data refs into it when it allocates */
+    /* writable: the backend fills in the refs when it allocates */
     b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
-                                         b->dir_refs, b->be_alloc);
+                                         b->dir_refs, true);
     if (!b->dir) {
         error_setg_errno(errp, errno, "cannot share %u page-directory pages",
                          b->n_dir);
@@ -1133,7 +1150,8 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
             b = &c->buf[i];
         }
     }
-    if (r->req.operation != XENDISPL_OP_SET_CONFIG && !b) {
+    if (r->req.operation == XENDISPL_OP_SET_CONFIG ?
+        r->req.op.set_config.fb_cookie != c->buf[0].fb_cookie : !b) {
         return;                 /* a buffer retired meanwhile */
     }
     if (status == -EINVAL && r->req.operation == XENDISPL_OP_FB_ATTACH &&
@@ -1165,8 +1183,7 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
             xdf_set_config(c);
         }
     }
-    if (r->req.operation == XENDISPL_OP_SET_CONFIG &&
-        r->req.op.set_config.fb_cookie == c->buf[0].fb_cookie) {
+    if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
         c->configured = true;
         c->display = XDF_DISPLAY_ON;
         trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
@@ -1306,74 +1323,119 @@ static void xdf_destroy_done(XenDisplFrontConnector *ring, XdfRequest *r,
     }
 }
 
-/* A framebuffer is gone: its frame-done events may no longer come. */
-static void xdf_detach_done(XenDisplFrontConnector *c0, XdfRequest *r,
-                            int status)
+/*
+ * A retired framebuffer: a frame-done event for it may still come, on
+ * the connector's event page, after FB_DETACH was answered on connector
+ * 0's ring.  The last few are remembered.
+ */
+static void xdf_retire_fb(XenDisplFrontConnector *c, uint64_t cookie)
 {
-    XenDisplFrontConnector *c = r->opaque;
-    unsigned int i;
+    if (c->retired_fbs->len == XDF_RETIRED_FBS) {
+        g_array_remove_index(c->retired_fbs, 0);
+    }
+    g_array_append_val(c->retired_fbs, cookie);
+}
 
-    for (i = 0; i < c->retired_fbs->len; i++) {
-        if (g_array_index(c->retired_fbs, uint64_t, i) ==
-            r->req.op.fb_detach.fb_cookie) {
-            g_array_remove_index_fast(c->retired_fbs, i);
-            break;
+/*
+ * The buffers a mode change retired, handed from the disabling
+ * SET_CONFIG to their release.
+ */
+struct XdfRetired {
+    XdfBuffer *buf[XDF_NR_BUFFERS];
+};
+
+static void xdf_retired_free(XenDisplFront *s, XdfRetired *old)
+{
+    int i;
+
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        if (old->buf[i]) {
+            xdf_buffer_free(s, old->buf[i]);
+            g_free(old->buf[i]);
         }
     }
+    g_free(old);
+}
+
+/*
+ * The connector shows nothing any more (its disabling SET_CONFIG is
+ * answered, after every flip before it on the same ring): release the
+ * old buffers on connector 0's ring.
+ */
+static void xdf_release_old(XenDisplFrontConnector *c, XdfRequest *r,
+                            int status)
+{
+    XenDisplFrontConnector *c0 = &c->s->conn[0];
+    XdfRetired *old = r->opaque;
+    int i;
+
+    r->opaque = NULL;           /* ours now */
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        XdfBuffer *b = old->buf[i];
+        struct xendispl_fb_detach_req fb = { .fb_cookie = b->fb_cookie };
+        struct xendispl_dbuf_destroy_req dbuf = {
+            .dbuf_cookie = b->dbuf_cookie,
+        };
+
+        if (b->be_alloc && b->data) {
+            /* the backend may free its pages only once we let go */
+            pixman_image_unref(b->image);
+            b->image = NULL;
+            qemu_xen_gnttab_unmap(c->s->xgt, b->data, b->data_refs,
+                                  b->n_data);
+            b->data = NULL;
+        }
+        /* FB_ATTACH went before it on the same ring */
+        xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb), NULL, NULL);
+        xdf_submit(c0, XENDISPL_OP_DBUF_DESTROY, &dbuf, sizeof(dbuf),
+                   xdf_destroy_done, b);
+        old->buf[i] = NULL;
+    }
+    g_free(old);
 }
 
 /* Mode change while connected: release the old buffers, make new ones. */
 static void xdf_display_restart(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
-    XenDisplFrontConnector *c0 = &s->conn[0];
+    struct xendispl_set_config_req off = { 0 };
+    XdfRetired *old;
     int i;
 
     if (s->state != XenbusStateConnected) {
         return;
     }
-    if (c->configured) {
-        struct xendispl_set_config_req off = { 0 };
-
-        xdf_submit(c, XENDISPL_OP_SET_CONFIG, &off, sizeof(off), NULL, NULL);
+    if (!c->buf[0].dbuf_cookie) {
+        xdf_display_stop(c);
+        xdf_display_start(c);
+        return;
     }
+    old = g_new0(XdfRetired, 1);
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        XdfBuffer *old = g_new(XdfBuffer, 1);
-        struct xendispl_fb_detach_req fb = {
-            .fb_cookie = c->buf[i].fb_cookie,
-        };
-        struct xendispl_dbuf_destroy_req dbuf = {
-            .dbuf_cookie = c->buf[i].dbuf_cookie,
-        };
-
-        if (!c->buf[i].dbuf_cookie) {
-            g_free(old);
-            continue;
-        }
         /* the pages stay shared until the backend has let go of them */
-        *old = c->buf[i];
-        old->owner = c;
+        old->buf[i] = g_memdup2(&c->buf[i], sizeof(c->buf[i]));
+        old->buf[i]->owner = c;
+        xdf_retire_fb(c, c->buf[i].fb_cookie);
         memset(&c->buf[i], 0, sizeof(c->buf[i]));
         pixman_region32_init(&c->buf[i].stale);
-        /* FB_ATTACH went before it on the same ring */
-        g_array_append_val(c->retired_fbs, fb.fb_cookie);
-        xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb),
-                   xdf_detach_done, c);
-        xdf_submit(c0, XENDISPL_OP_DBUF_DESTROY, &dbuf, sizeof(dbuf),
-                   xdf_destroy_done, old);
-        c->releasing++;
     }
+    c->releasing = XDF_NR_BUFFERS;
+    timer_del(c->frame_timer);
     c->display = XDF_DISPLAY_OFF;
     c->front = c->flipping = -1;
     c->configured = false;
-    if (!c->releasing) {
-        xdf_display_start(c);
-    }
+    /* stop showing them first, behind any flip or SET_CONFIG in flight */
+    xdf_submit(c, XENDISPL_OP_SET_CONFIG, &off, sizeof(off),
+               xdf_release_old, old);
 }
 
 static void xdf_flip_done(XenDisplFrontConnector *c, XdfRequest *r,
                           int status)
 {
+    if (c->flipping < 0 ||
+        c->buf[c->flipping].fb_cookie != r->req.op.pg_flip.fb_cookie) {
+        return;                 /* a framebuffer a mode change retired */
+    }
     if (status) {
         xdf_fail(c, "backend refused PG_FLIP: %s", strerror(-status));
         return;
@@ -1851,6 +1913,10 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
     if (!xen_displfront_open_xen(s, errp) ||
         !xen_displfront_setup_xenstore(s, errp)) {
         xen_displfront_unbind_consoles(s);
+        if (s->wrote_nodes) {
+            qemu_xen_xs_destroy(s->xsh, XBT_NULL, s->fe_path);
+            qemu_xen_xs_destroy(s->xsh, XBT_NULL, s->be_path);
+        }
         xen_displfront_close_xen(s);
         return;
     }

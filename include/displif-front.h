@@ -53,28 +53,31 @@ static inline bool displif_front_final_check(
 }
 
 /*
- * Take the next event from @page into @evt.  @cons is our own copy of
- * the consumer index (the backend may scribble on the page's in_cons);
- * it is published to the page after each event.  Returns 1 when one was
- * taken, 0 when there is none, -EPROTO when in_prod claims more events
- * than the ring holds.
+ * How far the backend says the events go: *@prod, read once for a
+ * batch, so that a backend that keeps adding events cannot hold the
+ * frontend in its loop.  Returns 0, or -EPROTO when in_prod claims more
+ * events than the ring holds.  @cons is our own copy of the consumer
+ * index: the backend may scribble on the page's in_cons.
  */
-static inline int displif_front_get_event(struct xendispl_event_page *page,
-                                          uint32_t *cons,
-                                          struct xendispl_evt *evt)
+static inline int displif_front_event_prod(struct xendispl_event_page *page,
+                                           uint32_t cons, uint32_t *prod)
 {
-    uint32_t prod = __atomic_load_n(&page->in_prod, __ATOMIC_ACQUIRE);
+    *prod = __atomic_load_n(&page->in_prod, __ATOMIC_ACQUIRE);
+    return displif_evt_prod_ok(*prod, cons, XENDISPL_IN_RING_LEN) ? 0 :
+           -EPROTO;
+}
 
-    if (!displif_evt_prod_ok(prod, *cons, XENDISPL_IN_RING_LEN)) {
-        return -EPROTO;
-    }
-    if (prod == *cons) {
-        return 0;
-    }
+/*
+ * Take the event at *@cons (below the batch's prod) into @evt, copied
+ * out once, and publish the new consumer index to the page.
+ */
+static inline void displif_front_take_event(struct xendispl_event_page *page,
+                                            uint32_t *cons,
+                                            struct xendispl_evt *evt)
+{
     memcpy(evt, &XENDISPL_IN_RING_REF(page, *cons), sizeof(*evt));
     (*cons)++;
     __atomic_store_n(&page->in_cons, *cons, __ATOMIC_RELEASE);
-    return 1;
 }
 
 #endif /* DISPLIF_FRONT_H */

@@ -71,19 +71,22 @@ static void fuzz_responses(const uint8_t *data, size_t size)
 static void fuzz_events(const uint8_t *data, size_t size)
 {
     static uint8_t page[DISPLIF_PAGE_SIZE] __attribute__((aligned(4096)));
+    struct xendispl_event_page *ep = (struct xendispl_event_page *)page;
     struct xendispl_evt evt;
-    uint32_t cons, start;
+    uint32_t cons, start, prod;
     unsigned int taken = 0;
-    int ret;
 
     take(&cons, sizeof(cons), &data, &size);
     take(page, sizeof(page), &data, &size);
     start = cons;
-    while ((ret = displif_front_get_event(
-                (struct xendispl_event_page *)page, &cons, &evt)) > 0) {
+    if (displif_front_event_prod(ep, cons, &prod)) {
+        return;
+    }
+    while (cons != prod) {
+        displif_front_take_event(ep, &cons, &evt);
         taken++;
         assert(taken <= XENDISPL_IN_RING_LEN);
-        assert(((struct xendispl_event_page *)page)->in_cons == cons);
+        assert(ep->in_cons == cons);
     }
     assert(cons - start == taken);
 }

@@ -483,10 +483,12 @@ static int be_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
         g_assert_nonnull(d->map);
     }
     while (ref) {
+        /*
+         * read-write, as displ_be maps them: Xen refuses that for
+         * read-only grants
+         */
         uint32_t *page = xengnttab_map_grant_ref(b->xg, b->fe_domid, ref,
-                                                 d->allocated ?
-                                                 PROT_READ | PROT_WRITE :
-                                                 PROT_READ);
+                                                 PROT_READ | PROT_WRITE);
         uint32_t j;
 
         g_assert_nonnull(page);
@@ -503,7 +505,7 @@ static int be_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
     g_assert_cmpuint(k, ==, n);
     if (!d->allocated) {
         d->map = xengnttab_map_domain_grant_refs(b->xg, n, b->fe_domid, refs,
-                                                 PROT_READ);
+                                                 PROT_READ | PROT_WRITE);
         g_assert_nonnull(d->map);
     }
     d->cookie = r->dbuf_cookie;
@@ -568,7 +570,7 @@ static int be_get_edid(Backend *b, const struct xendispl_get_edid_req *r,
     g_assert_cmpuint(r->buffer_sz, >=, XENDISPL_EDID_MAX_SIZE);
     g_assert_cmpuint(n, <=, DISPLIF_GREFS_PER_DIR_PAGE);
     dir = xengnttab_map_grant_ref(b->xg, b->fe_domid, r->gref_directory,
-                                  PROT_READ);
+                                  PROT_READ | PROT_WRITE);
     g_assert_nonnull(dir);
     refs = g_memdup2(dir + 1, n * sizeof(uint32_t));
     xengnttab_unmap(b->xg, dir, 1);
