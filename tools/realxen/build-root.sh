@@ -89,13 +89,17 @@ KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
        awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 [ -n "$KPKG" ] || die "apt knows no linux-image-amd64 dependency (run apt-get update?)"
 KVER=${KPKG#linux-image-}
+# "package=candidate version" lines, one apt-cache call for all.
 pkgver() {
-    local v
-    v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
-    [ -n "$v" ] && [ "$v" != "(none)" ] || die "apt has no candidate for package $1"
-    echo "$1=$v"
+    local out p
+    out=$(apt-cache policy "$@" 2>/dev/null |
+          awk '/^[^ ]/ { sub(/:$/, ""); p = $1 } /Candidate:/ { print p "=" $2 }')
+    for p in "$@"; do
+        grep -q "^$p=[^(]" <<< "$out" || die "apt has no candidate for package $p"
+    done
+    echo "$out"
 }
-versions=$(for p in "$XEN_PKG" "$KPKG" "${ROOT_PKGS[@]}"; do pkgver "$p"; done)
+versions=$(pkgver "$XEN_PKG" "$KPKG" "${ROOT_PKGS[@]}")
 KEY=$( { echo "format $IMAGE_FORMAT $SUITE"; echo "$MIRROR"; echo "$versions"; } |
        sha256sum | cut -c1-12)
 OUT=$CACHE/$KEY
@@ -113,10 +117,9 @@ else
     done
     TMP=$CACHE/.build-$KEY
     mkdir -p "$TMP/debs"
-    chown _apt "$TMP/debs" 2>/dev/null || true
 
     step "download $XEN_PKG and $KPKG (apt-get download)"
-    (cd "$TMP/debs" && apt-get download "$XEN_PKG" "$KPKG") ||
+    (cd "$TMP/debs" && apt-get -o APT::Sandbox::User=root download "$XEN_PKG" "$KPKG") ||
         die "apt-get download $XEN_PKG $KPKG failed"
 
     step "unpack Xen and the dom0 kernel"

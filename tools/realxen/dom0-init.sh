@@ -51,7 +51,8 @@ stage tools-up
 
 cd "$(cat /xdf/cwd 2>/dev/null || echo /)"
 export XDF_RUN=/xdf
-sh /xdf/test.sh > /xdf/output.log 2>&1
+chmod +x /xdf/test.sh 2>/dev/null
+/xdf/test.sh > /xdf/output.log 2>&1 < /dev/null
 rc=$?
 echo "$rc" > /xdf/status
 stage "done rc=$rc"

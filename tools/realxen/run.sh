@@ -73,8 +73,8 @@ if [ -d "$BUILD" ]; then
     while read -r l; do
         t=$(realpath "$l" 2>/dev/null) || continue
         d=$(dirname "$t")
-        # take the QEMU build folder's parent: build/ and qemu-bundle/ in it
-        [ "$(basename "$d")" = build ] && d=$(dirname "$d")
+        # a QEMU build in the cache: share the folder above its build/
+        case $t in */build/*) d=${t%%/build/*} ;; esac
         add_share "$d"
     done < <(find "$BUILD" -maxdepth 1 -type l)
 fi
