@@ -51,6 +51,7 @@ stage tools-up
 
 cd "$(cat /xdf/cwd 2>/dev/null || echo /)"
 export XDF_RUN=/xdf
+[ -f /xdf/env ] && . /xdf/env
 chmod +x /xdf/test.sh 2>/dev/null
 /xdf/test.sh > /xdf/output.log 2>&1 < /dev/null
 rc=$?

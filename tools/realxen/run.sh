@@ -51,10 +51,14 @@ IMG=$("$HERE/build-root.sh" | tail -n1) || die "building the dom0 root failed (s
 
 RUN=${XDF_REALXEN_OUT:-$(mkdir -p "$CACHE/runs" && mktemp -d "$CACHE/runs/run-XXXXXX")}
 mkdir -p "$RUN"
-rm -f "$RUN"/{status,error,output.log,serial.log,test.sh,shares}
+rm -f "$RUN"/{status,error,output.log,serial.log,test.sh,shares,env}
 cp "$HERE/dom0-init.sh" "$RUN/dom0-init.sh"
 cp "$SCRIPT" "$RUN/test.sh"
 echo "$REPO" > "$RUN/cwd"
+# XDF_* variables (but the rig's own) reach the script in dom0.
+env | grep -E '^XDF_[A-Z0-9_]+=' | grep -vE '^XDF_(REALXEN_(QEMU|TIMEOUT|BOOT_TIMEOUT|OUT)|CACHE)=' |
+    sed "s/'/'\\\\''/g; s/=/='/; s/\$/'/; s/^/export /" > "$RUN/env" || true
+[ -n "${XDF_BUILD:-}" ] || echo "export XDF_BUILD='$BUILD'" >> "$RUN/env"
 
 # Folders to share at their host paths: the repository, the build folder
 # and the real folders behind symlinked binaries in it (our QEMU lives in
