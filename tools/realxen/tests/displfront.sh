@@ -47,7 +47,8 @@ evtchns() {
 g0=$(grants before); e0=$(evtchns before)
 say "baseline: $g0 grant entries in use, $e0 event channels of dom0"
 
-export QTEST_QEMU_BINARY=$PWD/$B/qemu-system-x86_64
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+export QTEST_QEMU_BINARY=$B/qemu-system-x86_64
 [ "$TESTS" = all ] && TESTS=""
 args=()
 for t in $TESTS; do args+=(-p "$t"); done
