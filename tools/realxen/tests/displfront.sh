@@ -49,15 +49,25 @@ say "baseline: $g0 grant entries in use, $e0 event channels of dom0"
 
 case $B in /*) ;; *) B=$PWD/$B ;; esac
 export QTEST_QEMU_BINARY=$B/qemu-system-x86_64
-[ "$TESTS" = all ] && TESTS=""
-args=()
-for t in $TESTS; do args+=(-p "$t"); done
-say "qtest-xen-displfront ${args[*]:-(all)}"
+if [ "$TESTS" = all ]; then
+    TESTS=$("$B/qtest-xen-displfront" -l | grep '^/')
+fi
+# One qtest process per test: an assertion aborts the whole process, and
+# one failure must not hide the others.
 t0=$(date +%s)
-"$B/qtest-xen-displfront" --tap -k "${args[@]}"
-rc=$?
-say "qtest exited $rc after $(( $(date +%s) - t0 )) s"
-[ $rc = 0 ] || bad "qtest-xen-displfront (status $rc)"
+for t in $TESTS; do
+    t1=$(date +%s)
+    "$B/qtest-xen-displfront" --tap -k -p "$t" > "$OUT/qtest.log" 2>&1
+    rc=$?
+    dt=$(( $(date +%s) - t1 ))
+    if [ $rc = 0 ] && ! grep -q '^not ok' "$OUT/qtest.log"; then
+        echo "ok - qtest $t (${dt} s)"
+    else
+        bad "qtest $t (status $rc, ${dt} s)"
+        grep -vE '^# (starting QEMU|Start of|End of)' "$OUT/qtest.log" | sed 's/^/#   /' | tail -n 8
+    fi
+done
+say "qtests took $(( $(date +%s) - t0 )) s"
 
 sleep 2
 g1=$(grants after); e1=$(evtchns after)
