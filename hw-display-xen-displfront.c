@@ -50,7 +50,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XEN_DISPLFRONT_DEFAULT_RESOLUTION "1024x768"
 
 /* What the Linux frontend uses, and what backends expect. */
-#define XDF_REQ_TIMEOUT_MS      3000
+#define XDF_REQ_TIMEOUT_MS      3000    /* default of req-timeout-ms */
 #define XDF_FRAME_DONE_TIMEOUT_MS 100
 #define XDF_MIN_FLIP_INTERVAL_MS 16     /* at most ~60 flips a second */
 #define XDF_NR_BUFFERS          2
@@ -198,6 +198,7 @@ struct XenDisplFront {
     char *resolution;
     bool be_alloc;
     uint32_t connectors;
+    uint32_t req_timeout_ms;
 
     /* parsed config */
     uint32_t width;
@@ -501,7 +502,8 @@ static void xdf_request_timeout(void *opaque)
     XdfRequest *r = c->in_flight;
 
     xdf_fail(c, "request %s (id %u) got no response in %d ms",
-             xdf_op_name(r->req.operation), r->req.id, XDF_REQ_TIMEOUT_MS);
+             xdf_op_name(r->req.operation), r->req.id,
+             c->s->req_timeout_ms);
 }
 
 static void xdf_kick(XenDisplFrontConnector *c)
@@ -526,7 +528,7 @@ static void xdf_kick(XenDisplFrontConnector *c)
     trace_xen_displfront_request(xen_displfront_id(s), c->index, r->req.id,
                                  xdf_op_name(r->req.operation));
     timer_mod(c->req_timer,
-              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + XDF_REQ_TIMEOUT_MS);
+              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + s->req_timeout_ms);
     /* always notify: the backend may not have set rsp_event yet */
     (void)notify;
     qemu_xen_evtchn_notify(s->xeh, c->req_port);
@@ -1878,6 +1880,11 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
         return false;
     }
 
+    if (s->req_timeout_ms < 100 || s->req_timeout_ms > 600000) {
+        error_setg(errp, "req-timeout-ms=%" PRIu32 " is out of range "
+                   "(100 to 600000)", s->req_timeout_ms);
+        return false;
+    }
     if (s->connectors < 1 || s->connectors > XDF_MAX_CONNECTORS) {
         error_setg(errp, "connectors=%" PRIu32 " is out of range (1 to %d)",
                    s->connectors, XDF_MAX_CONNECTORS);
@@ -2007,6 +2014,8 @@ static const Property xen_displfront_properties[] = {
     DEFINE_PROP_STRING("resolution", XenDisplFront, resolution),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
     DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
+    DEFINE_PROP_UINT32("req-timeout-ms", XenDisplFront, req_timeout_ms,
+                       XDF_REQ_TIMEOUT_MS),
 };
 
 static void xen_displfront_class_init(ObjectClass *klass, void *data)
@@ -2042,6 +2051,8 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
         "let the backend allocate display buffers");
     object_class_property_set_description(klass, "connectors",
         "number of connectors; connector i shows head (head + i)");
+    object_class_property_set_description(klass, "req-timeout-ms",
+        "how long the backend has to answer a request, in ms");
 }
 
 static const TypeInfo xen_displfront_info = {

@@ -32,6 +32,17 @@
 
 #include "displif-proto.h"
 
+/*
+ * More QEMU options for every QEMU this test starts, from the
+ * environment: a slow host (Xen under TCG) raises req-timeout-ms.
+ */
+static const char *extra_args(void)
+{
+    const char *args = g_getenv("XDF_QTEST_QEMU_ARGS");
+
+    return args ? args : "";
+}
+
 typedef struct QemuRun {
     int status;
     char *out;
@@ -58,8 +69,8 @@ static QemuRun qemu_run(const char *xenstore, const char *args)
     QemuRun r = { 0 };
 
     g_assert_nonnull(qemu);
-    cmd = g_strdup_printf("%s -M pc -nodefaults -display none -S %s",
-                          qemu, args);
+    cmd = g_strdup_printf("%s -M pc -nodefaults -display none -S %s %s",
+                          qemu, extra_args(), args);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &err));
     envp = g_environ_setenv(envp, "XENSTORED_PATH",
                             xenstore ? xenstore : "/nonexistent/xenstore",
@@ -763,10 +774,10 @@ static void guest_vbe(Guest *g, int index, uint16_t val)
 static void guest_start(Guest *g, const char *card, const char *extra)
 {
     memset(g, 0, sizeof(*g));
-    g->qts = qtest_initf("-M pc -nodefaults -display none "
+    g->qts = qtest_initf("%s -M pc -nodefaults -display none "
                          "-device %s,id=card0,addr=%d.0 "
                          "-device xen-displfront,id=xdf0,display=card0%s",
-                         card, GUEST_CARD_SLOT, extra);
+                         extra_args(), card, GUEST_CARD_SLOT, extra);
     g->bus = qpci_new_pc(g->qts, NULL);
     g->dev = qpci_device_find(g->bus, QPCI_DEVFN(GUEST_CARD_SLOT, 0));
     g_assert_nonnull(g->dev);
@@ -880,10 +891,10 @@ static void guest_start_ramfb(Guest *g, uint32_t w, uint32_t h)
     QFWCFG *fw_cfg;
 
     memset(g, 0, sizeof(*g));
-    g->qs = qtest_pc_boot("-nodefaults -display none "
+    g->qs = qtest_pc_boot("%s -nodefaults -display none "
                           "-device ramfb,id=card0 "
                           "-device xen-displfront,id=xdf0,display=card0,"
-                          "resolution=%ux%u", w, h);
+                          "resolution=%ux%u", extra_args(), w, h);
     g->qts = g->qs->qts;
     g->width = w;
     g->height = h;
@@ -1129,10 +1140,10 @@ static void test_firmware(gconstpointer card)
         return;
     }
     be_open(&b, 0);
-    qts = qtest_initf("-M pc -accel tcg -nodefaults -display none "
+    qts = qtest_initf("%s -M pc -accel tcg -nodefaults -display none "
                       "-device %s,id=card0 "
                       "-device xen-displfront,id=xdf0,display=card0",
-                      (const char *)card);
+                      extra_args(), (const char *)card);
     be_connect(&b);
     assert_shows_screendump(qts, &b, 0, "card0", 0);
     qtest_quit(qts);
@@ -1154,10 +1165,10 @@ static void test_two_connectors(void)
         return;
     }
     be_open(&b, 0);
-    qts = qtest_init("-M pc -nodefaults -display none "
-                     "-device virtio-gpu-pci,id=card0,max_outputs=2 "
-                     "-device xen-displfront,id=xdf0,display=card0,"
-                     "connectors=2,resolution=800x600");
+    qts = qtest_initf("%s -M pc -nodefaults -display none "
+                      "-device virtio-gpu-pci,id=card0,max_outputs=2 "
+                      "-device xen-displfront,id=xdf0,display=card0,"
+                      "connectors=2,resolution=800x600", extra_args());
     be_connect(&b);
     g_assert_cmpuint(b.nr_conn, ==, 2);
     assert_shows_screendump(qts, &b, 0, "card0", 0);
