@@ -39,40 +39,13 @@ die() { printf '[setup-host] error: %s\n' "$*" >&2; exit 1; }
 [ "${VERSION_CODENAME:-}" = bookworm ] ||
     die "this is ${PRETTY_NAME:-an unknown system}; Debian 12 (bookworm) is required"
 
-# Print "URI [KEYRING]" for the machine's main Debian archive, from deb822
-# .sources files first, then from one-line sources.list entries.  The new
-# entries must repeat the keyring: apt refuses two entries for one suite
-# that disagree on Signed-By.
-debian_mirror() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -e "$f" ] && [ "$f" != "$SOURCES" ] || continue
-        awk '
-            function emit() { if (uri != "" && ok) { print uri, key; exit } }
-            /^[ \t]*$/     { emit(); uri = ""; key = ""; ok = 0; next }
-            /^URIs:/       { uri = $2 }
-            /^Signed-By:/  { key = $2 }
-            /^Suites:/     { for (i = 2; i <= NF; i++) if ($i == "bookworm") ok = 1 }
-            END            { emit() }
-        ' "$f"
-    done
-    { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
-        awk '$1 == "deb" && $0 ~ / bookworm / {
-                 key = ""
-                 if (match($0, /signed-by=[^] ]+/))
-                     key = substr($0, RSTART + 10, RLENGTH - 10)
-                 for (i = 2; i <= NF; i++)
-                     if ($i ~ /^[a-z]+:\/\//) { print $i, key; exit }
-             }'
-}
-
 need_root() {
     [ "$(id -u)" = 0 ] || die "$1: run this as root (it installs Debian packages)"
 }
 
 if [ ! -f "$SOURCES" ]; then
     need_root "the deb-src and bookworm-backports entries are missing"
-    read -r mirror keyring < <(debian_mirror | head -n1 || true) || true
+    read -r mirror keyring < <("$(dirname "$0")/debian-mirror") || true
     [ -n "${mirror:-}" ] || die "found no 'bookworm' entry in /etc/apt/sources.list*; add your Debian mirror first"
     say "adding deb-src and bookworm-backports entries for $mirror"
     cat > "$SOURCES" <<EOT

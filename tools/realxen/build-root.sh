@@ -53,27 +53,6 @@ BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
     die "no static busybox at $BUSYBOX: apt-get install busybox-static"
 
-# The machine's own Debian mirror (same rules as tools/setup-host.sh).
-debian_mirror() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -e "$f" ] || continue
-        awk '
-            function emit() { if (uri != "" && ok && deb) { print uri; exit } }
-            /^[ \t]*$/     { emit(); uri = ""; ok = 0; deb = 0; next }
-            /^Types:/      { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-            /^URIs:/       { uri = $2 }
-            /^Suites:/     { for (i = 2; i <= NF; i++) if ($i == "bookworm") ok = 1 }
-            END            { emit() }
-        ' "$f"
-    done
-    { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
-        awk '$1 == "deb" && $0 ~ / bookworm / {
-                 for (i = 2; i <= NF; i++)
-                     if ($i ~ /^[a-z]+:\/\//) { print $i; exit }
-             }'
-}
-
 # An interrupted debootstrap leaves /proc (and others) mounted in its root.
 umount_under() {
     local m
@@ -83,7 +62,8 @@ umount_under() {
 }
 
 step "find the Debian mirror and package versions"
-MIRROR=$(debian_mirror | head -n1)
+# The machine's own Debian mirror, as tools/setup-host.sh finds it.
+MIRROR=$("$HERE/../debian-mirror" | awk '{ print $1 }')
 [ -n "$MIRROR" ] || die "found no 'deb ... bookworm' entry in /etc/apt/sources*; add your Debian mirror"
 KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
        awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
