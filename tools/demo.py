@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,65 @@ class QMP:
             return r["return"]
 
 
+def vnc_grab(port, path):
+    """Fetch the whole screen from the backend's VNC live view (RFB 3.8,
+    no authentication, raw encoding) and write it to @path as PPM."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+    def recv(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("VNC server closed the connection")
+            buf += chunk
+        return buf
+
+    if not recv(12).startswith(b"RFB 003."):
+        raise RuntimeError("not a VNC server")
+    s.sendall(b"RFB 003.008\n")
+    types = recv(recv(1)[0])
+    if 1 not in types:
+        raise RuntimeError("VNC server wants authentication")
+    s.sendall(b"\x01")
+    if struct.unpack(">I", recv(4))[0] != 0:
+        raise RuntimeError("VNC security handshake failed")
+    s.sendall(b"\x01")                          # shared
+    w, h = struct.unpack(">HH", recv(4))
+    fmt = recv(16)
+    bpp, big = fmt[0], fmt[2]
+    rshift, gshift, bshift = fmt[10], fmt[11], fmt[12]
+    recv(struct.unpack(">I", recv(4))[0])         # desktop name
+    if bpp != 32:
+        raise RuntimeError(f"VNC pixel format of {bpp} bpp")
+    s.sendall(struct.pack(">BBHi", 2, 0, 1, 0))    # raw encoding only
+    s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, w, h))
+    rgb = bytearray(w * h * 3)
+    while True:
+        kind = recv(1)[0]
+        if kind == 0:
+            break
+        if kind == 2:                             # bell
+            continue
+        raise RuntimeError(f"VNC message {kind} before the update")
+    recv(1)
+    for _ in range(struct.unpack(">H", recv(2))[0]):
+        x, y, rw, rh, enc = struct.unpack(">HHHHi", recv(12))
+        if enc != 0:
+            raise RuntimeError(f"VNC encoding {enc}")
+        data = recv(rw * rh * 4)
+        for j in range(rh):
+            for i in range(rw):
+                p = struct.unpack(">I" if big else "<I",
+                                  data[(j * rw + i) * 4:(j * rw + i + 1) * 4])[0]
+                o = ((y + j) * w + x + i) * 3
+                rgb[o:o + 3] = bytes(((p >> rshift) & 255, (p >> gshift) & 255,
+                                      (p >> bshift) & 255))
+    s.close()
+    with open(path, "wb") as f:
+        f.write(b"P6\n%d %d\n255\n" % (w, h) + bytes(rgb))
+
+
 def nonblank_rows(path, rows):
     """Pixels in the top @rows rows that differ from the top-left one."""
     w, h, lines = read_png(path)
@@ -89,6 +149,12 @@ def main():
                     help="let the backend allocate the buffers")
     ap.add_argument("--kvm", choices=("auto", "on", "off"), default="auto")
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--vnc", type=int, default=5900, metavar="PORT",
+                    help="the backend's live view (VNC on 127.0.0.1:PORT; "
+                         "0: off; default 5900)")
+    ap.add_argument("--hold", type=float, default=0, metavar="SECONDS",
+                    help="keep the guest and the live view up this long "
+                         "after the animation")
     ap.add_argument("--out", default=os.path.join(BUILD, "demo"))
     args = ap.parse_args()
 
@@ -113,10 +179,13 @@ def main():
                     guest], check=True)
     say(f"starting the displif backend; frames go to {frames_dir}")
     be_log = open(os.path.join(out, "backend.log"), "w")
-    backend = subprocess.Popen([BACKEND, "--output-dir", frames_dir,
-                                "--on-change",
-                                "--timeout", str(int(args.timeout))],
-                               stderr=be_log)
+    be_cmd = [BACKEND, "--output-dir", frames_dir, "--on-change",
+              "--timeout", str(int(args.timeout + args.hold))]
+    if args.vnc:
+        be_cmd += ["--vnc", str(args.vnc)]
+        say(f"live view: any VNC viewer on 127.0.0.1:{args.vnc} "
+            f"(e.g. vncviewer 127.0.0.1::{args.vnc})")
+    backend = subprocess.Popen(be_cmd, stderr=be_log)
     cmd = [QEMU, "-M", "pc", "-accel", accel, "-m", "512",
            "-display", "none", "-nodefaults",
            "-serial", f"file:{serial}",
@@ -168,6 +237,17 @@ def main():
         if not ok:
             subprocess.run([sys.executable, CHECK, last, str(w), str(h),
                             str(args.frames)])
+        if ok and args.vnc:
+            # what a person watching the live view sees is exact too
+            shot = os.path.join(out, "vnc-last.ppm")
+            vnc_grab(args.vnc, shot)
+            ok = subprocess.run([sys.executable, CHECK, shot, str(w), str(h),
+                                 str(args.frames)]).returncode == 0
+            say(f"live view (VNC) shows the same frame: "
+                f"{'yes' if ok else 'NO'} ({shot})")
+        if args.hold:
+            say(f"holding for {args.hold:g} s")
+            time.sleep(args.hold)
         qmp.cmd("quit")
         qemu.wait(timeout=20)
     finally:

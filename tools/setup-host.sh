@@ -19,7 +19,7 @@ PKGS=(
     python3 python3-venv python3-setuptools
     libglib2.0-dev libpixman-1-dev zlib1g-dev libxen-dev
     # xensim (Debian's own xenstored and tools) and the reference backend
-    xen-utils-4.17 xenstore-utils libpng-dev
+    xen-utils-4.17 xenstore-utils libpng-dev libvncserver-dev
     # firmware for the guests
     seabios ipxe-qemu qemu-system-data
     # the demo guest's initramfs

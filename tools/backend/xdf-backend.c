@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <rfb/rfb.h>
 #include <xenstore.h>
 #include <xenevtchn.h>
 #include <xengnttab.h>
@@ -115,6 +116,10 @@ typedef struct Connector {
     uint8_t *shown;             /* RGB of the last flip */
     uint8_t *saved;             /* RGB of the last numbered PNG */
     uint32_t saved_width, saved_height;
+
+    /* live view: a VNC server showing the last flip */
+    rfbScreenInfoPtr vnc;
+    uint8_t *vnc_fb;            /* 32 bpp, what VNC clients read */
 } Connector;
 
 typedef struct Options {
@@ -126,6 +131,7 @@ typedef struct Options {
     unsigned long exit_after_frames;
     unsigned int timeout_s;
     bool verbose;
+    int vnc_port;               /* connector i on vnc_port + i; -1: off */
 } Options;
 
 struct Backend {
@@ -652,6 +658,79 @@ static void save_last(Backend *b)
  * Take a copy of what the connector shows now: the configured size, read
  * from @f at x, y (clipped to the framebuffer; outside it is black).
  */
+/*
+ * The live view: connector i is a VNC desktop on 127.0.0.1, port
+ * vnc_port + i, showing the last frame flipped (any VNC viewer,
+ * e.g. "vncviewer 127.0.0.1::5900").
+ */
+static void vnc_show(Connector *c)
+{
+    Backend *b = c->be;
+    uint32_t w = c->shown_width, h = c->shown_height;
+    size_t i;
+
+    if (b->opt.vnc_port <= 0 || !w || !h) {
+        return;
+    }
+    if (!c->vnc) {
+        int argc = 0;
+
+        c->vnc_fb = g_malloc0((size_t)w * h * 4);
+        c->vnc = rfbGetScreen(&argc, NULL, w, h, 8, 3, 4);
+        if (!c->vnc) {
+            xdf_log("connector %u: cannot start the VNC server", c->index);
+            g_free(c->vnc_fb);
+            c->vnc_fb = NULL;
+            b->opt.vnc_port = -1;
+            return;
+        }
+        c->vnc->desktopName = "xen-displfront";
+        c->vnc->port = b->opt.vnc_port + c->index;
+        c->vnc->ipv6port = 0;
+        c->vnc->listenInterface = htonl(INADDR_LOOPBACK);
+        c->vnc->alwaysShared = TRUE;
+        c->vnc->cursor = NULL;  /* show the frame, no pointer drawn in */
+        c->vnc->frameBuffer = (char *)c->vnc_fb;
+        rfbInitServer(c->vnc);
+        xdf_log("connector %u: live view on VNC 127.0.0.1:%d", c->index,
+                c->vnc->port);
+    } else if ((uint32_t)c->vnc->width != w ||
+               (uint32_t)c->vnc->height != h) {
+        uint8_t *old = c->vnc_fb;
+
+        c->vnc_fb = g_malloc0((size_t)w * h * 4);
+        rfbNewFramebuffer(c->vnc, (char *)c->vnc_fb, w, h, 8, 3, 4);
+        g_free(old);
+    }
+    /* libvncserver's default 32 bpp layout: R, G, B, pad in memory */
+    for (i = 0; i < (size_t)w * h; i++) {
+        memcpy(c->vnc_fb + i * 4, c->shown + i * 3, 3);
+    }
+    rfbMarkRectAsModified(c->vnc, 0, 0, w, h);
+}
+
+static void vnc_poll(Backend *b)
+{
+    unsigned int i;
+
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        if (b->conn[i].vnc) {
+            rfbProcessEvents(b->conn[i].vnc, 0);
+        }
+    }
+}
+
+static void vnc_close(Connector *c)
+{
+    if (c->vnc) {
+        rfbShutdownServer(c->vnc, TRUE);
+        rfbScreenCleanup(c->vnc);
+        c->vnc = NULL;
+    }
+    g_free(c->vnc_fb);
+    c->vnc_fb = NULL;
+}
+
 static void capture(Connector *c, Fb *f)
 {
     Backend *b = c->be;
@@ -678,6 +757,7 @@ static void capture(Connector *c, Fb *f)
                    d->data + d->data_ofs + (size_t)(c->cfg_y + y) * d->stride +
                    (size_t)c->cfg_x * cpp, d->stride, cw, 1, f->format);
     }
+    vnc_show(c);
 
     if (!b->opt.output_dir) {
         return;
@@ -1208,6 +1288,8 @@ static void usage(FILE *f)
 "  --exit-after-frames N  exit after N frames on all connectors\n"
 "  --timeout SECONDS      exit after SECONDS (status 2 if --exit-after-frames\n"
 "                         was not reached)\n"
+"  --vnc PORT             live view: a VNC server on 127.0.0.1:PORT for\n"
+"                         connector 0, PORT+1 for connector 1, ...\n"
 "  --verbose              log every request\n"
 "  --help                 this text\n");
 }
@@ -1226,7 +1308,7 @@ static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
 static bool parse_options(int argc, char **argv, Options *o)
 {
     enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_EXIT, O_TIMEOUT,
-           O_VERBOSE, O_HELP };
+           O_VERBOSE, O_VNC, O_HELP };
     static const struct option longopts[] = {
         { "frontend-domid", required_argument, NULL, O_FE },
         { "dev-id", required_argument, NULL, O_DEV },
@@ -1236,6 +1318,7 @@ static bool parse_options(int argc, char **argv, Options *o)
         { "exit-after-frames", required_argument, NULL, O_EXIT },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, O_VERBOSE },
+        { "vnc", required_argument, NULL, O_VNC },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -1285,6 +1368,13 @@ static bool parse_options(int argc, char **argv, Options *o)
             break;
         case O_VERBOSE:
             o->verbose = true;
+            break;
+        case O_VNC:
+            if (!parse_ulong(opt, optarg, 65535 - XDF_MAX_CONNECTORS, &v) ||
+                v == 0) {
+                return false;
+            }
+            o->vnc_port = v;
             break;
         case O_HELP:
             usage(stdout);
@@ -1372,6 +1462,7 @@ int main(int argc, char **argv)
         return 1;
     }
     verbose = b->opt.verbose;
+    rfbLogEnable(b->opt.verbose);
     for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
         b->conn[i].be = b;
         b->conn[i].index = i;
@@ -1437,6 +1528,9 @@ int main(int argc, char **argv)
 
             timeout = timeout < 0 ? t : MIN(timeout, t);
         }
+        if (b->opt.vnc_port > 0) {
+            timeout = timeout < 0 ? 20 : MIN(timeout, 20);  /* VNC clients */
+        }
         if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
             xdf_log("poll: %s", strerror(errno));
             b->exit_status = 1;
@@ -1462,6 +1556,7 @@ int main(int argc, char **argv)
         if (b->reset_deadline && now_ms() >= b->reset_deadline) {
             reconcile(b);
         }
+        vnc_poll(b);
         if (end && now_ms() >= end && !b->quit) {
             xdf_log("timeout after %u s", b->opt.timeout_s);
             if (b->opt.exit_after_frames) {
@@ -1479,6 +1574,7 @@ int main(int argc, char **argv)
     }
     summary(b);
     for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        vnc_close(&b->conn[i]);
         g_free(b->conn[i].shown);
         g_free(b->conn[i].saved);
     }
