@@ -1,35 +1,25 @@
 # Shared by the backend's test scripts (sourced).
-#   SRCDIR BUILDDIR must be set; gives: xensim_launcher, tap helpers,
+#   SRCDIR BUILDDIR must be set; gives: the TAP helpers and make_launcher
+#   of tools/xensim/test-lib.sh, run_under_xensim,
 #   wait_for (poll a command with a deadline).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-tap_n=0
-tap_failed=0
-ok() {
-    tap_n=$((tap_n + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $tap_n - $2"
-    else
-        echo "not ok $tap_n - $2"
-        tap_failed=$((tap_failed + 1))
-    fi
-}
-skip() {
-    tap_n=$((tap_n + 1))
-    echo "ok $tap_n - # SKIP $1"
-}
-tap_end() {
-    echo "1..$tap_n"
-    [ "$tap_failed" = 0 ]
-}
+# TAP helpers and make_launcher
+. "$SRCDIR/tools/xensim/test-lib.sh"
 
-# A private copy of the xensim launcher (build/xensim is made by the top
-# level; this keeps the tests independent of it).
-make_launcher() {
-    launcher=$(mktemp "${TMPDIR:-/tmp}/xdf-test-xensim.XXXXXX") || exit 1
-    sed -e "s|@BUILDDIR@|$BUILDDIR|g" -e "s|@SRCDIR@|$SRCDIR|g" \
-        "$SRCDIR/tools/xensim/xensim.in" > "$launcher"
+# run_under_xensim SECONDS SCRIPT ARGS...: run the test SCRIPT again,
+# inside a private xensim and within SECONDS, and exit with its status.
+run_under_xensim() {
+    _secs=$1
+    shift
+    make_launcher
+    export XDF_TEST_INNER=1
+    timeout -k 5 "$_secs" sh "$launcher" run -- sh "$@"
+    _status=$?
+    rm -f "$launcher"
+    [ $_status = 124 ] && echo "Bail out! timed out after $_secs s"
+    exit $_status
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s; false after SECONDS.

@@ -16,13 +16,7 @@ if [ "$XDF_TEST_INNER" != 1 ]; then
         echo "1..0 # SKIP $QEMU not built (meson compile -C $BUILDDIR)"
         exit 0
     fi
-    make_launcher
-    export XDF_TEST_INNER=1
-    timeout -k 5 100 sh "$launcher" run -- sh "$0" "$@"
-    status=$?
-    rm -f "$launcher"
-    [ $status = 124 ] && echo "Bail out! timed out after 100 s"
-    exit $status
+    run_under_xensim 100 "$0" "$@"
 fi
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/xdf-qemu.XXXXXX")

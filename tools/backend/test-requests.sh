@@ -11,13 +11,7 @@ SRCDIR=$1 BUILDDIR=$2 BACKEND=$3 BADFE=$4
 . "$SRCDIR/tools/backend/test-lib.sh"
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
-    make_launcher
-    export XDF_TEST_INNER=1
-    timeout -k 5 50 sh "$launcher" run -- sh "$0" "$@"
-    status=$?
-    rm -f "$launcher"
-    [ $status = 124 ] && echo "Bail out! timed out after 50 s"
-    exit $status
+    run_under_xensim 50 "$0" "$@"
 fi
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/xdf-requests.XXXXXX")

@@ -5,12 +5,9 @@
 # so tests make their own copy from xensim.in.)
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
-set -e
-srcdir=$1 builddir=$2
+SRCDIR=$1 BUILDDIR=$2
 shift 2
-launcher=$(mktemp "${TMPDIR:-/tmp}/xensim-test.XXXXXX")
+. "$SRCDIR/tools/xensim/test-lib.sh"
+make_launcher
 trap 'rm -f "$launcher"' EXIT
-sed -e "s|@BUILDDIR@|$builddir|g" -e "s|@SRCDIR@|$srcdir|g" \
-    "$srcdir/tools/xensim/xensim.in" > "$launcher"
-set +e
 sh "$launcher" run -- "$@"

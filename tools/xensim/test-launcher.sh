@@ -5,25 +5,13 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-srcdir=$1 builddir=$2
+SRCDIR=$1 BUILDDIR=$2
+. "$SRCDIR/tools/xensim/test-lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xensim-launcher-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-sed -e "s|@BUILDDIR@|$builddir|g" -e "s|@SRCDIR@|$srcdir|g" \
-    "$srcdir/tools/xensim/xensim.in" > "$tmp/xensim"
-xensim="sh $tmp/xensim"
 export TMPDIR="$tmp"
-
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $n - $2"
-    else
-        echo "not ok $n - $2"
-        failed=1
-    fi
-}
+make_launcher
+xensim="sh $launcher"
 
 $xensim run -- sh -c 'exit 7'
 ok $([ $? = 7 ] && echo 0) "exit status of CMD is passed through"
@@ -31,7 +19,7 @@ ok $([ $? = 7 ] && echo 0) "exit status of CMD is passed through"
 $xensim run sh -c '
     test -S "$XENSIM_SOCKET" && test -S "$XENSTORED_PATH" &&
     test -z "$XENSIM_DOMID" &&
-    case "$LD_LIBRARY_PATH" in '"$builddir"'/tools/xensim*) ;; *) exit 1;; esac &&
+    case "$LD_LIBRARY_PATH" in '"$BUILDDIR"'/tools/xensim*) ;; *) exit 1;; esac &&
     echo "$XENSIM_RUNDIR" > "$TMPDIR/rundir" &&
     xensim-stat >/dev/null'
 ok $? "CMD gets XENSIM_SOCKET, XENSTORED_PATH, LD_LIBRARY_PATH, xensim-stat"
@@ -63,5 +51,4 @@ ok $? "no daemon of that run is left"
 $xensim 2>/dev/null
 ok $([ $? = 2 ] && echo 0) "usage error without a command"
 
-echo "1..$n"
-exit $failed
+tap_end

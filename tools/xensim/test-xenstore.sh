@@ -4,17 +4,7 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $n - $2"
-    else
-        echo "not ok $n - $2"
-        failed=1
-    fi
-}
+. "$(dirname "$0")/test-lib.sh"
 
 if [ -z "$XENSTORED_PATH" ]; then
     echo "1..0 # SKIP not running under xensim"
@@ -55,5 +45,4 @@ xenstore-rm /local/domain/0/xensim-test
 ! xenstore-read /local/domain/0/xensim-test 2>/dev/null
 ok $? "xenstore-rm"
 
-echo "1..$n"
-exit $failed
+tap_end
