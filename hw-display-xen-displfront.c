@@ -177,7 +177,6 @@ struct XenDisplFrontConnector {
     XdfBuffer buf[XDF_NR_BUFFERS];
     int front;                  /* buffer shown, -1: none yet */
     int flipping;               /* buffer being flipped to, -1: none */
-    bool configured;            /* SET_CONFIG done */
     bool xrgb_only;             /* the backend refused the console's format */
     unsigned int releasing;     /* old buffers the backend still holds */
     GArray *retired_fbs;        /* their fb cookies, until FB_DETACH */
@@ -420,6 +419,24 @@ static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
     xdf_xs_printf(h, t, s->be_path, "online", errp, "1");
     xdf_xs_printf(h, t, s->be_path, "state", errp, "%u",
                   XenbusStateInitialising);
+}
+
+/* Remove the directories xdf_write_nodes() created, if it did. */
+static void xdf_remove_nodes(XenDisplFront *s)
+{
+    Error *local_err = NULL;
+
+    if (!s->wrote_nodes) {
+        return;
+    }
+    xs_node_destroy(s->xsh, XBT_NULL, s->fe_path, &local_err);
+    if (!local_err) {
+        xs_node_destroy(s->xsh, XBT_NULL, s->be_path, &local_err);
+    }
+    if (local_err) {
+        error_report_err(local_err);
+    }
+    s->wrote_nodes = false;
 }
 
 static bool xdf_write_nodes(XenDisplFront *s, Error **errp)
@@ -1186,7 +1203,6 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
         }
     }
     if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
-        c->configured = true;
         c->display = XDF_DISPLAY_ON;
         trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
                                         c->buf[0].width, c->buf[0].height);
@@ -1305,7 +1321,6 @@ static void xdf_display_stop(XenDisplFrontConnector *c)
     }
     c->display = XDF_DISPLAY_OFF;
     c->front = c->flipping = -1;
-    c->configured = false;
 }
 
 static void xdf_destroy_done(XenDisplFrontConnector *ring, XdfRequest *r,
@@ -1425,7 +1440,6 @@ static void xdf_display_restart(XenDisplFrontConnector *c)
     timer_del(c->frame_timer);
     c->display = XDF_DISPLAY_OFF;
     c->front = c->flipping = -1;
-    c->configured = false;
     /* stop showing them first, behind any flip or SET_CONFIG in flight */
     xdf_submit(c, XENDISPL_OP_SET_CONFIG, &off, sizeof(off),
                xdf_release_old, old);
@@ -1920,10 +1934,7 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
     if (!xen_displfront_open_xen(s, errp) ||
         !xen_displfront_setup_xenstore(s, errp)) {
         xen_displfront_unbind_consoles(s);
-        if (s->wrote_nodes) {
-            qemu_xen_xs_destroy(s->xsh, XBT_NULL, s->fe_path);
-            qemu_xen_xs_destroy(s->xsh, XBT_NULL, s->be_path);
-        }
+        xdf_remove_nodes(s);
         xen_displfront_close_xen(s);
         return;
     }
@@ -1946,23 +1957,13 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
  */
 static void xen_displfront_close(XenDisplFront *s)
 {
-    Error *local_err = NULL;
-
     if (!s->xsh) {
         return;
     }
     xdf_set_state(s, XenbusStateClosing);
     xdf_disconnect(s);
     xdf_set_state(s, XenbusStateClosed);
-    if (s->wrote_nodes) {
-        xs_node_destroy(s->xsh, XBT_NULL, s->fe_path, &local_err);
-        if (!local_err) {
-            xs_node_destroy(s->xsh, XBT_NULL, s->be_path, &local_err);
-        }
-        if (local_err) {
-            error_report_err(local_err);
-        }
-    }
+    xdf_remove_nodes(s);
     xen_displfront_close_xen(s);
 }
 
