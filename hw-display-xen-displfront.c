@@ -31,6 +31,7 @@
 #include "hw/qdev-core.h"
 #include "hw/qdev-properties.h"
 #include "hw/sysbus.h"
+#include "hw/display/xen-displfront.h"
 #include "hw/xen/xen.h"
 #include "hw/xen/xen_backend_ops.h"
 #include "hw/xen/xen-bus-helper.h"
@@ -44,7 +45,6 @@
 #include "displif-proto.h"
 #include "displif-front.h"
 
-#define TYPE_XEN_DISPLFRONT "xen-displfront"
 OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 
 #define XEN_DISPLFRONT_DEFAULT_RESOLUTION "1024x768"
@@ -2027,7 +2027,6 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
     dc->realize = xen_displfront_realize;
     dc->unrealize = xen_displfront_unrealize;
     dc->vmsd = &xen_displfront_vmstate;
-    dc->hotpluggable = false;
     set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
     device_class_set_props(dc, xen_displfront_properties);
 

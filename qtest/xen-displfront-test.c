@@ -1447,6 +1447,50 @@ static void test_misbehave(gconstpointer opaque)
     be_close(&b);
 }
 
+/*
+ * device_del: the device closes the connection (Closing, Closed), gives
+ * back every port, grant and mapping and removes the nodes it wrote,
+ * while QEMU and the guest go on; device_add brings a new one that
+ * connects and shows what the guest drew meanwhile.
+ */
+static void test_unplug(void)
+{
+    g_autofree char *before = NULL, *after = NULL;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    before = xen_resources();
+    guest_start(&g, "bochs-display", ",resolution=640x480");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 5);
+    assert_backend_shows(&b, &g);
+
+    qtest_qmp_device_del(g.qts, "xdf0");
+    g_assert_null(be_read(&b, b.fe_path, "state"));
+    g_assert_null(be_read(&b, b.be_path, "state"));
+    be_unmap_all(&b);
+    after = xen_resources();
+    g_assert_cmpstr(after, ==, before);
+
+    guest_fill(&g, 10, 10, 100, 100, 0x00ff00);
+    qtest_qmp_device_add(g.qts, "xen-displfront", "xdf1",
+                         "{'display': 'card0', 'resolution': '640x480'}");
+    be_connect(&b);
+    assert_backend_shows(&b, &g);
+    guest_draw_random(&g, &b, 5);
+    assert_backend_shows(&b, &g);
+
+    guest_stop(&g);
+    be_close(&b);
+}
+
 /* A second device on a console that one already follows. */
 static void test_same_console(void)
 {
@@ -1520,6 +1564,7 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/firmware/virtio-vga", "virtio-vga",
                         test_firmware);
     qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
+    qtest_add_func("/xen-displfront/unplug", test_unplug);
     qtest_add_func("/xen-displfront/toolstack/nodes", test_toolstack);
     qtest_add_func("/xen-displfront/toolstack/bad-nodes",
                    test_toolstack_bad);
