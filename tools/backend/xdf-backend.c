@@ -9,7 +9,7 @@
  * directories and formats are checked; a bad request gets an error
  * response, a broken ring costs the connection, never the process.
  *
- *   xdf-backend [--frontend-domid N] [--dev-id N] [--output-dir DIR]
+ *   xdf-backend [--frontend-domid N|auto] [--dev-id N] [--output-dir DIR]
  *               [--every N | --on-change] [--exit-after-frames N]
  *               [--timeout SECONDS] [--verbose]
  *
@@ -124,6 +124,7 @@ typedef struct Connector {
 
 typedef struct Options {
     unsigned int fe_domid;
+    bool fe_auto;               /* wait for a toolstack-made device */
     unsigned int dev_id;
     const char *output_dir;
     unsigned long every;        /* numbered PNG every N frames, 0: off */
@@ -254,6 +255,38 @@ static void set_state(Backend *b, int state)
     }
     b->state = state;
     snprintf(val, sizeof(val), "%d", state);
+    if (b->opt.fe_auto) {
+        /*
+         * The toolstack owns the directory and may remove it at any time
+         * (xl destroy): write only into a directory that still exists,
+         * never bring back one that was removed.
+         */
+        g_autofree char *state_path = g_strdup_printf("%s/state",
+                                                      b->be_path);
+        g_autofree char *fe_node = g_strdup_printf("%s/frontend",
+                                                   b->be_path);
+
+        for (;;) {
+            xs_transaction_t t = xs_transaction_start(b->xs);
+            unsigned int len;
+            char *fe;
+
+            if (t == XBT_NULL) {
+                xdf_log("cannot start a XenStore transaction: %s",
+                        strerror(errno));
+                return;
+            }
+            fe = xs_read(b->xs, t, fe_node, &len);
+            if (fe && !xs_write(b->xs, t, state_path, val, strlen(val))) {
+                xdf_log("cannot write %s = '%s': %s", state_path, val,
+                        strerror(errno));
+            }
+            free(fe);
+            if (xs_transaction_end(b->xs, t, false) || errno != EAGAIN) {
+                return;
+            }
+        }
+    }
     xs_write_node(b, b->be_path, "state", val);
 }
 
@@ -266,6 +299,9 @@ static void ensure_backend_dir(Backend *b)
     g_autofree char *fe = xs_read_node(b, b->be_path, "frontend");
     char val[16];
 
+    if (!fe && b->opt.fe_auto) {
+        return;     /* removed by the toolstack: handle_watches ends us */
+    }
     if (!fe) {
         unsigned long own = 0;
         struct xs_permissions perms[2] = {
@@ -1218,6 +1254,17 @@ static void handle_watches(Backend *b)
     while ((w = xs_check_watch(b->xs))) {
         free(w);
     }
+    if (b->opt.fe_auto) {
+        /* the toolstack made the device: its removal ends our work */
+        g_autofree char *fe = xs_read_node(b, b->be_path, "frontend");
+
+        if (!fe) {
+            xdf_log("the toolstack removed %s: exiting", b->be_path);
+            disconnect(b);
+            b->quit = true;
+            return;
+        }
+    }
     reconcile(b);
 }
 
@@ -1278,7 +1325,9 @@ static void usage(FILE *f)
 "usage: xdf-backend [OPTION]...\n"
 "A Xen displif backend: serves one vdispl device, saves frames as PNG.\n"
 "\n"
-"  --frontend-domid N     frontend domain (default 0)\n"
+"  --frontend-domid N     frontend domain (default 0); 'auto': wait until a\n"
+"                         toolstack (xl) creates device DEV-ID of vdispl under\n"
+"                         our backend directory, and serve that domain\n"
 "  --dev-id N             vdispl device index (default 0)\n"
 "  --output-dir DIR       write DIR/conn<i>-<NNNN>.png and, on exit and on\n"
 "                         SIGUSR1, DIR/conn<i>-last.png\n"
@@ -1332,9 +1381,14 @@ static bool parse_options(int argc, char **argv, Options *o)
 
         switch (ch) {
         case O_FE:
+            if (!strcmp(optarg, "auto")) {
+                o->fe_auto = true;
+                break;
+            }
             if (!parse_ulong(opt, optarg, 0x7fef, &v)) {
                 return false;
             }
+            o->fe_auto = false;
             o->fe_domid = v;
             break;
         case O_DEV:
@@ -1448,6 +1502,71 @@ static void close_xen(Backend *b)
     }
 }
 
+/*
+ * --frontend-domid auto: wait until a toolstack creates
+ * <own>/backend/vdispl/<domid>/<dev-id>/frontend for some domain (xl does
+ * at "xl create" with a vdispl line, and waits for our InitWait), and
+ * take that domain.  False on a signal, a timeout or an error.
+ */
+static bool wait_for_device(Backend *b, unsigned long own, int sfd,
+                            int64_t end)
+{
+    g_autofree char *dir = g_strdup_printf("/local/domain/%lu/backend/%s",
+                                           own, XENDISPL_DRIVER_NAME);
+    bool found = false;
+
+    if (!xs_watch(b->xs, dir, "auto")) {
+        xdf_log("cannot watch %s: %s", dir, strerror(errno));
+        return false;
+    }
+    xdf_log("waiting for a toolstack to create vdispl device %u under %s",
+            b->opt.dev_id, dir);
+    while (!found) {
+        struct pollfd pfd[2] = {
+            { .fd = xs_fileno(b->xs), .events = POLLIN },
+            { .fd = sfd, .events = POLLIN },
+        };
+        unsigned int i, n = 0;
+        char **doms = xs_directory(b->xs, XBT_NULL, dir, &n);
+        char **w;
+
+        for (i = 0; doms && i < n && !found; i++) {
+            g_autofree char *dev = g_strdup_printf("%s/%s/%u", dir, doms[i],
+                                                   b->opt.dev_id);
+            g_autofree char *fe = xs_read_node(b, dev, "frontend");
+            unsigned long domid;
+
+            if (fe && parse_uint(doms[i], 0x7fef, &domid)) {
+                b->opt.fe_domid = domid;
+                found = true;
+            }
+        }
+        free(doms);
+        if (found) {
+            break;
+        }
+        if (poll(pfd, 2, end ? (int)MAX(0, end - now_ms()) : -1) < 0 &&
+            errno != EINTR) {
+            xdf_log("poll: %s", strerror(errno));
+            break;
+        }
+        if (pfd[1].revents & POLLIN) {
+            xdf_log("signal while waiting for a device: exiting");
+            break;
+        }
+        while ((w = xs_check_watch(b->xs))) {
+            free(w);
+        }
+        if (end && now_ms() >= end) {
+            xdf_log("timeout: no vdispl device %u appeared under %s",
+                    b->opt.dev_id, dir);
+            break;
+        }
+    }
+    xs_unwatch(b->xs, dir, "auto");
+    return found;
+}
+
 int main(int argc, char **argv)
 {
     static Backend backend;
@@ -1489,13 +1608,20 @@ int main(int argc, char **argv)
         close_xen(b);
         return 1;
     }
-    b->fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u",
-                                 b->opt.fe_domid, XENDISPL_DRIVER_NAME,
-                                 b->opt.dev_id);
+    if (b->opt.timeout_s) {
+        end = now_ms() + (int64_t)b->opt.timeout_s * 1000;
+    }
     {
         unsigned long own = 0;
 
         xs_read_uint(b, "", "domid", UINT16_MAX, &own);
+        if (b->opt.fe_auto && !wait_for_device(b, own, sfd, end)) {
+            close_xen(b);
+            return 2;
+        }
+        b->fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u",
+                                     b->opt.fe_domid, XENDISPL_DRIVER_NAME,
+                                     b->opt.dev_id);
         b->be_path = g_strdup_printf("/local/domain/%lu/backend/%s/%u/%u",
                                      own, XENDISPL_DRIVER_NAME,
                                      b->opt.fe_domid, b->opt.dev_id);
@@ -1508,9 +1634,6 @@ int main(int argc, char **argv)
         return 1;
     }
     xdf_log("serving %s from %s", b->fe_path, b->be_path);
-    if (b->opt.timeout_s) {
-        end = now_ms() + (int64_t)b->opt.timeout_s * 1000;
-    }
     start(b);
 
     pfd[0] = (struct pollfd) { .fd = xs_fileno(b->xs), .events = POLLIN };
