@@ -22,9 +22,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XDF_CACHE:-$HOME/.cache/xen-displfront}/guest
-# Display drivers for VGA/bochs-display, cirrus-vga and virtio-gpu-pci;
+# Display drivers for VGA/bochs-display, cirrus-vga, virtio-gpu-pci and
+# Xen's vdispl (a PV guest with Linux's displif frontend);
 # their dependencies come from modules.dep.
-want_modules="bochs cirrus virtio_pci virtio-gpu"
+want_modules="bochs cirrus virtio_pci virtio-gpu drm_xen_front"
 
 step() { printf 'build-guest: %s\n' "$*"; }
 fail() { printf 'build-guest: error: %s\n' "$*" >&2; exit 1; }
