@@ -17,6 +17,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -1181,6 +1182,21 @@ static void reconcile(Backend *b)
 {
     int fe = read_state(b, b->fe_path);
     int ours = read_state(b, b->be_path);
+    unsigned long online;
+
+    /*
+     * A toolstack removing the device (xl destroy, xl vdispl-detach)
+     * writes online = 0 and state = Closing, and waits for Closed.
+     */
+    if (xs_read_uint(b, b->be_path, "online", 1, &online) && !online) {
+        if (b->state != XB_CLOSED) {
+            xdf_log("the toolstack took %s offline: closing", b->be_path);
+            disconnect(b);
+            b->state = ours;
+            set_state(b, XB_CLOSED);
+        }
+        return;
+    }
 
     if (ours != b->state) {
         /* a frontend or toolstack (re)wrote the nodes, or removed them */
@@ -1461,6 +1477,8 @@ static bool parse_options(int argc, char **argv, Options *o)
 
 static bool open_xen(Backend *b)
 {
+    int fl;
+
     b->xs = xs_open(0);
     if (!b->xs) {
         xdf_log("cannot reach XenStore: %s (run in dom0 with xenstored, or "
@@ -1470,6 +1488,16 @@ static bool open_xen(Backend *b)
     b->xe = xenevtchn_open(NULL, 0);
     if (!b->xe) {
         xdf_log("cannot open event channels: %s", strerror(errno));
+        return false;
+    }
+    /*
+     * handle_events() takes every pending port: a read of
+     * /dev/xen/evtchn blocks when none is left, unless O_NONBLOCK.
+     */
+    fl = fcntl(xenevtchn_fd(b->xe), F_GETFL);
+    if (fl < 0 || fcntl(xenevtchn_fd(b->xe), F_SETFL, fl | O_NONBLOCK) < 0) {
+        xdf_log("cannot make the event channel fd non-blocking: %s",
+                strerror(errno));
         return false;
     }
     b->xg = xengnttab_open(NULL, 0);

@@ -335,9 +335,12 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
     uint32_t port;
     ssize_t n;
 
-    do {
-        n = recv(xce->evfd, &port, sizeof(port), MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    /*
+     * Like a read() of /dev/xen/evtchn: it blocks until an event comes
+     * unless the fd is O_NONBLOCK (EAGAIN then), and a signal ends it
+     * (EINTR).
+     */
+    n = recv(xce->evfd, &port, sizeof(port), 0);
     if (n == 0) {
         errno = ECONNRESET;     /* xensimd went away */
         return -1;

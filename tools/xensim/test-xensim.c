@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -107,6 +108,19 @@ static void reap(pid_t pid)
     ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child exited cleanly");
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;      /* only interrupts pending() */
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Wait up to @ms for an event; returns the port or -1. */
 static int wait_event(xenevtchn_handle *xce, int ms)
 {
@@ -181,9 +195,25 @@ static void test_evtchn(void)
     ok(rport > 0, "domU allocates an unbound port for dom0 (%d)", rport);
     lport = xenevtchn_bind_interdomain(xce, 1, rport);
     ok(lport > 0, "dom0 binds to it (%d)", lport);
-    errno = 0;
-    ok(xenevtchn_pending(xce) == -1 && errno == EAGAIN,
-       "pending() with nothing pending: -1/EAGAIN");
+    {
+        /* as on Xen: pending() blocks, unless the fd is O_NONBLOCK */
+        struct sigaction sa = { .sa_handler = on_alarm }, old_sa;
+        int fl = fcntl(xenevtchn_fd(xce), F_GETFL);
+        int64_t t0 = now_ms();
+
+        sigaction(SIGALRM, &sa, &old_sa);      /* no SA_RESTART */
+        ualarm(200000, 0);
+        errno = 0;
+        ok(xenevtchn_pending(xce) == -1 && errno == EINTR &&
+           now_ms() - t0 >= 150,
+           "pending() with nothing pending blocks (until a signal: EINTR)");
+        sigaction(SIGALRM, &old_sa, NULL);
+        fcntl(xenevtchn_fd(xce), F_SETFL, fl | O_NONBLOCK);
+        errno = 0;
+        ok(xenevtchn_pending(xce) == -1 && errno == EAGAIN,
+           "pending() on an O_NONBLOCK fd with nothing pending: -1/EAGAIN");
+        fcntl(xenevtchn_fd(xce), F_SETFL, fl);
+    }
     ok(xenevtchn_notify(xce, lport) == 0, "notify dom0 -> domU");
     ok(get(), "domU's fd polls readable, pending() gives its port");
     p = wait_event(xce, 2000);

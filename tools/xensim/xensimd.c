@@ -851,7 +851,10 @@ static void op_hello(struct conn *c, const struct xensim_req *req)
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         die("event channel set-up: %s", strerror(errno));
     }
-    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    /*
+     * sv[1] is the handle's read end: blocking, as /dev/xen/evtchn is;
+     * writers (we and the peers) send with MSG_DONTWAIT.
+     */
     c->evfd = sv[0];
     fds[0] = sv[1];
     fds[1] = sv[0];
