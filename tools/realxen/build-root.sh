@@ -28,10 +28,13 @@ ROOT_PKGS=(
     xen-utils-4.17 xen-utils-common xenstore-utils
     libxenstore4 libxenevtchn1 libxengnttab1 libxencall1 libxenmisc4.17
     libxendevicemodel1 libxenforeignmemory1 libxentoolcore1 libxentoollog1
-    # our QEMU, the qtest, xdf-backend (checked against ldd: run.sh)
+    # our QEMU, the qtest, xdf-backend (the tests check them with ldd)
     libglib2.0-0 libpixman-1-0 libpng16-16 zlib1g libpcre2-8-0
+    libvncserver1
     # firmware our QEMU's qemu-bundle/ links to
     seabios ipxe-qemu qemu-system-data
+    # the tests' checkers (PNG/PPM, QMP)
+    python3
     # dom0 housekeeping
     kmod procps
 )

@@ -45,7 +45,11 @@ until xenstore-read / >/dev/null 2>&1; do
     sleep 0.5
 done
 xen-init-dom0 || fail "xen-init-dom0 failed"
-xenconsoled --pid-file /run/xenconsoled.pid || fail "xenconsoled did not start"
+# guests' consoles go to /xdf/guest-console/guest-NAME.log (the run
+# folder: they come back to the host, also while the run goes on)
+mkdir -p /xdf/guest-console
+xenconsoled --pid-file /run/xenconsoled.pid --log=guest \
+    --log-dir=/xdf/guest-console || fail "xenconsoled did not start"
 xl info >/dev/null || fail "xl info failed"
 stage tools-up
 

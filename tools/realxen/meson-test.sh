@@ -1,5 +1,5 @@
 #!/bin/bash
-# meson's entry to the real-Xen rig: run tests/displfront.sh in dom0 when
+# meson's entry to the real-Xen rig: run a script of tests/ in dom0 when
 # the rig can run here, else skip (exit 77) saying exactly why.
 #
 #   meson-test.sh BUILDDIR TESTSCRIPT
@@ -30,6 +30,13 @@ QEMU=${XDF_REALXEN_QEMU:-/usr/bin/qemu-system-x86_64}
 for f in qemu-system-x86_64 qtest-xen-displfront; do
     [ -x "$XDF_BUILD/$f" ] || skip "no $XDF_BUILD/$f"
 done
+
+# The demo guest's kernel and initramfs (cached; a second run takes a
+# second): the Linux-frontend test boots them as Xen domUs.
+if ! "$HERE/../guest/build-guest.sh" "$XDF_BUILD/guest" > /dev/null; then
+    echo "realxen: building the demo guest failed (tools/guest/build-guest.sh)"
+    exit 1
+fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

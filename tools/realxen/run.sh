@@ -62,7 +62,8 @@ env | grep -E '^XDF_[A-Z0-9_]+=' | grep -vE '^XDF_(REALXEN_(QEMU|TIMEOUT|BOOT_TI
 
 # Folders to share at their host paths: the repository, the build folder
 # and the real folders behind symlinked binaries in it (our QEMU lives in
-# the cache with its qemu-bundle/).
+# the cache with its qemu-bundle/, the demo guest's kernel and initramfs
+# in the guest cache).
 shares=("$REPO")
 add_share() {
     local d=$1 s
@@ -80,7 +81,7 @@ if [ -d "$BUILD" ]; then
         # a QEMU build in the cache: share the folder above its build/
         case $t in */build/*) d=${t%%/build/*} ;; esac
         add_share "$d"
-    done < <(find "$BUILD" -maxdepth 1 -type l)
+    done < <(find "$BUILD" "$BUILD/guest" -maxdepth 1 -type l 2>/dev/null)
 fi
 fsargs=()
 i=0

@@ -1,0 +1,102 @@
+# Helpers for the scripts that run in the real-Xen rig's dom0 (sourced;
+# bash).  They report in TAP style ("ok - ...", "not ok - ...") and count
+# failures in $fails.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+B=${XDF_BUILD:-build}
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+OUT=${XDF_RUN:-/tmp}
+fails=0
+
+say() { echo "## $*"; }
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+check() {   # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+    local what=$1
+    shift
+    if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+# Our binaries must run in dom0 as built on the host (same Debian release):
+# name any library the dom0 root lacks.
+need_binaries() {
+    local f missing
+    for f in "$@"; do
+        [ -x "$f" ] || { echo "missing $f (build the project first)"; exit 2; }
+        missing=$(ldd "$f" 2>&1 | awk '/not found/ { print $1 }' | tr '\n' ' ')
+        if [ -n "$missing" ]; then
+            echo "$f needs libraries the dom0 root lacks: $missing(add their packages to ROOT_PKGS in tools/realxen/build-root.sh)"
+            exit 2
+        fi
+    done
+}
+
+# gntalloc's default limit is 1024 pages; a 640x480 frontend shares two
+# buffers per connector, a backend allocating buffers more.
+raise_gntalloc_limit() {
+    if [ -w /sys/module/xen_gntalloc/parameters/limit ]; then
+        echo 262144 > /sys/module/xen_gntalloc/parameters/limit
+    fi
+    say "gntalloc limit: $(cat /sys/module/xen_gntalloc/parameters/limit 2>/dev/null || echo '?')"
+}
+
+# Grant entries in use in all domains, as Xen's 'g' debug key dumps them
+# (the dump stays in $OUT/grants-TAG.txt).
+grants() {
+    xl dmesg -c > /dev/null
+    xl debug-keys g
+    sleep 1
+    xl dmesg -c > "$OUT/grants-$1.txt"
+    grep -cE '\[0x[0-9a-f]+\]' "$OUT/grants-$1.txt"
+}
+
+# Event channels of dom0 that are not Closed, as Xen lists them.
+evtchns() {
+    /usr/lib/xen-4.17/bin/lsevtchn 0 > "$OUT/evtchn-$1.txt" 2>&1
+    grep -vc ': *Closed' "$OUT/evtchn-$1.txt"
+}
+
+baseline() {
+    g0=$(grants before)
+    e0=$(evtchns before)
+    say "baseline: $g0 grant entries in use, $e0 event channels of dom0"
+}
+
+back_to_baseline() {
+    local g1 e1
+    sleep 2
+    g1=$(grants after)
+    e1=$(evtchns after)
+    say "after: $g1 grant entries in use, $e1 event channels of dom0"
+    if [ "$g1" = "$g0" ]; then ok "grants back to baseline ($g0)"
+    else bad "grants: $g0 before, $g1 after (see grants-*.txt)"; fi
+    if [ "$e1" = "$e0" ]; then ok "event channels back to baseline ($e0)"
+    else
+        bad "event channels: $e0 before, $e1 after"
+        diff "$OUT/evtchn-before.txt" "$OUT/evtchn-after.txt"
+    fi
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every second.
+wait_for() {
+    local t=$1 what=$2 i=0
+    shift 2
+    until "$@"; do
+        i=$((i + 1))
+        if [ $i -ge "$t" ]; then
+            bad "$what (not within $t s)"
+            return 1
+        fi
+        sleep 1
+    done
+    ok "$what (${i} s)"
+}
+
+# What a process of ours is doing (when it does not answer).
+proc_state() {
+    local p=$1
+    [ -d "/proc/$p" ] || { echo "#   process $p is gone"; return; }
+    echo "#   process $p: $(grep -E '^State' "/proc/$p/status" | tr -s '\t' ' '), wchan $(cat "/proc/$p/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)"
+    sed 's/^/#     /' "/proc/$p/stack" 2>/dev/null | head -n 12
+}

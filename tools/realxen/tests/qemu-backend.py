@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+# qemu-backend.py --build B --out DIR [--card CARD | --qmp SOCKET]
+#
+# Runs in dom0 of the real-Xen rig: our QEMU with -device xen-displfront
+# (frontend domain 0, the device writing its own XenStore nodes) against
+# our reference backend, tools/backend/xdf-backend (backend domain 0).
+# What the emulated card shows (the firmware's screen) must reach the
+# backend pixel for pixel, as QEMU's own screendump of the card shows it;
+# then the backend is restarted (SIGTERM, a new process) and the screen
+# must come back; then the device is unplugged (device_del) and must
+# leave XenStore as it found it.  Grants and event channels are counted
+# from Xen by the calling scripts (tools/realxen/tests/*.sh).
+#
+# With --qmp, the QEMU is one that runs already (an HVM domain's device
+# model, started by xl, with -device xen-displfront,id=xdf0): the same
+# steps, but QEMU is left running for its owner to stop.
+#
+# TAP-style lines on stdout; exit status 0 when all passed.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import argparse
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+images = load('check_pattern', os.path.join(REPO, 'tools/guest/check-pattern.py'))
+QMP = load('boot_guest', os.path.join(REPO, 'tools/guest/boot-guest.py')).QMP
+
+fails = 0
+
+
+def ok(msg):
+    print(f'ok - {msg}', flush=True)
+
+
+def bad(msg):
+    global fails
+    fails += 1
+    print(f'not ok - {msg}', flush=True)
+
+
+def note(msg):
+    print(f'#   {msg}', flush=True)
+
+
+def xs_read(path):
+    r = subprocess.run(['xenstore-read', path], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+class Backend:
+    def __init__(self, exe, out, tag):
+        self.dir = os.path.join(out, tag)
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = open(os.path.join(out, f'{tag}.log'), 'w')
+        self.proc = subprocess.Popen([exe, '--frontend-domid', '0',
+                                      '--dev-id', '0', '--output-dir',
+                                      self.dir,
+                                      # PNG is slow under TCG: save on
+                                      # SIGUSR1 only
+                                      '--every', '1000000'],
+                                     stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def shown(self):
+        """Have the backend save what connector 0 shows; read it back."""
+        path = os.path.join(self.dir, 'conn0-last.png')
+        if os.path.exists(path):
+            os.unlink(path)
+        self.proc.send_signal(signal.SIGUSR1)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                time.sleep(0.5)             # written whole, then renamed?
+                try:
+                    return images.read_image(path)
+                except Exception:           # noqa: BLE001 - still writing
+                    pass
+            time.sleep(0.5)
+        return None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def wait_state(qmp, want, timeout):
+    end = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < end:
+        state = qmp.cmd('qom-get', path='xdf0', property='state')
+        if state == want:
+            return True, state
+        time.sleep(0.5)
+    return False, state
+
+
+def same_screen(qmp, backend, dump, card, timeout):
+    """Until the backend shows what the screendump shows (not blank)."""
+    end = time.monotonic() + timeout
+    why = 'nothing compared'
+    while time.monotonic() < end:
+        if card:
+            qmp.cmd('screendump', filename=dump, device=card)
+        else:
+            qmp.cmd('screendump', filename=dump)   # the first console
+        ref = images.read_image(dump)
+        got = backend.shown()
+        if got is None:
+            why = 'the backend saved no picture'
+        elif got[:2] != ref[:2]:
+            why = f'backend shows {got[0]}x{got[1]}, screendump is {ref[0]}x{ref[1]}'
+        elif got[2] != ref[2]:
+            n = sum(1 for i in range(0, len(ref[2]), 3)
+                    if ref[2][i:i + 3] != got[2][i:i + 3])
+            why = f'{n} of {ref[0] * ref[1]} pixels differ'
+        elif not any(ref[2]):
+            why = 'the screen is blank'
+        else:
+            return True, f'{ref[0]}x{ref[1]}'
+        time.sleep(2)
+    return False, why
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--card', default='bochs-display')
+    ap.add_argument('--qmp', help='QMP socket of a running QEMU')
+    ap.add_argument('--timeout', type=int, default=300,
+                    help='seconds for each step')
+    args = ap.parse_args()
+    exe = os.path.join(args.build, 'tools/backend/xdf-backend')
+    dump = os.path.join(args.out, 'screendump.ppm')
+    fe = '/local/domain/0/device/vdispl/0'
+    card = None if args.qmp else 'card0'
+
+    first = Backend(exe, args.out, 'backend-1')
+    qemu = None
+    sock = args.qmp
+    if not sock:
+        sock = os.path.join(args.out, 'qmp.sock')
+        qlog = open(os.path.join(args.out, 'qemu.log'), 'w')
+        qemu = subprocess.Popen([
+            os.path.join(args.build, 'qemu-system-x86_64'),
+            '-M', 'pc', '-accel', 'tcg', '-nodefaults', '-display', 'none',
+            '-device', f'{args.card},id=card0',
+            # everything under TCG in dom0 is slow: give the backend time
+            '-device',
+            'xen-displfront,id=xdf0,display=card0,req-timeout-ms=60000',
+            '-qmp', f'unix:{sock},server=on,wait=off'],
+            stdout=qlog, stderr=subprocess.STDOUT)
+    what = args.card if qemu else 'the first console'
+    backend = first
+    try:
+        qmp = QMP(sock, time.monotonic() + 60)
+        good, state = wait_state(qmp, 'Connected', args.timeout)
+        (ok if good else bad)(f'device Connected to xdf-backend (state {state})')
+        good, why = same_screen(qmp, first, dump, card, args.timeout)
+        (ok if good else bad)(f'{what}: backend shows the screendump '
+                              f'pixel for pixel ({why})')
+
+        rc = first.stop()
+        (ok if rc == 0 else bad)(f'backend stopped (status {rc})')
+        good, state = wait_state(qmp, 'Initialising', args.timeout)
+        (ok if good else bad)(f'device noticed the backend left (state {state})')
+        backend = Backend(exe, args.out, 'backend-2')
+        good, state = wait_state(qmp, 'Connected', args.timeout)
+        (ok if good else bad)(f'device Connected to a new backend (state {state})')
+        good, why = same_screen(qmp, backend, dump, card, args.timeout)
+        (ok if good else bad)(f'after the restart: backend shows the '
+                              f'screendump pixel for pixel ({why})')
+
+        try:
+            qmp.cmd('device_del', id='xdf0')
+            ok('device_del xdf0')
+        except RuntimeError as e:
+            bad(f'device_del xdf0: {e}')
+        end = time.monotonic() + args.timeout
+        while time.monotonic() < end and xs_read(f'{fe}/state') is not None:
+            time.sleep(0.5)
+        left = xs_read(f'{fe}/state')
+        (ok if left is None else bad)(
+            f'the device removed its frontend nodes ({fe}/state: {left})')
+        devs = [d['path'] for d in qmp.cmd('qom-list', path='/machine/peripheral')]
+        (ok if 'xdf0' not in str(devs) else bad)('xdf0 gone from QOM')
+        if qemu:
+            qmp.cmd('quit')
+            qemu.wait(60)
+            (ok if qemu.returncode == 0 else bad)(
+                f'QEMU exited (status {qemu.returncode})')
+    except Exception as e:      # noqa: BLE001 - report, then clean up
+        bad(f'{type(e).__name__}: {e}')
+    finally:
+        if qemu and qemu.poll() is None:
+            qemu.kill()
+            qemu.wait()
+        rc = backend.stop()
+        (ok if rc == 0 else bad)(f'backend exited (status {rc})')
+        for tag in ('backend-1', 'backend-2', 'qemu'):
+            path = os.path.join(args.out, f'{tag}.log')
+            if os.path.exists(path):
+                for line in open(path).read().splitlines()[-4:]:
+                    note(f'{tag}: {line}')
+    return 1 if fails else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
