@@ -57,6 +57,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_MAX_CONNECTORS      4       /* as Linux's frontend */
 #define XDF_XS_TRIES            16      /* XenStore transaction retries */
 #define XDF_RETIRED_FBS         16      /* cookies late events may name */
+#define XDF_RETRY_MS            100     /* first reconnect backoff */
 
 /* DRM fourcc codes (drm_fourcc.h), as displif carries them. */
 #define XDF_FOURCC(a, b, c, d) \
@@ -215,6 +216,8 @@ struct XenDisplFront {
     enum xenbus_state state;
     enum xenbus_state be_state;
     unsigned int version;
+    unsigned int fail_streak;   /* connections lost since one worked */
+    QEMUTimer *retry_timer;     /* reconnect after a backoff */
 
     /* connectors */
     unsigned int nr_connectors;
@@ -312,6 +315,8 @@ xdf_fail(XenDisplFrontConnector *c, const char *fmt, ...)
     error_report("xen-displfront '%s': connector %u: %s; closing the "
                  "connection to backend domain %" PRIu32,
                  xen_displfront_id(s), c->index, msg, s->backend_domid);
+    /* the next attempt waits longer: no busy loop on a lasting fault */
+    s->fail_streak = MIN(s->fail_streak + 1, 16);
     xdf_disconnect(s);
     xdf_set_state(s, XenbusStateClosing);
     xdf_set_state(s, XenbusStateClosed);
@@ -1004,6 +1009,16 @@ static void xdf_backend_changed(void *opaque, const char *path)
             xdf_disconnect(s);
         }
         xdf_set_state(s, XenbusStateInitialising);
+        if (s->fail_streak) {
+            /* 100 ms after the first failure, doubling up to 6.4 s */
+            uint32_t ms = XDF_RETRY_MS << MIN(s->fail_streak - 1, 6);
+
+            trace_xen_displfront_retry(xen_displfront_id(s), s->fail_streak,
+                                       ms);
+            timer_mod(s->retry_timer,
+                      qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
+            break;
+        }
         if (!xdf_connect(s, &local_err)) {
             error_prepend(&local_err, "xen-displfront '%s': ",
                           xen_displfront_id(s));
@@ -1030,6 +1045,7 @@ static void xdf_backend_changed(void *opaque, const char *path)
     case XenbusStateClosed:
     case XenbusStateUnknown:
         /* Backend went away: drop everything, wait for it to come back. */
+        timer_del(s->retry_timer);
         if (s->state == XenbusStateInitialising) {
             break;
         }
@@ -1040,6 +1056,26 @@ static void xdf_backend_changed(void *opaque, const char *path)
     default:
         break;
     }
+}
+
+/* The backoff after a lost connection is over: take InitWait now. */
+static void xdf_retry(void *opaque)
+{
+    XenDisplFront *s = opaque;
+    Error *local_err = NULL;
+
+    if (s->be_state != XenbusStateInitWait ||
+        s->state != XenbusStateInitialising) {
+        return;
+    }
+    if (!xdf_connect(s, &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ",
+                      xen_displfront_id(s));
+        error_report_err(local_err);
+        xdf_disconnect(s);
+        return;
+    }
+    xdf_set_state(s, XenbusStateInitialised);
 }
 
 /* Display --------------------------------------------------------------- */
@@ -1203,6 +1239,7 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
         }
     }
     if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
+        s->fail_streak = 0;     /* this connection works */
         c->display = XDF_DISPLAY_ON;
         trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
                                         c->buf[0].width, c->buf[0].height);
@@ -1727,6 +1764,7 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
     if (xen_mode == XEN_DISABLED && !xen_xenstore_ops) {
         setup_xen_backend_ops();
     }
+    s->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_retry, s);
 
     s->xsh = qemu_xen_xs_open();
     if (!s->xsh) {
@@ -1787,6 +1825,10 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
 
 static void xen_displfront_close_xen(XenDisplFront *s)
 {
+    if (s->retry_timer) {
+        timer_free(s->retry_timer);
+        s->retry_timer = NULL;
+    }
     if (s->be_watch) {
         qemu_xen_xs_unwatch(s->xsh, s->be_watch);
         s->be_watch = NULL;

@@ -1491,6 +1491,48 @@ static void test_unplug(void)
     be_close(&b);
 }
 
+/*
+ * A backend that breaks the protocol every time it is connected: the
+ * device closes each connection, and waits longer before each new one
+ * (100 ms, doubling), instead of reconnecting in a busy loop.
+ */
+static void test_backoff(void)
+{
+    Backend b;
+    Guest g;
+    int k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", ",resolution=640x480");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    assert_backend_shows(&b, &g);
+
+    for (k = 0; k < 4; k++) {
+        int64_t t0, waited_ms;
+
+        be_misbehave(&b, &g, BE_RSP_PROD);
+        be_unmap_all(&b);
+        t0 = g_get_monotonic_time();
+        be_write(&b, b.be_path, "state", "2");
+        be_wait_node(&b, b.fe_path, "state", "3");
+        waited_ms = (g_get_monotonic_time() - t0) / 1000;
+        g_assert_cmpint(waited_ms, >=, (100 << k) * 9 / 10);
+        be_attach(&b);
+    }
+    /* a connection that works ends the backoff */
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+
+    guest_stop(&g);
+    be_close(&b);
+}
+
 /* A second device on a console that one already follows. */
 static void test_same_console(void)
 {
@@ -1587,6 +1629,7 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(BE_IN_PROD), test_misbehave);
     qtest_add_data_func("/xen-displfront/backend/bad-cookie",
                         GINT_TO_POINTER(BE_COOKIE), test_misbehave);
+    qtest_add_func("/xen-displfront/backend/backoff", test_backoff);
 
     return g_test_run();
 }
