@@ -4,7 +4,8 @@
 # (domain 0, the device writing its own XenStore nodes) on real Xen 4.17:
 #
 #  1. against the device's qtest, which is backend and guest driver:
-#     pixel-exact frames on bochs-display and a backend restart;
+#     pixel-exact frames on bochs-display, a backend restart, unplug and
+#     plug again;
 #  2. against our reference backend, xdf-backend (qemu-backend.py): the
 #     firmware's screen pixel for pixel as QEMU's screendump shows it, a
 #     backend restart, device_del;
@@ -14,14 +15,15 @@
 #
 # Environment: XDF_BUILD (build folder, default build),
 #   XDF_REALXEN_TESTS (qtest paths, space separated; default: frames with
-#   bochs-display and a backend restart; "all" runs the whole qtest).
+#   bochs-display, a backend restart, device_del/device_add; "all" runs
+#   the whole qtest).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/realxen/tests/lib.sh
 
-TESTS=${XDF_REALXEN_TESTS:-/x86_64/xen-displfront/frames/bochs-display /x86_64/xen-displfront/backend/restart}
+TESTS=${XDF_REALXEN_TESTS:-/x86_64/xen-displfront/frames/bochs-display /x86_64/xen-displfront/backend/restart /x86_64/xen-displfront/unplug}
 need_binaries "$B/qemu-system-x86_64" "$B/qtest-xen-displfront" "$B/tools/backend/xdf-backend"
 say "$(xl info | grep -E '^(xen_version|xen_caps|total_memory)' | tr -s ' ' | tr '\n' ' ')"
 raise_gntalloc_limit

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -107,11 +108,28 @@ def wait_state(qmp, want, timeout):
     end = time.monotonic() + timeout
     state = None
     while time.monotonic() < end:
+        # the device's read-only 'state' property: XenbusStateConnected...
         state = qmp.cmd('qom-get', path='xdf0', property='state')
-        if state == want:
+        if state == 'XenbusState' + want:
             return True, state
         time.sleep(0.5)
     return False, state
+
+
+def connector_size():
+    res = xs_read('/local/domain/0/device/vdispl/0/0/resolution') or '0x0'
+    w, h = (int(v) for v in res.split('x'))
+    return w, h
+
+
+def crop(image, size):
+    """What a connector of @size shows of @image: its top left corner
+    (the device crops a larger picture, see docs/xen-displfront.rst)."""
+    w, h, px = image
+    cw, ch = min(w, size[0]), min(h, size[1])
+    if (cw, ch) == (w, h):
+        return image
+    return cw, ch, b''.join(px[y * w * 3:(y * w + cw) * 3] for y in range(ch))
 
 
 def same_screen(qmp, backend, dump, card, timeout):
@@ -123,7 +141,7 @@ def same_screen(qmp, backend, dump, card, timeout):
             qmp.cmd('screendump', filename=dump, device=card)
         else:
             qmp.cmd('screendump', filename=dump)   # the first console
-        ref = images.read_image(dump)
+        ref = crop(images.read_image(dump), connector_size())
         got = backend.shown()
         if got is None:
             why = 'the backend saved no picture'
@@ -159,7 +177,8 @@ def main():
     qemu = None
     sock = args.qmp
     if not sock:
-        sock = os.path.join(args.out, 'qmp.sock')
+        # a socket cannot live on the 9p run folder
+        sock = os.path.join(tempfile.mkdtemp(prefix='xdf-qmp-'), 'qmp.sock')
         qlog = open(os.path.join(args.out, 'qemu.log'), 'w')
         qemu = subprocess.Popen([
             os.path.join(args.build, 'qemu-system-x86_64'),
@@ -168,6 +187,7 @@ def main():
             # everything under TCG in dom0 is slow: give the backend time
             '-device',
             'xen-displfront,id=xdf0,display=card0,req-timeout-ms=60000',
+            '-trace', 'xen_displfront_*',
             '-qmp', f'unix:{sock},server=on,wait=off'],
             stdout=qlog, stderr=subprocess.STDOUT)
     what = args.card if qemu else 'the first console'
@@ -202,8 +222,9 @@ def main():
         left = xs_read(f'{fe}/state')
         (ok if left is None else bad)(
             f'the device removed its frontend nodes ({fe}/state: {left})')
-        devs = [d['path'] for d in qmp.cmd('qom-list', path='/machine/peripheral')]
-        (ok if 'xdf0' not in str(devs) else bad)('xdf0 gone from QOM')
+        devs = [d['name'] for d in qmp.cmd('qom-list',
+                                           path='/machine/peripheral')]
+        (ok if 'xdf0' not in devs else bad)(f'xdf0 gone from QOM ({devs})')
         if qemu:
             qmp.cmd('quit')
             qemu.wait(60)
