@@ -2,54 +2,28 @@
 # pngcheck.py FILE: print "WIDTH HEIGHT COLORS NONBG" for an 8-bit RGB PNG
 # (COLORS: distinct colours, NONBG: pixels that differ from the top-left
 # one), and with --pixel X Y the RGB of that pixel.  Standard library
-# only: enough PNG to read what libpng writes (8-bit RGB, no interlace).
+# only, with the PNG reader of tools/guest/check-pattern.py.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
-import struct
+import importlib.util
+import os
 import sys
-import zlib
+
+# One PNG reader for the project: the guest's pattern checker's.
+_spec = importlib.util.spec_from_file_location(
+    "check_pattern", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                  "..", "guest", "check-pattern.py"))
+_check_pattern = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_check_pattern)
 
 
 def read_png(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        sys.exit(f"{path}: not a PNG")
-    pos, idat, w = 8, b"", None
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, h, depth, ctype, _, _, inter = struct.unpack(">IIBBBBB", body)
-            if depth != 8 or ctype != 2 or inter:
-                sys.exit(f"{path}: not 8-bit RGB without interlace")
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    raw = zlib.decompress(idat)
-    bpp, stride = 3, w * 3
-    rows, prev = [], bytearray(stride)
-    for y in range(h):
-        ft = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - bpp] if x >= bpp else 0
-            b = prev[x]
-            c = prev[x - bpp] if x >= bpp else 0
-            if ft == 1:
-                line[x] = (line[x] + a) & 255
-            elif ft == 2:
-                line[x] = (line[x] + b) & 255
-            elif ft == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif ft == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                line[x] = (line[x] + pr) & 255
-        rows.append(bytes(line))
-        prev = line
-    return w, h, rows
+    """WIDTH, HEIGHT and the rows of an 8-bit RGB(A) PNG, as RGB bytes."""
+    try:
+        w, h, px = _check_pattern.read_image(path)
+    except _check_pattern.BadImage as e:
+        sys.exit(f"{path}: {e}")
+    return w, h, [px[y * w * 3:(y + 1) * w * 3] for y in range(h)]
 
 
 def main():
