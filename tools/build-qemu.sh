@@ -34,6 +34,8 @@ CONFIGURE_FLAGS=(
     --without-default-devices
     --with-devices-x86_64=xen-displfront
     --enable-xen --enable-kvm --enable-tcg --enable-pixman
+    # libxl passes -vnc to an HVM domain's device model, even with vnc=0
+    --enable-vnc
     --disable-fdt --disable-download --disable-docs
     --disable-install-blobs --disable-werror
     --python=/usr/bin/python3

@@ -43,6 +43,9 @@ boot = "c"
 # RDTSCP ("SVM Insn len emulation failed"), and intercepts it when it
 # emulates the TSC.  Native TSC: no intercepts.
 tsc_mode = "native"
+# SeaBIOS finds no disk and resets the machine after 60 s; a reboot
+# would make a new domain with a new device model.  Keep this one.
+on_reboot = "preserve"
 on_poweroff = "destroy"
 on_crash = "destroy"
 CFG
