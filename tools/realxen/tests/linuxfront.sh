@@ -91,6 +91,7 @@ tsc_mode = "native"
 on_poweroff = "destroy"
 on_crash = "destroy"
 CFG
+    rm -f "$console"    # a domain of the same name may have left one
     t0=$(date +%s)
     if xl create "$dir/$name.cfg" > "$dir/xl-create.log" 2>&1; then
         ok "$type: xl create with $n vdispl device(s) ($(( $(date +%s) - t0 )) s)"
@@ -104,12 +105,16 @@ CFG
     say "$name is domain $domid"
 
     anim_done() { [ "$(grep -ac 'xdf-anim: done' "$console" 2>/dev/null)" -ge "$n" ]; }
-    if ! wait_for 900 "$type: the guest drew $FRAMES frames on $n card(s)" anim_done; then
+    # about 10 s in a PV or PVH domU; TCG in TCG can be much slower
+    if ! wait_for 300 "$type: the guest drew $FRAMES frames on $n card(s)" anim_done; then
         say "last lines of the guest's console:"
         tail -n 30 "$console" 2>/dev/null | sed 's/^/#   /'
         for ((i = 0; i < n; i++)); do
             tail -n 5 "$dir/backend$i.log" | sed "s/^/#   backend $i: /"
+            proc_state "${pids[$i]}"
         done
+        xenstore-ls -f "/local/domain/$domid/device/vdispl" 2>&1 | grep -E '/state |/[0-9]+/(req|evt)' | sed 's/^/#   /'
+        xenstore-ls -f /local/domain/0/backend/vdispl 2>&1 | grep '/state ' | sed 's/^/#   /'
     fi
     grep -aE 'xdf-guest|xdf-anim: (/dev|done|error)|BUG' "$console" | sed 's/^/#   guest: /'
 
