@@ -982,12 +982,29 @@ static enum xenbus_state xdf_read_be_state(XenDisplFront *s)
     return state;
 }
 
+/*
+ * For a backend in InitWait: publish our rings and event channels and go
+ * Initialised; on failure say why and stay Initialising.
+ */
+static void xdf_initialise(XenDisplFront *s)
+{
+    Error *local_err = NULL;
+
+    if (!xdf_connect(s, &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ",
+                      xen_displfront_id(s));
+        error_report_err(local_err);
+        xdf_disconnect(s);
+        return;
+    }
+    xdf_set_state(s, XenbusStateInitialised);
+}
+
 /* The state machine of displif.h, driven by the backend's state. */
 static void xdf_backend_changed(void *opaque, const char *path)
 {
     XenDisplFront *s = opaque;
     enum xenbus_state be = xdf_read_be_state(s);
-    Error *local_err = NULL;
     unsigned int i;
 
     if (be == s->be_state) {
@@ -1019,14 +1036,7 @@ static void xdf_backend_changed(void *opaque, const char *path)
                       qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
             break;
         }
-        if (!xdf_connect(s, &local_err)) {
-            error_prepend(&local_err, "xen-displfront '%s': ",
-                          xen_displfront_id(s));
-            error_report_err(local_err);
-            xdf_disconnect(s);
-            break;
-        }
-        xdf_set_state(s, XenbusStateInitialised);
+        xdf_initialise(s);
         break;
 
     case XenbusStateConnected:
@@ -1062,20 +1072,11 @@ static void xdf_backend_changed(void *opaque, const char *path)
 static void xdf_retry(void *opaque)
 {
     XenDisplFront *s = opaque;
-    Error *local_err = NULL;
 
-    if (s->be_state != XenbusStateInitWait ||
-        s->state != XenbusStateInitialising) {
-        return;
+    if (s->be_state == XenbusStateInitWait &&
+        s->state == XenbusStateInitialising) {
+        xdf_initialise(s);
     }
-    if (!xdf_connect(s, &local_err)) {
-        error_prepend(&local_err, "xen-displfront '%s': ",
-                      xen_displfront_id(s));
-        error_report_err(local_err);
-        xdf_disconnect(s);
-        return;
-    }
-    xdf_set_state(s, XenbusStateInitialised);
 }
 
 /* Display --------------------------------------------------------------- */
