@@ -50,17 +50,8 @@ on_poweroff = "destroy"
 on_crash = "destroy"
 CFG
 
-t0=$(date +%s)
-if xl create "$DIR/$NAME.cfg" > "$DIR/xl-create.log" 2>&1; then
-    ok "xl create of an HVM domU with our QEMU as device model ($(( $(date +%s) - t0 )) s)"
-else
-    bad "xl create (see below)"
-    sed 's/^/#   /' "$DIR/xl-create.log"
-    for f in /var/log/xen/qemu-dm-$NAME.log; do
-        [ -f "$f" ] && sed 's/^/#   qemu-dm: /' "$f" | tail -n 20
-    done
+xl_create "$DIR/$NAME.cfg" "xl create of an HVM domU with our QEMU as device model" ||
     exit 1
-fi
 domid=$(xl domid "$NAME")
 say "$NAME is domain $domid; device model: $(pgrep -af "xen-domid $domid" | cut -c1-300)"
 qmp=/var/run/xen/qmp-libxl-$domid

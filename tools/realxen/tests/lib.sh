@@ -100,3 +100,21 @@ proc_state() {
     echo "#   process $p: $(grep -E '^State' "/proc/$p/status" | tr -s '\t' ' '), wchan $(cat "/proc/$p/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)"
     sed 's/^/#     /' "/proc/$p/stack" 2>/dev/null | head -n 12
 }
+
+# xl_create CFG DESCRIPTION: create the domain of CFG (log beside it);
+# say how long it took, or what xl and the device model said.
+xl_create() {
+    local cfg=$1 what=$2 log=${1%.cfg}.xl-create.log t0 name f
+    t0=$(date +%s)
+    if xl create "$cfg" > "$log" 2>&1; then
+        ok "$what ($(( $(date +%s) - t0 )) s)"
+        return 0
+    fi
+    bad "$what (see below)"
+    sed 's/^/#   /' "$log"
+    name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
+    for f in /var/log/xen/qemu-dm-$name.log; do
+        [ -f "$f" ] && tail -n 20 "$f" | sed 's/^/#   qemu-dm: /'
+    done
+    return 1
+}

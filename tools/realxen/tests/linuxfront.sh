@@ -55,7 +55,7 @@ trap cleanup EXIT
 # run_guest TYPE BE_ALLOC,BE_ALLOC...: one domU, one vdispl device per
 # be-alloc value, one backend per device.
 run_guest() {
-    local type=$1 name=xdf-$1 dir=$OUT/$1 n i t0 p rc domid mode
+    local type=$1 name=xdf-$1 dir=$OUT/$1 n i p rc domid mode
     local console=$OUT/guest-console/guest-xdf-$1.log  # see dom0-init.sh
     local -a allocs vdispl=()
     IFS=, read -r -a allocs <<< "$2"
@@ -92,14 +92,8 @@ on_poweroff = "destroy"
 on_crash = "destroy"
 CFG
     rm -f "$console"    # a domain of the same name may have left one
-    t0=$(date +%s)
-    if xl create "$dir/$name.cfg" > "$dir/xl-create.log" 2>&1; then
-        ok "$type: xl create with $n vdispl device(s) ($(( $(date +%s) - t0 )) s)"
-    else
-        bad "$type: xl create (see below)"
-        sed 's/^/#   /' "$dir/xl-create.log"
+    xl_create "$dir/$name.cfg" "$type: xl create with $n vdispl device(s)" ||
         return
-    fi
     domain=$name
     domid=$(xl domid "$name")
     say "$name is domain $domid"
