@@ -981,6 +981,20 @@ static void assert_backend_shows(Backend *b, Guest *g)
 }
 
 /* The third card: ramfb, random frames drawn into guest RAM. */
+/*
+ * A guest on bochs-display at 640x480, the connector's size, connected to
+ * @b (opened already) and showing @n frames of random drawing.
+ */
+static void guest_show_random(Guest *g, Backend *b, unsigned int n)
+{
+    guest_start(g, "bochs-display", ",resolution=640x480");
+    be_connect(b);
+    guest_set_mode(g, 640, 480);
+    guest_clear(g);
+    guest_draw_random(g, b, n);
+    assert_backend_shows(b, g);
+}
+
 static void test_frames_ramfb(void)
 {
     Backend b;
@@ -1420,12 +1434,7 @@ static void test_misbehave(gconstpointer opaque)
         return;
     }
     be_open(&b, 0);
-    guest_start(&g, "bochs-display", ",resolution=640x480");
-    be_connect(&b);
-    guest_set_mode(&g, 640, 480);
-    guest_clear(&g);
-    guest_draw_random(&g, &b, 5);
-    assert_backend_shows(&b, &g);
+    guest_show_random(&g, &b, 5);
 
     before = xen_resources();
     be_misbehave(&b, &g, m);
@@ -1465,12 +1474,7 @@ static void test_unplug(void)
     }
     be_open(&b, 0);
     before = xen_resources();
-    guest_start(&g, "bochs-display", ",resolution=640x480");
-    be_connect(&b);
-    guest_set_mode(&g, 640, 480);
-    guest_clear(&g);
-    guest_draw_random(&g, &b, 5);
-    assert_backend_shows(&b, &g);
+    guest_show_random(&g, &b, 5);
 
     qtest_qmp_device_del(g.qts, "xdf0");
     g_assert_null(be_read(&b, b.fe_path, "state"));
@@ -1507,11 +1511,7 @@ static void test_backoff(void)
         return;
     }
     be_open(&b, 0);
-    guest_start(&g, "bochs-display", ",resolution=640x480");
-    be_connect(&b);
-    guest_set_mode(&g, 640, 480);
-    guest_clear(&g);
-    assert_backend_shows(&b, &g);
+    guest_show_random(&g, &b, 0);
 
     for (k = 0; k < 4; k++) {
         int64_t t0, waited_ms;
