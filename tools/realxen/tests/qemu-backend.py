@@ -86,12 +86,9 @@ class Backend:
         self.proc.send_signal(signal.SIGUSR1)
         end = time.monotonic() + 60
         while time.monotonic() < end:
-            if os.path.exists(path) and os.path.getsize(path) > 0:
-                time.sleep(0.5)             # written whole, then renamed?
-                try:
-                    return images.read_image(path)
-                except Exception:           # noqa: BLE001 - still writing
-                    pass
+            # xdf-backend writes PATH.tmp and renames it: PATH is whole
+            if os.path.exists(path):
+                return images.read_image(path)
             time.sleep(0.5)
         return None
 
