@@ -183,16 +183,22 @@ todo=$(ninja -C "$BLD" -n "${ninja_targets[@]}" 2>/dev/null | grep -c '^\[' || t
 if [ "$todo" -gt 0 ]; then
     say "building $todo steps in $BLD (ccache: $CCACHE_DIR)"
 fi
-# Print every 100th step and everything that is not a progress line
-# (compiler warnings and errors), so that a cold build shows progress
-# without flooding the log.
+# Print the progress every 5 % (and everything that is not a progress
+# line: compiler warnings and errors), so that a cold build shows how far
+# it is without flooding the log.
 start=$SECONDS
 log=$BLD/xdf-build.log
 NINJA_STATUS='[%f/%t] ' ninja -C "$BLD" "${ninja_targets[@]}" 2>&1 |
     tee "$log" |
-    awk '/^\[[0-9]+\/[0-9]+\] / {
+    awk -v variant="$VARIANT" '/^\[[0-9]+\/[0-9]+\] / {
              split(substr($1, 2), n, "/")
-             if (n[1] % 100 == 0 || n[1] == n[2]) { print "  " $1 " " $NF; fflush() }
+             pct = int(100 * n[1] / n[2])
+             if (pct >= shown + 5 || n[1] == n[2]) {
+                 shown = pct - pct % 5
+                 printf "[build-qemu] building QEMU (%s): %3d%% (%d/%d steps)\n",
+                        variant, pct, n[1], n[2]
+                 fflush()
+             }
              next
          }
          /^ninja: (Entering|no work)/ { next }

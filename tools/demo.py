@@ -15,7 +15,6 @@
 
 import argparse
 import glob
-import importlib.util
 import os
 import signal
 import socket
@@ -30,15 +29,12 @@ BUILD = os.path.join(TOP, "build")
 QEMU = os.path.join(BUILD, "qemu-system-x86_64")
 BACKEND = os.path.join(BUILD, "tools", "backend", "xdf-backend")
 CHECK = os.path.join(TOP, "tools", "guest", "check-pattern.py")
-sys.path.insert(0, os.path.join(TOP, "tools", "backend"))
+sys.path[:0] = [os.path.join(TOP, "tools", "backend"),
+                os.path.join(TOP, "tools", "guest")]
+import contactsheet  # noqa: E402
+from guestboot import (QMP, BootStages, KVM_PROBE_SECONDS,  # noqa: E402
+                       choose_accel)
 from pngcheck import read_png  # noqa: E402
-
-# boot-guest.py's QMP client (the file name has a dash: load it by path)
-_spec = importlib.util.spec_from_file_location(
-    "boot_guest", os.path.join(TOP, "tools", "guest", "boot-guest.py"))
-_boot_guest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_boot_guest)
-QMP = _boot_guest.QMP
 
 CARDS = {"vga": "VGA", "bochs": "bochs-display", "cirrus": "cirrus-vga",
          "virtio": "virtio-gpu-pci"}
@@ -115,6 +111,79 @@ def nonblank_rows(path, rows):
                if lines[y][3 * x:3 * x + 3] != bg)
 
 
+def watch_guest(args, qemu, serial, frames_dir, start):
+    """Follow the guest to "xdf-anim: done", printing its stages and the
+    frames received as they arrive.  Returns (done, BootStages, the stage
+    the guest was in when each frame arrived)."""
+    stages = BootStages(start)
+    seen_in = {}
+    end = start + args.timeout
+    seen = 0
+    shown = 0
+    while True:
+        now = time.monotonic()
+        text = open(serial, errors="replace").read()
+        # the last line may still be being written: leave it for later
+        lines = text[:text.rfind("\n") + 1].splitlines()
+        fatal = None
+        for line in lines[seen:]:
+            if stages.line(line, now) and stages.stage != "done":
+                say(f"{now - start:6.1f} s  guest: {stages.stage} "
+                    f"({line.strip()[:70]})")
+            elif "xdf-" in line and not line.startswith("xdf-anim: frame "):
+                say(f"{now - start:6.1f} s  guest: {line.strip()}")
+            fatal = fatal or stages.failed()
+        seen = len(lines)
+        for f in contactsheet.frames_in(frames_dir):
+            seen_in.setdefault(f, stages.stage)
+        stages.frame_count(len(seen_in), now)
+        if stages.frames != shown:
+            shown = stages.frames
+            drawn = (f", animation frame {stages.anim_frames}/{args.frames}"
+                     if stages.anim_frames else "")
+            say(f"{now - start:6.1f} s  frames received: {shown}{drawn}")
+        if stages.stage == "done":
+            return True, stages, seen_in
+        if fatal:
+            say("the guest cannot go on: " + stages.describe())
+            return False, stages, seen_in
+        if qemu.poll() is not None:
+            say(f"QEMU exited with status {qemu.returncode}: the guest "
+                + stages.describe())
+            return False, stages, seen_in
+        if now - stages.last_progress > args.stall:
+            say(f"the guest printed nothing for {args.stall:g} s: "
+                + stages.describe())
+            return False, stages, seen_in
+        if now > end:
+            say(f"the guest did not finish in {args.timeout:g} s: "
+                + stages.describe())
+            return False, stages, seen_in
+        time.sleep(0.5)
+
+
+def picture_of_run(frames, seen_in, banner, out):
+    """The contact sheet (the banner and the first frame of each boot
+    stage among the tiles) and the animation; returns their paths."""
+    firsts = {}
+    for p in frames:
+        firsts.setdefault(seen_in.get(p, "done"), p)
+    chosen = contactsheet.pick(frames, keep=[banner] + list(firsts.values()))
+    t0 = os.path.getmtime(frames[0])
+    entries = []
+    for p in chosen:
+        # what "done" finds on screen the animation drew
+        what = "firmware banner" if p == banner else \
+            seen_in.get(p, "done").replace("done", "animation")
+        entries.append((p, f"frame {contactsheet.frame_number(p)}  "
+                           f"+{os.path.getmtime(p) - t0:.1f} s  {what}"))
+    sheet = contactsheet.write_sheet(entries, contactsheet.run_size(frames),
+                                     os.path.join(out, "contact-sheet.png"))
+    anim = contactsheet.write_animation(frames,
+                                        os.path.join(out, "run.apng"))
+    return sheet, anim
+
+
 def main():
     ap = argparse.ArgumentParser(description="xen-displfront demo")
     ap.add_argument("--card", choices=sorted(CARDS), default="vga")
@@ -125,22 +194,24 @@ def main():
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--be-alloc", action="store_true",
                     help="let the backend allocate the buffers")
-    ap.add_argument("--kvm", choices=("auto", "on", "off"), default="auto")
+    ap.add_argument("--kvm", choices=("auto", "on", "off"), default="auto",
+                    help="auto: KVM when a kernel boots on it within "
+                         f"{KVM_PROBE_SECONDS} s, else TCG (default)")
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--stall", type=float, default=60,
+                    help="give up when the guest prints nothing on its "
+                         "serial line for this long (default 60 s)")
     ap.add_argument("--vnc", type=int, default=5900, metavar="PORT",
                     help="the backend's live view (VNC on 127.0.0.1:PORT; "
                          "0: off; default 5900)")
     ap.add_argument("--hold", type=float, default=0, metavar="SECONDS",
                     help="keep the guest and the live view up this long "
                          "after the animation")
+    ap.add_argument("--qemu", default=QEMU,
+                    help=f"the QEMU to run (default {QEMU})")
     ap.add_argument("--out", default=os.path.join(BUILD, "demo"))
     args = ap.parse_args()
 
-    if args.kvm == "on" or (args.kvm == "auto" and
-                            os.access("/dev/kvm", os.R_OK | os.W_OK)):
-        accel = "kvm"
-    else:
-        accel = "tcg"
     w, h = (int(v) for v in args.mode.split("x"))
     out = os.path.join(args.out, args.card)
     frames_dir = os.path.join(out, "frames")
@@ -155,6 +226,14 @@ def main():
     say("building the demo guest (Debian's kernel, our initramfs)")
     subprocess.run([os.path.join(TOP, "tools", "guest", "build-guest.sh"),
                     guest], check=True)
+    kernel = os.path.join(guest, "vmlinuz")
+    say(f"checking KVM (--kvm {args.kvm})")
+    try:
+        accel = choose_accel(args.qemu, kernel, args.kvm, say)
+    except RuntimeError as e:
+        say(f"FAIL: {e}")
+        return 1
+
     say(f"starting the displif backend; frames go to {frames_dir}")
     be_log = open(os.path.join(out, "backend.log"), "w")
     be_cmd = [BACKEND, "--output-dir", frames_dir, "--on-change",
@@ -164,46 +243,38 @@ def main():
         say(f"live view: any VNC viewer on 127.0.0.1:{args.vnc} "
             f"(e.g. vncviewer 127.0.0.1::{args.vnc})")
     backend = subprocess.Popen(be_cmd, stderr=be_log)
-    cmd = [QEMU, "-M", "pc", "-accel", accel, "-m", "512",
+    open(serial, "w").close()
+    cmd = [args.qemu, "-M", "pc", "-accel", accel, "-m", "512",
            "-display", "none", "-nodefaults",
            "-serial", f"file:{serial}",
            "-device", f"{CARDS[args.card]},id=card0",
            "-device", "xen-displfront,id=xdf0,display=card0,"
                       f"resolution={args.resolution},"
                       f"be-alloc={'on' if args.be_alloc else 'off'}",
-           "-kernel", os.path.join(guest, "vmlinuz"),
+           "-kernel", kernel,
            "-initrd", os.path.join(guest, "initrd.img"),
-           "-append", f"console=ttyS0 quiet xdf.frames={args.frames} "
+           "-append", f"console=ttyS0 earlyprintk=ttyS0 xdf.frames={args.frames} "
                       f"xdf.mode={args.mode} xdf.hold=-1",
            "-qmp", f"unix:{qmp_path},server=on,wait=off"]
     say(f"booting the guest on {CARDS[args.card]} ({accel}): "
         + " ".join(cmd))
+    start = time.monotonic()
     qemu = subprocess.Popen(cmd)
     ok = False
+    seen_in = {}
+    last = os.path.join(frames_dir, "conn0-last.png")
     try:
         qmp = QMP(qmp_path, time.monotonic() + 10)
-        end = time.monotonic() + args.timeout
-        seen = 0
-        done = False
-        while time.monotonic() < end and qemu.poll() is None:
-            time.sleep(0.5)
-            lines = open(serial, errors="replace").read().splitlines()
-            for line in lines[seen:]:
-                if "xdf-" in line:
-                    say(f"guest: {line.strip()}")
-            seen = len(lines)
-            if any("xdf-anim: done" in ln for ln in lines):
-                done = True
-                break
+        done, stages, seen_in = watch_guest(args, qemu, serial, frames_dir,
+                                            start)
         if not done:
-            say(f"the guest did not finish in {args.timeout:g} s "
-                f"(serial log: {serial})")
+            say(f"serial log: {serial}; frames: {frames_dir}")
             return 1
-        say(f"xen-displfront state: "
+        say(f"{time.monotonic() - start:6.1f} s  guest: animation done; "
+            "xen-displfront state: "
             f"{qmp.cmd('qom-get', path='/machine/peripheral/xdf0', property='state')}")
 
         # the last frame stays on screen: wait for it at the backend
-        last = os.path.join(frames_dir, "conn0-last.png")
         for _ in range(20):
             backend.send_signal(signal.SIGUSR1)
             time.sleep(0.5)
@@ -239,7 +310,7 @@ def main():
             backend.kill()
         be_log.close()
 
-    frames = sorted(glob.glob(os.path.join(frames_dir, "conn0-[0-9]*.png")))
+    frames = contactsheet.frames_in(frames_dir)
     if not frames:
         say("the backend received no frame")
         return 1
@@ -250,10 +321,14 @@ def main():
         if banner:
             first = f
             break
+    say("writing the contact sheet and the animation")
+    sheet, anim = picture_of_run(frames, seen_in, first, out)
     say(f"the backend received {len(frames)} distinct frames:")
     say(f"  firmware banner: {first} "
         f"({banner} non-background pixels in its top rows)")
-    say(f"  last (animation frame {args.frames}): {last}")
+    say(f"  last (animation frame {args.frames}), checked: {last}")
+    say(f"  contact sheet: {sheet}")
+    say(f"  animation (APNG): {anim}")
     say(f"  backend log: {os.path.join(out, 'backend.log')}, "
         f"serial log: {serial}")
     if not banner:

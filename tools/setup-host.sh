@@ -22,8 +22,8 @@ PKGS=(
     xen-utils-4.17 xenstore-utils libpng-dev libvncserver-dev
     # firmware for the guests
     seabios ipxe-qemu qemu-system-data
-    # the demo guest's initramfs
-    busybox-static cpio xz-utils util-linux
+    # the demo guest's initramfs; the demo's contact sheet and animation
+    busybox-static cpio xz-utils util-linux python3-pil
     # fuzzers
     clang libclang-rt-14-dev
     # the real-Xen rig: a Debian dom0 root, Xen booted by Debian's QEMU

@@ -103,12 +103,13 @@ fi
 work=$(mktemp -d "$cache/tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Download package $1 version $2 into the cache; print the .deb's path.
+# Download package $1 version $2 (step $3) into the cache; print the
+# .deb's path.
 fetch_deb() {
     local dir=$cache/debs/$1/$2 debs apt_opts=()
     debs=("$dir"/*.deb)
     if [ ! -f "${debs[0]}" ]; then
-        step "downloading $1 $2" >&2
+        step "downloading $1 $2 ($3 of 3 packages)" >&2
         mkdir -p "$dir.tmp"
         [ "$(id -u)" != 0 ] || apt_opts=(-o APT::Sandbox::User=root)
         (cd "$dir.tmp" && apt-get "${apt_opts[@]}" -q download "$1=$2") >&2 ||
@@ -120,9 +121,9 @@ fetch_deb() {
     echo "${debs[0]}"
 }
 
-kdeb=$(fetch_deb "$kpkg" "$kpkg_ver")
-bbdeb=$(fetch_deb busybox-static "$bb_ver")
-drmdeb=$(fetch_deb libdrm-dev "$drm_ver")
+kdeb=$(fetch_deb "$kpkg" "$kpkg_ver" 1)
+bbdeb=$(fetch_deb busybox-static "$bb_ver" 2)
+drmdeb=$(fetch_deb libdrm-dev "$drm_ver" 3)
 
 step "unpacking $(basename "$kdeb")"
 dpkg-deb -x "$kdeb" "$work/kernel" || fail "dpkg-deb -x $kdeb failed"

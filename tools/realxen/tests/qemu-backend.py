@@ -40,7 +40,7 @@ def load(name, path):
 
 
 images = load('check_pattern', os.path.join(REPO, 'tools/guest/check-pattern.py'))
-QMP = load('boot_guest', os.path.join(REPO, 'tools/guest/boot-guest.py')).QMP
+QMP = load('guestboot', os.path.join(REPO, 'tools/guest/guestboot.py')).QMP
 
 fails = 0
 
