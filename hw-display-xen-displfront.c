@@ -58,6 +58,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_XS_TRIES            16      /* XenStore transaction retries */
 #define XDF_RETIRED_FBS         16      /* cookies late events may name */
 #define XDF_RETRY_MS            100     /* first reconnect backoff */
+#define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
 
 /* DRM fourcc codes (drm_fourcc.h), as displif carries them. */
 #define XDF_FOURCC(a, b, c, d) \
@@ -194,8 +195,9 @@ struct XenDisplFront {
     uint32_t head;
     uint32_t backend_domid;
     uint32_t frontend_domid;    /* DOMID_SELF: QEMU's own domain */
-    uint32_t dev_id;
+    char *dev_id_prop;          /* "auto" (NULL) or an index; then the index */
     char *resolution;
+    char *unique_id;            /* per connector, ':' between them */
     bool be_alloc;
     uint32_t connectors;
     uint32_t req_timeout_ms;
@@ -203,6 +205,9 @@ struct XenDisplFront {
     /* parsed config */
     uint32_t width;
     uint32_t height;
+    bool dev_id_auto;
+    uint32_t dev_id;            /* the index asked for, then the one claimed */
+    char **unique_ids;          /* from unique-id, NULL: <qdev id>-<n> */
 
     /* Xen side */
     struct qemu_xs_handle *xsh;
@@ -211,7 +216,9 @@ struct XenDisplFront {
     xengnttab_handle *xgt;      /* maps backend-allocated buffers */
     char *fe_path;              /* .../device/vdispl/<dev-id> */
     char *be_path;              /* .../backend/vdispl/<fe>/<dev-id> */
+    bool claimed;               /* our owner record is in fe_path */
     bool wrote_nodes;           /* we created both directories */
+    uint64_t pid_start;         /* our process's start, in the record */
     struct qemu_xs_watch *be_watch;
     enum xenbus_state state;
     enum xenbus_state be_state;
@@ -407,14 +414,18 @@ static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
                   s->backend_domid);
     xdf_xs_printf(h, t, s->fe_path, XENDISPL_FIELD_BE_ALLOC, errp, "%d",
                   s->be_alloc);
-    for (i = 0; i < s->nr_connectors; i++) {
+    for (i = 0; i < s->connectors; i++) {
         g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
 
         xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_RESOLUTION, errp,
-                      "%" PRIu32 "x%" PRIu32, s->conn[i].width,
-                      s->conn[i].height);
-        xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp, "%s-%u",
-                      xen_displfront_id(s), i);
+                      "%" PRIu32 "x%" PRIu32, s->width, s->height);
+        if (s->unique_ids) {
+            xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp, "%s",
+                          s->unique_ids[i]);
+        } else {
+            xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp,
+                          "%s-%u", xen_displfront_id(s), i);
+        }
     }
     xdf_xs_printf(h, t, s->fe_path, "state", errp, "%u",
                   XenbusStateInitialising);
@@ -426,32 +437,226 @@ static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
                   XenbusStateInitialising);
 }
 
-/* Remove the directories xdf_write_nodes() created, if it did. */
-static void xdf_remove_nodes(XenDisplFront *s)
+/*
+ * Ownership.  Every QEMU in a domain is a vdispl frontend of that domain,
+ * so the devices of all its guests meet under one device/vdispl/.  A
+ * device claims its index in a transaction and records itself in
+ * <frontend dir>/owner/: pid and pid-start (its start time, so that a
+ * reused pid is not taken for it), the VM's name and UUID, the qdev id,
+ * and who wrote the directories ("device": us, "toolstack": xl.cfg's
+ * vdispl=).  Liveness is judged by pid in QEMU's own domain, where every
+ * QEMU that shares this namespace runs.
+ */
+
+/* Start time of process @pid (/proc/PID/stat field 22); false if none. */
+static bool xdf_pid_start(long pid, uint64_t *start)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
+    g_autofree char *stat = NULL;
+    const char *p, *end;
+    int field;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL)) {
+        return false;
+    }
+    /* field 2 is the command in parentheses, which may hold anything */
+    p = strrchr(stat, ')');
+    for (field = 3; p && field <= 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p && !qemu_strtou64(p + 1, &end, 10, start) && *end == ' ';
+}
+
+typedef enum XdfDirKind {
+    XDF_DIR_FREE,           /* no frontend directory */
+    XDF_DIR_STALE,          /* left by a QEMU that died, or half made */
+    XDF_DIR_TOOLSTACK,      /* a toolstack's, with no live user */
+    XDF_DIR_IN_USE,         /* a live QEMU's */
+} XdfDirKind;
+
+static const char *const xdf_dir_kind_names[] = {
+    [XDF_DIR_FREE] = "free",
+    [XDF_DIR_STALE] = "reclaimed",
+    [XDF_DIR_TOOLSTACK] = "toolstack",
+    [XDF_DIR_IN_USE] = "in use",
+};
+
+/*
+ * What frontend directory @fe is to us; for one in use, *@owner names
+ * the QEMU (and device) that has it.
+ */
+static XdfDirKind xdf_dir_kind(XenDisplFront *s, xs_transaction_t t,
+                               const char *fe, char **owner)
+{
+    struct qemu_xs_handle *h = s->xsh;
+    g_autofree char *dir = xs_node_read(h, t, NULL, NULL, "%s", fe);
+    g_autofree char *pid_str = NULL;
+    g_autofree char *nodes = NULL;
+    g_autofree char *backend = NULL;
+    uint64_t pid, start, now;
+
+    if (!dir) {
+        return XDF_DIR_FREE;
+    }
+    pid_str = xs_node_read(h, t, NULL, NULL, "%s/owner/pid", fe);
+    if (pid_str && !qemu_strtou64(pid_str, NULL, 10, &pid) &&
+        pid <= INT32_MAX) {
+        if (xs_node_scanf(h, t, fe, "owner/pid-start", NULL, "%" SCNu64,
+                          &start) == 1 &&
+            xdf_pid_start(pid, &now) && now == start) {
+            g_autofree char *vm = xs_node_read(h, t, NULL, NULL,
+                                               "%s/owner/vm-name", fe);
+            g_autofree char *dev = xs_node_read(h, t, NULL, NULL,
+                                                "%s/owner/device", fe);
+
+            *owner = g_strdup_printf("xen-displfront '%s' of %s (pid %"
+                                     PRIu64 "%s%s%s)", dev ? dev : "?",
+                                     pid == getpid() ? "this QEMU" : "QEMU",
+                                     pid, vm && *vm ? ", VM '" : "",
+                                     vm && *vm ? vm : "",
+                                     vm && *vm ? "'" : "");
+            return XDF_DIR_IN_USE;
+        }
+        nodes = xs_node_read(h, t, NULL, NULL, "%s/owner/nodes", fe);
+        return nodes && !strcmp(nodes, "toolstack") ? XDF_DIR_TOOLSTACK :
+               XDF_DIR_STALE;
+    }
+    backend = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
+    return backend ? XDF_DIR_TOOLSTACK : XDF_DIR_STALE;
+}
+
+static void xdf_set_paths(XenDisplFront *s)
+{
+    g_free(s->fe_path);
+    g_free(s->be_path);
+    s->fe_path = g_strdup_printf("/local/domain/%" PRIu32
+                                 "/device/%s/%" PRIu32, s->frontend_domid,
+                                 XENDISPL_DRIVER_NAME, s->dev_id);
+    s->be_path = g_strdup_printf("/local/domain/%" PRIu32
+                                 "/backend/%s/%" PRIu32 "/%" PRIu32,
+                                 s->backend_domid, XENDISPL_DRIVER_NAME,
+                                 s->frontend_domid, s->dev_id);
+}
+
+/*
+ * Claim a device index: the one asked for unless a live device has it,
+ * or with dev-id=auto the lowest that is free, stale or a toolstack's
+ * with no live user.  A toolstack's directory is adopted; any other is
+ * (re)written.  Then our owner record goes in.
+ */
+static void xdf_claim_in(XenDisplFront *s, xs_transaction_t t, Error **errp)
+{
+    struct qemu_xs_handle *h = s->xsh;
+    g_autofree char *base = g_strdup_printf("/local/domain/%" PRIu32
+                                            "/device/%s", s->frontend_domid,
+                                            XENDISPL_DRIVER_NAME);
+    g_autofree char *owner = NULL;
+    XdfDirKind kind = XDF_DIR_FREE;
+    uint32_t idx, first = 0, last = XDF_MAX_AUTO_DEV_ID;
+    Error *stale = NULL;
+
+    if (!s->dev_id_auto) {
+        first = last = s->dev_id;
+    }
+    for (idx = first; idx <= last; idx++) {
+        g_autofree char *fe = g_strdup_printf("%s/%" PRIu32, base, idx);
+
+        g_free(owner);
+        owner = NULL;
+        kind = xdf_dir_kind(s, t, fe, &owner);
+        if (kind != XDF_DIR_IN_USE) {
+            break;
+        }
+    }
+    if (kind == XDF_DIR_IN_USE) {
+        if (s->dev_id_auto) {
+            error_setg(errp, "every dev-id from 0 to %d of frontend domain %"
+                       PRIu32 " is in use", XDF_MAX_AUTO_DEV_ID,
+                       s->frontend_domid);
+        } else {
+            error_setg(errp, "dev-id %" PRIu32 " is in use by %s", s->dev_id,
+                       owner);
+            error_append_hint(errp, "Leave dev-id out (or say dev-id=auto) "
+                              "to take the lowest free index.\n");
+        }
+        return;
+    }
+    s->dev_id = idx;
+    xdf_set_paths(s);
+    trace_xen_displfront_claim(xen_displfront_id(s), s->dev_id,
+                               xdf_dir_kind_names[kind]);
+
+    s->wrote_nodes = kind != XDF_DIR_TOOLSTACK;
+    if (s->wrote_nodes) {
+        xdf_write_nodes_in(s, t, errp);
+    } else {
+        /* a dead user's record */
+        g_autofree char *rec = g_strdup_printf("%s/owner", s->fe_path);
+
+        xs_node_destroy(h, t, rec, &stale);
+        error_free(stale);
+    }
+    xdf_xs_printf(h, t, s->fe_path, "owner/pid", errp, "%d", getpid());
+    xdf_xs_printf(h, t, s->fe_path, "owner/pid-start", errp, "%" PRIu64,
+                  s->pid_start);
+    xdf_xs_printf(h, t, s->fe_path, "owner/vm-name", errp, "%s",
+                  qemu_name ? qemu_name : "");
+    if (qemu_uuid_set) {
+        g_autofree char *uuid = qemu_uuid_unparse_strdup(&qemu_uuid);
+
+        xdf_xs_printf(h, t, s->fe_path, "owner/vm-uuid", errp, "%s", uuid);
+    }
+    xdf_xs_printf(h, t, s->fe_path, "owner/device", errp, "%s",
+                  xen_displfront_id(s));
+    xdf_xs_printf(h, t, s->fe_path, "owner/nodes", errp, "%s",
+                  s->wrote_nodes ? "device" : "toolstack");
+}
+
+/*
+ * Let go of our device: the directories we wrote, or our record in a
+ * toolstack's; nothing if the record is not ours any more.
+ */
+static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
+                           Error **errp)
+{
+    struct qemu_xs_handle *h = s->xsh;
+    uint64_t start = 0;
+    int pid = 0;
+
+    if (xs_node_scanf(h, t, s->fe_path, "owner/pid", NULL, "%d", &pid) != 1 ||
+        xs_node_scanf(h, t, s->fe_path, "owner/pid-start", NULL,
+                      "%" SCNu64, &start) != 1 ||
+        pid != getpid() || start != s->pid_start) {
+        warn_report("xen-displfront '%s': %s is no longer ours (owner pid "
+                    "%d): leaving it", xen_displfront_id(s), s->fe_path,
+                    pid);
+        return;
+    }
+    if (s->wrote_nodes) {
+        xs_node_destroy(h, t, s->fe_path, errp);
+        if (!*errp) {
+            xs_node_destroy(h, t, s->be_path, errp);
+        }
+    } else {
+        g_autofree char *rec = g_strdup_printf("%s/owner", s->fe_path);
+
+        xs_node_destroy(h, t, rec, errp);
+    }
+}
+
+static void xdf_release(XenDisplFront *s)
 {
     Error *local_err = NULL;
 
-    if (!s->wrote_nodes) {
+    if (!s->claimed) {
         return;
     }
-    xs_node_destroy(s->xsh, XBT_NULL, s->fe_path, &local_err);
-    if (!local_err) {
-        xs_node_destroy(s->xsh, XBT_NULL, s->be_path, &local_err);
-    }
-    if (local_err) {
+    if (!xdf_xs_transaction(s, xdf_release_in, "remove the vdispl nodes",
+                            &local_err)) {
         error_report_err(local_err);
     }
+    s->claimed = false;
     s->wrote_nodes = false;
-}
-
-static bool xdf_write_nodes(XenDisplFront *s, Error **errp)
-{
-    if (!xdf_xs_transaction(s, xdf_write_nodes_in,
-                            "write the vdispl nodes", errp)) {
-        return false;
-    }
-    s->wrote_nodes = true;
-    return true;
 }
 
 /*
@@ -1220,8 +1425,8 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
         return;
     }
     if (status) {
-        xdf_fail(ring, "backend refused %s for connector %u: %s",
-                 xdf_op_name(r->req.operation), c->index, strerror(-status));
+        xdf_fail(ring, "backend refused %s for connector %u: status %d",
+                 xdf_op_name(r->req.operation), c->index, status);
         return;
     }
     if (r->req.operation == XENDISPL_OP_DBUF_CREATE && b->be_alloc &&
@@ -1491,7 +1696,7 @@ static void xdf_flip_done(XenDisplFrontConnector *c, XdfRequest *r,
         return;                 /* a framebuffer a mode change retired */
     }
     if (status) {
-        xdf_fail(c, "backend refused PG_FLIP: %s", strerror(-status));
+        xdf_fail(c, "backend refused PG_FLIP: status %d", status);
         return;
     }
     /* wait for the frame-done event, or give up on it after a while */
@@ -1558,11 +1763,11 @@ static void xdf_flip(XenDisplFrontConnector *c)
     pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
     rects = pixman_region32_rectangles(stale, &n);
     for (i = 0; i < n; i++) {
-        pixman_image_composite(PIXMAN_OP_SRC, c->surface->image, NULL,
-                               b->image, rects[i].x1, rects[i].y1, 0, 0,
-                               rects[i].x1, rects[i].y1,
-                               rects[i].x2 - rects[i].x1,
-                               rects[i].y2 - rects[i].y1);
+        pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image, NULL,
+                                 b->image, rects[i].x1, rects[i].y1, 0, 0,
+                                 rects[i].x1, rects[i].y1,
+                                 rects[i].x2 - rects[i].x1,
+                                 rects[i].y2 - rects[i].y1);
     }
     trace_xen_displfront_flip(xen_displfront_id(s), c->index, back, n);
     pixman_region32_clear(stale);
@@ -1855,40 +2060,40 @@ static void xen_displfront_close_xen(XenDisplFront *s)
     }
 }
 
-/* Set up XenStore, or take what a toolstack wrote, and start watching. */
+/*
+ * Claim a device index (writing the nodes, or taking what a toolstack
+ * wrote), bind the consoles and start watching the backend.
+ */
 static bool xen_displfront_setup_xenstore(XenDisplFront *s, Error **errp)
 {
-    g_autofree char *existing = NULL;
+    unsigned int i;
 
-    s->fe_path = g_strdup_printf("/local/domain/%" PRIu32
-                                 "/device/%s/%" PRIu32, s->frontend_domid,
-                                 XENDISPL_DRIVER_NAME, s->dev_id);
-    s->be_path = g_strdup_printf("/local/domain/%" PRIu32
-                                 "/backend/%s/%" PRIu32 "/%" PRIu32,
-                                 s->backend_domid, XENDISPL_DRIVER_NAME,
-                                 s->frontend_domid, s->dev_id);
+    if (!xdf_pid_start(getpid(), &s->pid_start)) {
+        s->pid_start = 0;       /* no /proc: the pid alone names us */
+    }
+    if (!xdf_xs_transaction(s, xdf_claim_in, "claim a vdispl device",
+                            errp)) {
+        return false;
+    }
+    s->claimed = true;
+    g_free(s->dev_id_prop);
+    s->dev_id_prop = g_strdup_printf("%" PRIu32, s->dev_id);
 
-    existing = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/backend",
-                            s->fe_path);
-    if (existing) {
+    if (!s->wrote_nodes) {
         /* a toolstack set it up (xl.cfg vdispl=): it rules */
-        if (!xdf_read_nodes(s, errp) ||
-            !xen_displfront_bind_consoles(s, errp)) {
+        if (!xdf_read_nodes(s, errp)) {
             return false;
         }
     } else {
-        unsigned int i;
-
         s->nr_connectors = s->connectors;
         xdf_connectors_new(s);
         for (i = 0; i < s->nr_connectors; i++) {
             s->conn[i].width = s->width;
             s->conn[i].height = s->height;
         }
-        if (!xen_displfront_bind_consoles(s, errp) ||
-            !xdf_write_nodes(s, errp)) {
-            return false;
-        }
+    }
+    if (!xen_displfront_bind_consoles(s, errp)) {
+        return false;
     }
     /*
      * Say Initialising even over nodes a toolstack (or a QEMU that
@@ -1911,7 +2116,7 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
 {
     const char *res = s->resolution ? s->resolution :
                       XEN_DISPLFRONT_DEFAULT_RESOLUTION;
-    XenDisplFront *other;
+    unsigned int dev_id;
     int ret;
 
     ret = displif_parse_resolution(res, &s->width, &s->height);
@@ -1937,6 +2142,16 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
         return false;
     }
 
+    s->dev_id_auto = !s->dev_id_prop || !strcmp(s->dev_id_prop, "auto");
+    if (!s->dev_id_auto) {
+        if (qemu_strtoui(s->dev_id_prop, NULL, 10, &dev_id) ||
+            dev_id > INT32_MAX || !g_ascii_isdigit(s->dev_id_prop[0])) {
+            error_setg(errp, "dev-id '%s' is neither 'auto' nor a device "
+                       "index (0 to %d)", s->dev_id_prop, INT32_MAX);
+            return false;
+        }
+        s->dev_id = dev_id;
+    }
     if (s->req_timeout_ms < 100 || s->req_timeout_ms > 600000) {
         error_setg(errp, "req-timeout-ms=%" PRIu32 " is out of range "
                    "(100 to 600000)", s->req_timeout_ms);
@@ -1947,22 +2162,33 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
                    s->connectors, XDF_MAX_CONNECTORS);
         return false;
     }
-    /* the card must exist before we talk to Xen */
-    if (!xen_displfront_find_console(s, 0, errp)) {
-        return false;
-    }
+    if (s->unique_id) {
+        unsigned int i, n;
 
-    QLIST_FOREACH(other, &xen_displfronts, next) {
-        if (other->dev_id == s->dev_id &&
-            other->backend_domid == s->backend_domid) {
-            error_setg(errp, "dev-id %" PRIu32 " of backend domain %" PRIu32
-                       " is already used by xen-displfront '%s'", s->dev_id,
-                       s->backend_domid, xen_displfront_id(other));
+        s->unique_ids = g_strsplit(s->unique_id, ":", -1);
+        n = g_strv_length(s->unique_ids);
+        if (n != s->connectors) {
+            error_setg(errp, "unique-id '%s' names %u connector(s), not %"
+                       PRIu32 " (one id per connector, ':' between them)",
+                       s->unique_id, n, s->connectors);
             return false;
         }
-    }
+        for (i = 0; i < n; i++) {
+            const char *id = s->unique_ids[i];
+            size_t j, len = strlen(id);
 
-    return true;
+            for (j = 0; j < len && g_ascii_isgraph(id[j]); j++) {
+            }
+            if (!len || len > 128 || j < len) {
+                error_setg(errp, "unique-id '%s': connector %u's id '%s' "
+                           "must be 1 to 128 printable characters without "
+                           "blanks", s->unique_id, i, id);
+                return false;
+            }
+        }
+    }
+    /* the card must exist before we talk to Xen */
+    return xen_displfront_find_console(s, 0, errp) != NULL;
 }
 
 static void xen_displfront_exit_notify(Notifier *n, void *data);
@@ -1977,7 +2203,7 @@ static void xen_displfront_realize(DeviceState *dev, Error **errp)
     if (!xen_displfront_open_xen(s, errp) ||
         !xen_displfront_setup_xenstore(s, errp)) {
         xen_displfront_unbind_consoles(s);
-        xdf_remove_nodes(s);
+        xdf_release(s);
         xen_displfront_close_xen(s);
         return;
     }
@@ -2006,7 +2232,7 @@ static void xen_displfront_close(XenDisplFront *s)
     xdf_set_state(s, XenbusStateClosing);
     xdf_disconnect(s);
     xdf_set_state(s, XenbusStateClosed);
-    xdf_remove_nodes(s);
+    xdf_release(s);
     xen_displfront_close_xen(s);
 }
 
@@ -2034,6 +2260,7 @@ static void xen_displfront_finalize(Object *obj)
         pixman_region32_fini(&s->conn[i].damage);
     }
     g_free(s->conn);
+    g_strfreev(s->unique_ids);
     g_free(s->fe_path);
     g_free(s->be_path);
 }
@@ -2054,8 +2281,9 @@ static const Property xen_displfront_properties[] = {
     DEFINE_PROP_UINT32("backend-domid", XenDisplFront, backend_domid, 0),
     DEFINE_PROP_UINT32("frontend-domid", XenDisplFront, frontend_domid,
                        DOMID_SELF),
-    DEFINE_PROP_UINT32("dev-id", XenDisplFront, dev_id, 0),
+    DEFINE_PROP_STRING("dev-id", XenDisplFront, dev_id_prop),
     DEFINE_PROP_STRING("resolution", XenDisplFront, resolution),
+    DEFINE_PROP_STRING("unique-id", XenDisplFront, unique_id),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
     DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
     DEFINE_PROP_UINT32("req-timeout-ms", XenDisplFront, req_timeout_ms,
@@ -2086,10 +2314,14 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "frontend-domid",
         "domain the frontend belongs to; 32752 (DOMID_SELF): QEMU's own");
     object_class_property_set_description(klass, "dev-id",
-        "vdispl device index in XenStore");
+        "vdispl device index in XenStore: 'auto' (default, the lowest free "
+        "one) or a number; once realized, the index in use");
     object_class_property_set_description(klass, "resolution",
         "connector resolution WIDTHxHEIGHT (default: "
         XEN_DISPLFRONT_DEFAULT_RESOLUTION ")");
+    object_class_property_set_description(klass, "unique-id",
+        "each connector's unique-id for the backend, ':' between them "
+        "(default: <qdev id>-<connector>)");
     object_class_property_set_description(klass, "be-alloc",
         "let the backend allocate display buffers");
     object_class_property_set_description(klass, "connectors",

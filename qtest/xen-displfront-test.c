@@ -187,7 +187,18 @@ static void test_bad_domid(void)
     assert_refused("-device VGA -device xen-displfront,frontend-domid=65535",
                    "frontend-domid 65535 is not a domain id (0 to 32751)");
     assert_refused("-device VGA -device xen-displfront,dev-id=-1",
-                   "dev-id");
+                   "dev-id '-1' is neither 'auto' nor a device index "
+                   "(0 to 2147483647)");
+    assert_refused("-device VGA -device xen-displfront,dev-id=next",
+                   "dev-id 'next' is neither 'auto' nor a device index");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "unique-id=a:b", "unique-id 'a:b' names 2 connector(s), "
+                   "not 1 (one id per connector, ':' between them)");
+    assert_refused("-device VGA,id=v -device 'xen-displfront,display=v,"
+                   "unique-id=a b'", "unique-id 'a b': connector 0's id "
+                   "'a b' must be 1 to 128 printable characters");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "unique-id=", "unique-id '' names 0 connector(s)");
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
                    "connectors=5", "connectors=5 is out of range (1 to 4)");
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
@@ -1553,12 +1564,12 @@ static void test_same_console(void)
 
     r = qemu_run(g_getenv("XENSTORED_PATH"),
                  "-device VGA,id=v -device bochs-display,id=w "
-                 "-device xen-displfront,id=a,display=v "
-                 "-device xen-displfront,id=b,display=w");
+                 "-device xen-displfront,id=a,display=v,dev-id=0 "
+                 "-device xen-displfront,id=b,display=w,dev-id=0");
     g_assert_true(WIFEXITED(r.status));
     g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
-    g_assert_nonnull(strstr(r.err, "dev-id 0 of backend domain 0 is already "
-                            "used by xen-displfront 'a'"));
+    g_assert_nonnull(strstr(r.err, "dev-id 0 is in use by xen-displfront "
+                            "'a' of this QEMU"));
     qemu_run_free(&r);
 
     /* a connector per head: VGA has one */
@@ -1570,6 +1581,230 @@ static void test_same_console(void)
     g_assert_nonnull(strstr(r.err, "connector 1: display 'v' (VGA) has no "
                             "graphic console at head 1"));
     qemu_run_free(&r);
+}
+
+/* Ownership of vdispl directories ------------------------------------ */
+
+#define VDISPL_FE "/local/domain/0/device/vdispl"
+#define VDISPL_BE "/local/domain/0/backend/vdispl/0"
+
+static char *qom_get_str(QTestState *qts, const char *path, const char *prop)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': %s, 'property': %s}}", path, prop);
+    char *val = g_strdup(qdict_get_str(rsp, "return"));
+
+    qobject_unref(rsp);
+    return val;
+}
+
+/* @dir/@node reads @val (NULL: the node is absent). */
+static void assert_node(Backend *b, const char *dir, const char *node,
+                        const char *val)
+{
+    g_autofree char *cur = be_read(b, dir, node);
+
+    if (g_strcmp0(cur, val)) {
+        g_error("%s/%s is '%s', expected '%s'", dir, node,
+                cur ? cur : "(absent)", val ? val : "(absent)");
+    }
+}
+
+/* The pid of a process that has exited. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+
+    g_assert_cmpint(pid, >=, 0);
+    if (!pid) {
+        _exit(0);
+    }
+    g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
+    return pid;
+}
+
+/*
+ * dev-id=auto (the default): every device takes the lowest free index
+ * and records itself as the owner; qom-get dev-id gives the index; an
+ * explicit dev-id that a live device has is refused naming the owner;
+ * each device removes what it wrote and nothing else.
+ */
+static void test_dev_id_auto(void)
+{
+    g_autofree char *pid = NULL;
+    g_autofree char *id_a = NULL;
+    g_autofree char *id_b = NULL;
+    g_autofree char *id_c = NULL;
+    g_autofree char *msg = NULL;
+    QTestState *qts, *qts2;
+    Backend b;
+    QemuRun r;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    qts = qtest_initf("%s -M pc -nodefaults -display none -name first "
+                      "-device VGA,id=v -device bochs-display,id=w "
+                      "-device xen-displfront,id=a,display=v,"
+                      "unique-id=HDMI-A-1 "
+                      "-device xen-displfront,id=b,display=w",
+                      extra_args());
+    id_a = qom_get_str(qts, "/machine/peripheral/a", "dev-id");
+    id_b = qom_get_str(qts, "/machine/peripheral/b", "dev-id");
+    g_assert_cmpstr(id_a, ==, "0");
+    g_assert_cmpstr(id_b, ==, "1");
+    pid = g_strdup_printf("%d", qtest_pid(qts));
+    assert_node(&b, VDISPL_FE "/0", "owner/pid", pid);
+    assert_node(&b, VDISPL_FE "/0", "owner/device", "a");
+    assert_node(&b, VDISPL_FE "/0", "owner/vm-name", "first");
+    assert_node(&b, VDISPL_FE "/0", "owner/nodes", "device");
+    assert_node(&b, VDISPL_FE "/1", "owner/device", "b");
+    assert_node(&b, VDISPL_FE "/1", "backend", VDISPL_BE "/1");
+    /* unique-id as given, or <qdev id>-<connector> */
+    assert_node(&b, VDISPL_FE "/0", "0/unique-id", "HDMI-A-1");
+    assert_node(&b, VDISPL_FE "/1", "0/unique-id", "b-0");
+    assert_node(&b, VDISPL_BE "/1", "frontend", VDISPL_FE "/1");
+
+    /* another QEMU: the next free index, and not one that is in use */
+    qts2 = qtest_initf("%s -M pc -nodefaults -display none "
+                       "-device VGA,id=v -device xen-displfront,id=c,display=v",
+                       extra_args());
+    id_c = qom_get_str(qts2, "/machine/peripheral/c", "dev-id");
+    g_assert_cmpstr(id_c, ==, "2");
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,display=v,dev-id=1");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    msg = g_strdup_printf("dev-id 1 is in use by xen-displfront 'b' of QEMU "
+                          "(pid %s, VM 'first')", pid);
+    if (!strstr(r.err, msg)) {
+        g_error("expected '%s' in: %s", msg, r.err);
+    }
+    qemu_run_free(&r);
+
+    /* the first QEMU goes: its two devices go, the other stays */
+    qtest_quit(qts);
+    assert_node(&b, VDISPL_FE, "0", NULL);
+    assert_node(&b, VDISPL_FE, "1", NULL);
+    assert_node(&b, VDISPL_BE, "0", NULL);
+    assert_node(&b, VDISPL_BE, "1", NULL);
+    assert_node(&b, VDISPL_FE "/2", "owner/device", "c");
+    assert_node(&b, VDISPL_BE "/2", "frontend", VDISPL_FE "/2");
+    qtest_quit(qts2);
+    assert_node(&b, VDISPL_FE, "2", NULL);
+    assert_node(&b, VDISPL_BE, "2", NULL);
+    be_close(&b);
+}
+
+/*
+ * Directories left by a QEMU that died are taken over: one it wrote is
+ * written anew, a toolstack's it used is adopted as it is.
+ */
+static void test_dev_id_reclaim(void)
+{
+    g_autofree char *dead = g_strdup_printf("%d", dead_pid());
+    g_autofree char *pid = NULL;
+    g_autofree char *id = NULL;
+    QTestState *qts;
+    Backend b;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    /* 0: written by a QEMU that died */
+    be_write(&b, VDISPL_FE "/0", "backend", VDISPL_BE "/0");
+    be_write(&b, VDISPL_FE "/0", "0/resolution", "111x111");
+    be_write(&b, VDISPL_FE "/0", "state", "4");
+    be_write(&b, VDISPL_FE "/0", "owner/pid", dead);
+    be_write(&b, VDISPL_FE "/0", "owner/pid-start", "1");
+    be_write(&b, VDISPL_FE "/0", "owner/nodes", "device");
+    be_write(&b, VDISPL_BE "/0", "frontend", VDISPL_FE "/0");
+    be_write(&b, VDISPL_BE "/0", "state", "4");
+    /* 1: a toolstack's, used by a QEMU that died */
+    be_write(&b, VDISPL_FE "/1", "backend", VDISPL_BE "/1");
+    be_write(&b, VDISPL_FE "/1", "0/resolution", "800x600");
+    be_write(&b, VDISPL_FE "/1", "owner/pid", dead);
+    be_write(&b, VDISPL_FE "/1", "owner/pid-start", "1");
+    be_write(&b, VDISPL_FE "/1", "owner/nodes", "toolstack");
+    be_write(&b, VDISPL_BE "/1", "frontend", VDISPL_FE "/1");
+    be_write(&b, VDISPL_BE "/1", "state", "1");
+
+    qts = qtest_initf("%s -M pc -nodefaults -display none "
+                      "-device VGA,id=v -device bochs-display,id=w "
+                      "-device xen-displfront,id=a,display=v,"
+                      "resolution=640x480 "
+                      "-device xen-displfront,id=b,display=w", extra_args());
+    pid = g_strdup_printf("%d", qtest_pid(qts));
+    id = qom_get_str(qts, "/machine/peripheral/a", "dev-id");
+    g_assert_cmpstr(id, ==, "0");
+    assert_node(&b, VDISPL_FE "/0", "owner/pid", pid);
+    assert_node(&b, VDISPL_FE "/0", "owner/nodes", "device");
+    assert_node(&b, VDISPL_FE "/0", "0/resolution", "640x480");
+    assert_node(&b, VDISPL_BE "/0", "state", "1");
+    g_free(id);
+    id = qom_get_str(qts, "/machine/peripheral/b", "dev-id");
+    g_assert_cmpstr(id, ==, "1");
+    assert_node(&b, VDISPL_FE "/1", "owner/pid", pid);
+    assert_node(&b, VDISPL_FE "/1", "owner/nodes", "toolstack");
+    assert_node(&b, VDISPL_FE "/1", "0/resolution", "800x600");
+    qtest_quit(qts);
+
+    /* ours went; the toolstack's stays, without our record */
+    assert_node(&b, VDISPL_FE, "0", NULL);
+    assert_node(&b, VDISPL_BE, "0", NULL);
+    assert_node(&b, VDISPL_FE "/1", "0/resolution", "800x600");
+    assert_node(&b, VDISPL_FE "/1", "owner", NULL);
+    assert_node(&b, VDISPL_FE "/1", "state", "6");
+    g_assert_true(xs_rm(b.xs, XBT_NULL, VDISPL_FE "/1"));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, VDISPL_BE "/1"));
+    be_close(&b);
+}
+
+/*
+ * A device removes only what is still its own: once another owner is
+ * recorded (an administrator handed the index over), it leaves it.
+ */
+static void test_dev_id_not_ours(void)
+{
+    g_autofree char *me = g_strdup_printf("%d", getpid());
+    g_autofree char *stat = NULL;
+    g_autofree char *start = NULL;
+    QTestState *qts;
+    Backend b;
+    char *p;
+    int i;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    /* our own start time, as the device reads it */
+    g_assert_true(g_file_get_contents("/proc/self/stat", &stat, NULL, NULL));
+    p = strrchr(stat, ')');
+    for (i = 3; p && i <= 22; i++) {
+        p = strchr(p + 1, ' ');
+    }
+    g_assert_nonnull(p);
+    start = g_strndup(p + 1, strcspn(p + 1, " "));
+
+    be_open(&b, 0);
+    qts = qtest_initf("%s -M pc -nodefaults -display none "
+                      "-device VGA,id=v -device xen-displfront,id=a,display=v",
+                      extra_args());
+    assert_node(&b, VDISPL_FE "/0", "owner/device", "a");
+    be_write(&b, VDISPL_FE "/0", "owner/pid", me);
+    be_write(&b, VDISPL_FE "/0", "owner/pid-start", start);
+    be_write(&b, VDISPL_FE "/0", "owner/device", "someone-else");
+    qtest_quit(qts);
+    assert_node(&b, VDISPL_FE "/0", "owner/device", "someone-else");
+    assert_node(&b, VDISPL_BE "/0", "frontend", VDISPL_FE "/0");
+    g_assert_true(xs_rm(b.xs, XBT_NULL, VDISPL_FE "/0"));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, VDISPL_BE "/0"));
+    be_close(&b);
 }
 
 int main(int argc, char **argv)
@@ -1608,6 +1843,9 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
     qtest_add_func("/xen-displfront/unplug", test_unplug);
     qtest_add_func("/xen-displfront/toolstack/nodes", test_toolstack);
+    qtest_add_func("/xen-displfront/dev-id/auto", test_dev_id_auto);
+    qtest_add_func("/xen-displfront/dev-id/reclaim", test_dev_id_reclaim);
+    qtest_add_func("/xen-displfront/dev-id/not-ours", test_dev_id_not_ours);
     qtest_add_func("/xen-displfront/toolstack/bad-nodes",
                    test_toolstack_bad);
     qtest_add_data_func("/xen-displfront/format/native", "native",

@@ -1,17 +1,20 @@
 /*
  * xdf-backend: a reference Xen displif (para-virtual display) backend
  *
- * Serves one vdispl device of one frontend domain: all its connectors,
- * the XenBus state machine of displif.h, every request, and frame-done
- * events.  What each connector shows is saved as PNG.
+ * Serves one vdispl device of one frontend domain, or with --all every
+ * vdispl device under its backend directory as devices come and go (as
+ * displ_be does): all their connectors, the XenBus state machine of
+ * displif.h, every request, and frame-done events.  What each connector
+ * shows is saved as PNG.
  *
  * The frontend is never trusted: ring indices, sizes, cookies, page
  * directories and formats are checked; a bad request gets an error
  * response, a broken ring costs the connection, never the process.
  *
- *   xdf-backend [--frontend-domid N|auto] [--dev-id N] [--output-dir DIR]
- *               [--every N | --on-change] [--exit-after-frames N]
- *               [--timeout SECONDS] [--verbose]
+ *   xdf-backend [--frontend-domid N|auto] [--dev-id N | --all]
+ *               [--output-dir DIR] [--every N | --on-change]
+ *               [--exit-after-frames N] [--timeout SECONDS] [--vnc PORT]
+ *               [--verbose]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -92,6 +95,7 @@ typedef struct Fb {
 } Fb;
 
 typedef struct Backend Backend;
+typedef struct Host Host;
 
 typedef struct Connector {
     Backend *be;
@@ -126,6 +130,7 @@ typedef struct Connector {
 typedef struct Options {
     unsigned int fe_domid;
     bool fe_auto;               /* wait for a toolstack-made device */
+    bool all;                   /* every device under our backend dir */
     unsigned int dev_id;
     const char *output_dir;
     unsigned long every;        /* numbered PNG every N frames, 0: off */
@@ -136,9 +141,14 @@ typedef struct Options {
     int vnc_port;               /* connector i on vnc_port + i; -1: off */
 } Options;
 
+/* One vdispl device we serve. */
 struct Backend {
-    Options opt;
-    struct xs_handle *xs;
+    Host *host;
+    Options opt;                /* the host's, for this device */
+    unsigned int slot;          /* --all: VNC ports slot * 8 + connector */
+    char *out_dir;              /* --all: DIR/<fe-domid>-<dev-id> */
+    char *tag;                  /* in log lines: "<fe-domid>/<dev-id>" */
+    struct xs_handle *xs;       /* the host's handles */
     xenevtchn_handle *xe;
     xengnttab_handle *xg;
     xengntshr_handle *xgs;
@@ -157,6 +167,19 @@ struct Backend {
     unsigned long frames;       /* on all connectors */
     unsigned long be_alloc_dbufs;
     unsigned long errors;       /* error responses sent */
+};
+
+/* The process: Xen handles, options, the devices served. */
+struct Host {
+    Options opt;
+    struct xs_handle *xs;
+    xenevtchn_handle *xe;
+    xengnttab_handle *xg;
+    xengntshr_handle *xgs;
+    unsigned long own;          /* our domain */
+    char *be_root;              /* /local/domain/<own>/backend/vdispl */
+    GPtrArray *devices;         /* Backend * */
+    unsigned long frames;       /* of devices that have gone */
     bool quit;
     int exit_status;
 };
@@ -164,6 +187,8 @@ struct Backend {
 /* Logging ------------------------------------------------------------- */
 
 static bool verbose;
+/* --all: the device being served, named in each log line */
+static const char *log_tag;
 
 static void G_GNUC_PRINTF(1, 2) xdf_log(const char *fmt, ...)
 {
@@ -171,6 +196,9 @@ static void G_GNUC_PRINTF(1, 2) xdf_log(const char *fmt, ...)
 
     va_start(ap, fmt);
     fputs("[xdf-backend] ", stderr);
+    if (log_tag) {
+        fprintf(stderr, "%s: ", log_tag);
+    }
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -207,31 +235,33 @@ static bool parse_uint(const char *str, unsigned long max, unsigned long *out)
     return true;
 }
 
-static char *xs_read_node(Backend *b, const char *dir, const char *node)
+static char *xs_read_node(struct xs_handle *xs, const char *dir,
+                          const char *node)
 {
     g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
     unsigned int len;
-    char *val = xs_read(b->xs, XBT_NULL, path, &len);
+    char *val = xs_read(xs, XBT_NULL, path, &len);
     char *ret = val ? g_strndup(val, len) : NULL;
 
     free(val);
     return ret;
 }
 
-static bool xs_read_uint(Backend *b, const char *dir, const char *node,
-                         unsigned long max, unsigned long *out)
+static bool xs_read_uint(struct xs_handle *xs, const char *dir,
+                         const char *node, unsigned long max,
+                         unsigned long *out)
 {
-    g_autofree char *val = xs_read_node(b, dir, node);
+    g_autofree char *val = xs_read_node(xs, dir, node);
 
     return parse_uint(val, max, out);
 }
 
-static bool xs_write_node(Backend *b, const char *dir, const char *node,
-                          const char *val)
+static bool xs_write_node(struct xs_handle *xs, const char *dir,
+                          const char *node, const char *val)
 {
     g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
 
-    if (!xs_write(b->xs, XBT_NULL, path, val, strlen(val))) {
+    if (!xs_write(xs, XBT_NULL, path, val, strlen(val))) {
         xdf_log("cannot write %s = '%s': %s", path, val, strerror(errno));
         return false;
     }
@@ -242,7 +272,8 @@ static int read_state(Backend *b, const char *dir)
 {
     unsigned long v;
 
-    return xs_read_uint(b, dir, "state", XB_CLOSED, &v) ? (int)v : XB_UNKNOWN;
+    return xs_read_uint(b->xs, dir, "state", XB_CLOSED, &v) ? (int)v :
+           XB_UNKNOWN;
 }
 
 static void set_state(Backend *b, int state)
@@ -288,7 +319,7 @@ static void set_state(Backend *b, int state)
             }
         }
     }
-    xs_write_node(b, b->be_path, "state", val);
+    xs_write_node(b->xs, b->be_path, "state", val);
 }
 
 /*
@@ -297,32 +328,29 @@ static void set_state(Backend *b, int state)
  */
 static void ensure_backend_dir(Backend *b)
 {
-    g_autofree char *fe = xs_read_node(b, b->be_path, "frontend");
+    g_autofree char *fe = xs_read_node(b->xs, b->be_path, "frontend");
     char val[16];
 
     if (!fe && b->opt.fe_auto) {
         return;     /* removed by the toolstack: handle_watches ends us */
     }
     if (!fe) {
-        unsigned long own = 0;
         struct xs_permissions perms[2] = {
-            { .perms = XS_PERM_NONE },
+            { .id = b->host->own, .perms = XS_PERM_NONE },
             { .id = b->opt.fe_domid, .perms = XS_PERM_READ },
         };
 
-        xs_read_uint(b, "", "domid", UINT16_MAX, &own);
-        perms[0].id = own;
         xdf_log("creating %s (no toolstack or frontend made it)", b->be_path);
         if (!xs_mkdir(b->xs, XBT_NULL, b->be_path) ||
             !xs_set_permissions(b->xs, XBT_NULL, b->be_path, perms, 2)) {
             xdf_log("cannot create %s: %s", b->be_path, strerror(errno));
         }
-        xs_write_node(b, b->be_path, "frontend", b->fe_path);
+        xs_write_node(b->xs, b->be_path, "frontend", b->fe_path);
         snprintf(val, sizeof(val), "%u", b->opt.fe_domid);
-        xs_write_node(b, b->be_path, "frontend-id", val);
-        xs_write_node(b, b->be_path, "online", "1");
+        xs_write_node(b->xs, b->be_path, "frontend-id", val);
+        xs_write_node(b->xs, b->be_path, "online", "1");
     }
-    xs_write_node(b, b->be_path, "versions", "1,2");
+    xs_write_node(b->xs, b->be_path, "versions", "1,2");
 }
 
 /* Buffers ------------------------------------------------------------- */
@@ -1043,7 +1071,7 @@ static bool read_connectors(Backend *b)
 
     for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
         g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, i);
-        g_autofree char *res = xs_read_node(b, dir, XENDISPL_FIELD_RESOLUTION);
+        g_autofree char *res = xs_read_node(b->xs, dir, XENDISPL_FIELD_RESOLUTION);
         Connector *c = &b->conn[i];
         uint32_t w, h;
 
@@ -1079,13 +1107,13 @@ static bool connector_map(Connector *c)
     unsigned long req_ref, evt_ref, req_chn, evt_chn;
     int port;
 
-    if (!xs_read_uint(b, dir, XENDISPL_FIELD_REQ_RING_REF, UINT32_MAX,
+    if (!xs_read_uint(b->xs, dir, XENDISPL_FIELD_REQ_RING_REF, UINT32_MAX,
                       &req_ref) ||
-        !xs_read_uint(b, dir, XENDISPL_FIELD_EVT_RING_REF, UINT32_MAX,
+        !xs_read_uint(b->xs, dir, XENDISPL_FIELD_EVT_RING_REF, UINT32_MAX,
                       &evt_ref) ||
-        !xs_read_uint(b, dir, XENDISPL_FIELD_REQ_CHANNEL, UINT32_MAX,
+        !xs_read_uint(b->xs, dir, XENDISPL_FIELD_REQ_CHANNEL, UINT32_MAX,
                       &req_chn) ||
-        !xs_read_uint(b, dir, XENDISPL_FIELD_EVT_CHANNEL, UINT32_MAX,
+        !xs_read_uint(b->xs, dir, XENDISPL_FIELD_EVT_CHANNEL, UINT32_MAX,
                       &evt_chn)) {
         xdf_log("%s: %s, %s, %s or %s is missing or not a number", dir,
                 XENDISPL_FIELD_REQ_RING_REF, XENDISPL_FIELD_EVT_RING_REF,
@@ -1141,7 +1169,7 @@ static bool connect_frontend(Backend *b)
     if (!read_connectors(b)) {
         return false;
     }
-    b->be_alloc_allowed = xs_read_uint(b, b->fe_path,
+    b->be_alloc_allowed = xs_read_uint(b->xs, b->fe_path,
                                        XENDISPL_FIELD_BE_ALLOC, 1, &v) &&
                           v == 1;
     b->connected = true;
@@ -1153,7 +1181,7 @@ static bool connect_frontend(Backend *b)
     }
     xdf_log("connected to %s: %u connector(s), version %s, be-alloc %s",
             b->fe_path, b->nr_conn,
-            xs_read_uint(b, b->fe_path, "version", 99, &v) ?
+            xs_read_uint(b->xs, b->fe_path, "version", 99, &v) ?
             (v == 2 ? "2" : "1") : "(not set)",
             b->be_alloc_allowed ? "on" : "off");
     return true;
@@ -1188,7 +1216,7 @@ static void reconcile(Backend *b)
      * A toolstack removing the device (xl destroy, xl vdispl-detach)
      * writes online = 0 and state = Closing, and waits for Closed.
      */
-    if (xs_read_uint(b, b->be_path, "online", 1, &online) && !online) {
+    if (xs_read_uint(b->xs, b->be_path, "online", 1, &online) && !online) {
         if (b->state != XB_CLOSED) {
             xdf_log("the toolstack took %s offline: closing", b->be_path);
             disconnect(b);
@@ -1263,54 +1291,6 @@ static void start(Backend *b)
     reconcile(b);
 }
 
-static void handle_watches(Backend *b)
-{
-    char **w;
-
-    while ((w = xs_check_watch(b->xs))) {
-        free(w);
-    }
-    if (b->opt.fe_auto) {
-        /* the toolstack made the device: its removal ends our work */
-        g_autofree char *fe = xs_read_node(b, b->be_path, "frontend");
-
-        if (!fe) {
-            xdf_log("the toolstack removed %s: exiting", b->be_path);
-            disconnect(b);
-            b->quit = true;
-            return;
-        }
-    }
-    reconcile(b);
-}
-
-static void handle_events(Backend *b)
-{
-    int port;
-    unsigned int i;
-
-    while ((port = xenevtchn_pending(b->xe)) >= 0) {
-        if (xenevtchn_unmask(b->xe, port) < 0) {
-            xdf_log("cannot unmask port %d: %s", port, strerror(errno));
-        }
-        for (i = 0; b->connected && i < b->nr_conn; i++) {
-            Connector *c = &b->conn[i];
-
-            if (port == c->req_port && !serve_ring(c)) {
-                close_and_wait(b);
-            }
-        }
-        if (b->opt.exit_after_frames &&
-            b->frames >= b->opt.exit_after_frames) {
-            xdf_log("%lu frames received: exiting", b->frames);
-            b->quit = true;
-            return;
-        }
-    }
-}
-
-/* Main ---------------------------------------------------------------- */
-
 static void summary(Backend *b)
 {
     GString *s = g_string_new("summary:");
@@ -1335,16 +1315,286 @@ static void summary(Backend *b)
     g_string_free(s, TRUE);
 }
 
+/* Devices ------------------------------------------------------------- */
+
+static void device_free(Backend *b)
+{
+    unsigned int i;
+
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        vnc_close(&b->conn[i]);
+        g_free(b->conn[i].shown);
+        g_free(b->conn[i].saved);
+    }
+    g_hash_table_destroy(b->fbs);
+    g_hash_table_destroy(b->dbufs);
+    g_free(b->fe_path);
+    g_free(b->be_path);
+    g_free(b->out_dir);
+    g_free(b->tag);
+    g_free(b);
+}
+
+/*
+ * Serve vdispl device @dev_id of frontend domain @fe_domid.  With --all,
+ * in the lowest free slot, with its own output folder.  NULL when that
+ * folder cannot be made.
+ */
+static Backend *device_new(Host *h, unsigned int fe_domid,
+                           unsigned int dev_id)
+{
+    Backend *b = g_new0(Backend, 1);
+    unsigned int i;
+
+    b->host = h;
+    b->opt = h->opt;
+    b->opt.fe_domid = fe_domid;
+    b->opt.dev_id = dev_id;
+    b->xs = h->xs;
+    b->xe = h->xe;
+    b->xg = h->xg;
+    b->xgs = h->xgs;
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        b->conn[i].be = b;
+        b->conn[i].index = i;
+        b->conn[i].req_port = b->conn[i].evt_port = -1;
+    }
+    b->dbufs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+                                     g_free);
+    b->fbs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+                                   g_free);
+    b->fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u", fe_domid,
+                                 XENDISPL_DRIVER_NAME, dev_id);
+    b->be_path = g_strdup_printf("/local/domain/%lu/backend/%s/%u/%u",
+                                 h->own, XENDISPL_DRIVER_NAME, fe_domid,
+                                 dev_id);
+    if (h->opt.all) {
+        bool used;
+
+        for (b->slot = 0;; b->slot++) {
+            used = false;
+            for (i = 0; i < h->devices->len; i++) {
+                Backend *o = g_ptr_array_index(h->devices, i);
+
+                used |= o->slot == b->slot;
+            }
+            if (!used) {
+                break;
+            }
+        }
+        b->tag = g_strdup_printf("vdispl %u/%u", fe_domid, dev_id);
+        b->opt.fe_auto = true;      /* the device's maker removes it */
+        if (h->opt.vnc_port > 0) {
+            b->opt.vnc_port = h->opt.vnc_port + b->slot * XDF_MAX_CONNECTORS;
+            if (b->opt.vnc_port + XDF_MAX_CONNECTORS > 65535) {
+                b->opt.vnc_port = -1;
+            }
+        }
+        if (h->opt.output_dir) {
+            b->out_dir = g_strdup_printf("%s/%u-%u", h->opt.output_dir,
+                                         fe_domid, dev_id);
+            if (g_mkdir_with_parents(b->out_dir, 0755) < 0) {
+                xdf_log("cannot make %s: %s; not serving %s", b->out_dir,
+                        strerror(errno), b->fe_path);
+                device_free(b);
+                return NULL;
+            }
+            b->opt.output_dir = b->out_dir;
+        }
+    }
+    return b;
+}
+
+static void device_start(Backend *b)
+{
+    log_tag = b->tag;
+    if (b->host->opt.all) {
+        /* the host watches the backend directories, we the frontend's */
+        if (!xs_watch(b->xs, b->fe_path, b->fe_path)) {
+            xdf_log("cannot watch %s: %s", b->fe_path, strerror(errno));
+        }
+        xdf_log("serving %s from %s; frames in %s, live view %s%d", b->fe_path,
+                b->be_path, b->out_dir ? b->out_dir : "(not saved)",
+                b->opt.vnc_port > 0 ? "on VNC port " : "off",
+                b->opt.vnc_port > 0 ? b->opt.vnc_port : 0);
+    } else {
+        xdf_log("serving %s from %s", b->fe_path, b->be_path);
+    }
+    start(b);
+    log_tag = NULL;
+}
+
+/* Stop serving @b: what it shows is saved, its connection closed. */
+static void device_stop(Backend *b, bool closed_by_toolstack)
+{
+    Host *h = b->host;
+
+    log_tag = b->tag;
+    save_last(b);
+    disconnect(b);
+    if (!closed_by_toolstack && read_state(b, b->be_path) != XB_UNKNOWN) {
+        set_state(b, XB_CLOSING);
+        set_state(b, XB_CLOSED);
+    }
+    summary(b);
+    log_tag = NULL;
+    if (h->opt.all) {
+        xs_unwatch(b->xs, b->fe_path, b->fe_path);
+    }
+    h->frames += b->frames;
+    g_ptr_array_remove(h->devices, b);
+    device_free(b);
+}
+
+/*
+ * --all: serve each device a toolstack or frontend has made under our
+ * backend directory (one with a "frontend" node), and let go of those
+ * that have been removed.
+ */
+static void devices_scan(Host *h)
+{
+    unsigned int i, j, n = 0, m;
+    char **doms = xs_directory(h->xs, XBT_NULL, h->be_root, &n);
+
+    for (i = 0; doms && i < n; i++) {
+        g_autofree char *dom_dir = g_strdup_printf("%s/%s", h->be_root,
+                                                   doms[i]);
+        unsigned long fe_domid, dev_id;
+        char **devs;
+
+        if (!parse_uint(doms[i], 0x7fef, &fe_domid)) {
+            continue;
+        }
+        m = 0;
+        devs = xs_directory(h->xs, XBT_NULL, dom_dir, &m);
+        for (j = 0; devs && j < m; j++) {
+            g_autofree char *dev_dir = NULL;
+            g_autofree char *fe = NULL;
+            bool served = false;
+            unsigned int k;
+
+            if (!parse_uint(devs[j], INT32_MAX, &dev_id)) {
+                continue;
+            }
+            for (k = 0; k < h->devices->len; k++) {
+                Backend *b = g_ptr_array_index(h->devices, k);
+
+                served |= b->opt.fe_domid == fe_domid &&
+                          b->opt.dev_id == dev_id;
+            }
+            dev_dir = g_strdup_printf("%s/%s", dom_dir, devs[j]);
+            fe = xs_read_node(h->xs, dev_dir, "frontend");
+            if (!served && fe) {
+                Backend *b = device_new(h, fe_domid, dev_id);
+
+                if (b) {
+                    g_ptr_array_add(h->devices, b);
+                    device_start(b);
+                }
+            }
+        }
+        free(devs);
+    }
+    free(doms);
+}
+
+static void handle_watches(Host *h)
+{
+    char **w;
+    unsigned int i;
+
+    while ((w = xs_check_watch(h->xs))) {
+        free(w);
+    }
+    if (h->opt.all) {
+        devices_scan(h);
+    }
+    for (i = 0; i < h->devices->len;) {
+        Backend *b = g_ptr_array_index(h->devices, i);
+        g_autofree char *fe = NULL;
+
+        if (b->opt.fe_auto) {
+            /* the device's maker removed it: that ends our work on it */
+            fe = xs_read_node(b->xs, b->be_path, "frontend");
+            if (!fe) {
+                log_tag = b->tag;
+                xdf_log("%s was removed: %s", b->be_path,
+                        h->opt.all ? "no longer serving it" : "exiting");
+                log_tag = NULL;
+                device_stop(b, true);
+                if (!h->opt.all) {
+                    h->quit = true;
+                }
+                continue;
+            }
+        }
+        log_tag = b->tag;
+        reconcile(b);
+        log_tag = NULL;
+        i++;
+    }
+}
+
+static unsigned long frames_received(Host *h)
+{
+    unsigned long n = h->frames;
+    unsigned int i;
+
+    for (i = 0; i < h->devices->len; i++) {
+        n += ((Backend *)g_ptr_array_index(h->devices, i))->frames;
+    }
+    return n;
+}
+
+static void handle_events(Host *h)
+{
+    int port;
+    unsigned int i, j;
+
+    while ((port = xenevtchn_pending(h->xe)) >= 0) {
+        if (xenevtchn_unmask(h->xe, port) < 0) {
+            xdf_log("cannot unmask port %d: %s", port, strerror(errno));
+        }
+        for (j = 0; j < h->devices->len; j++) {
+            Backend *b = g_ptr_array_index(h->devices, j);
+
+            log_tag = b->tag;
+            for (i = 0; b->connected && i < b->nr_conn; i++) {
+                Connector *c = &b->conn[i];
+
+                if (port == c->req_port && !serve_ring(c)) {
+                    close_and_wait(b);
+                }
+            }
+            log_tag = NULL;
+        }
+        if (h->opt.exit_after_frames &&
+            frames_received(h) >= h->opt.exit_after_frames) {
+            xdf_log("%lu frames received: exiting", frames_received(h));
+            h->quit = true;
+            return;
+        }
+    }
+}
+
+/* Main ---------------------------------------------------------------- */
+
 static void usage(FILE *f)
 {
     fprintf(f,
 "usage: xdf-backend [OPTION]...\n"
-"A Xen displif backend: serves one vdispl device, saves frames as PNG.\n"
+"A Xen displif backend: serves one vdispl device (or all), saves frames as\n"
+"PNG.\n"
 "\n"
 "  --frontend-domid N     frontend domain (default 0); 'auto': wait until a\n"
 "                         toolstack (xl) creates device DEV-ID of vdispl under\n"
 "                         our backend directory, and serve that domain\n"
 "  --dev-id N             vdispl device index (default 0)\n"
+"  --all                  serve every vdispl device of every frontend domain\n"
+"                         under our backend directory, as devices come and\n"
+"                         go; device D of domain F saves into DIR/F-D/ and,\n"
+"                         in the k-th free slot (from 0), shows connector i\n"
+"                         on VNC port PORT + 8k + i\n"
 "  --output-dir DIR       write DIR/conn<i>-<NNNN>.png and, on exit and on\n"
 "                         SIGUSR1, DIR/conn<i>-last.png\n"
 "  --every N              save every Nth frame of a connector\n"
@@ -1373,7 +1623,7 @@ static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
 static bool parse_options(int argc, char **argv, Options *o)
 {
     enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_EXIT, O_TIMEOUT,
-           O_VERBOSE, O_VNC, O_HELP };
+           O_VERBOSE, O_VNC, O_ALL, O_HELP };
     static const struct option longopts[] = {
         { "frontend-domid", required_argument, NULL, O_FE },
         { "dev-id", required_argument, NULL, O_DEV },
@@ -1384,6 +1634,7 @@ static bool parse_options(int argc, char **argv, Options *o)
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, O_VERBOSE },
         { "vnc", required_argument, NULL, O_VNC },
+        { "all", no_argument, NULL, O_ALL },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -1446,6 +1697,9 @@ static bool parse_options(int argc, char **argv, Options *o)
             }
             o->vnc_port = v;
             break;
+        case O_ALL:
+            o->all = true;
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -1458,6 +1712,11 @@ static bool parse_options(int argc, char **argv, Options *o)
         fprintf(stderr, "xdf-backend: unexpected argument '%s'\n",
                 argv[optind]);
         usage(stderr);
+        return false;
+    }
+    if (o->all && o->fe_auto) {
+        fprintf(stderr, "xdf-backend: --all serves every frontend domain: "
+                "drop --frontend-domid\n");
         return false;
     }
     if (o->output_dir && !o->every && !o->on_change) {
@@ -1475,7 +1734,7 @@ static bool parse_options(int argc, char **argv, Options *o)
     return true;
 }
 
-static bool open_xen(Backend *b)
+static bool open_xen(Host *b)
 {
     int fl;
 
@@ -1514,7 +1773,7 @@ static bool open_xen(Backend *b)
     return true;
 }
 
-static void close_xen(Backend *b)
+static void close_xen(Host *b)
 {
     if (b->xgs) {
         xengntshr_close(b->xgs);
@@ -1536,7 +1795,7 @@ static void close_xen(Backend *b)
  * at "xl create" with a vdispl line, and waits for our InitWait), and
  * take that domain.  False on a signal, a timeout or an error.
  */
-static bool wait_for_device(Backend *b, unsigned long own, int sfd,
+static bool wait_for_device(Host *b, unsigned long own, int sfd,
                             int64_t end)
 {
     g_autofree char *dir = g_strdup_printf("/local/domain/%lu/backend/%s",
@@ -1561,7 +1820,7 @@ static bool wait_for_device(Backend *b, unsigned long own, int sfd,
         for (i = 0; doms && i < n && !found; i++) {
             g_autofree char *dev = g_strdup_printf("%s/%s/%u", dir, doms[i],
                                                    b->opt.dev_id);
-            g_autofree char *fe = xs_read_node(b, dev, "frontend");
+            g_autofree char *fe = xs_read_node(b->xs, dev, "frontend");
             unsigned long domid;
 
             if (fe && parse_uint(doms[i], 0x7fef, &domid)) {
@@ -1597,28 +1856,20 @@ static bool wait_for_device(Backend *b, unsigned long own, int sfd,
 
 int main(int argc, char **argv)
 {
-    static Backend backend;
-    Backend *b = &backend;
+    static Host host;
+    Host *h = &host;
     struct pollfd pfd[3];
     int64_t end = 0;
     sigset_t sigs;
     unsigned int i;
     int sfd;
 
-    if (!parse_options(argc, argv, &b->opt)) {
+    if (!parse_options(argc, argv, &h->opt)) {
         return 1;
     }
-    verbose = b->opt.verbose;
-    rfbLogEnable(b->opt.verbose);
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
-        b->conn[i].be = b;
-        b->conn[i].index = i;
-        b->conn[i].req_port = b->conn[i].evt_port = -1;
-    }
-    b->dbufs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-                                     g_free);
-    b->fbs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-                                   g_free);
+    verbose = h->opt.verbose;
+    rfbLogEnable(h->opt.verbose);
+    h->devices = g_ptr_array_new();
 
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -1632,108 +1883,120 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (!open_xen(b)) {
-        close_xen(b);
+    if (!open_xen(h)) {
+        close_xen(h);
         return 1;
     }
-    if (b->opt.timeout_s) {
-        end = now_ms() + (int64_t)b->opt.timeout_s * 1000;
+    if (h->opt.timeout_s) {
+        end = now_ms() + (int64_t)h->opt.timeout_s * 1000;
     }
-    {
-        unsigned long own = 0;
+    xs_read_uint(h->xs, "", "domid", UINT16_MAX, &h->own);
+    h->be_root = g_strdup_printf("/local/domain/%lu/backend/%s", h->own,
+                                 XENDISPL_DRIVER_NAME);
+    if (h->opt.all) {
+        if (!xs_watch(h->xs, h->be_root, "all")) {
+            xdf_log("cannot watch %s: %s", h->be_root, strerror(errno));
+            close_xen(h);
+            return 1;
+        }
+        xdf_log("serving every vdispl device under %s", h->be_root);
+        devices_scan(h);
+    } else {
+        Backend *b;
 
-        xs_read_uint(b, "", "domid", UINT16_MAX, &own);
-        if (b->opt.fe_auto && !wait_for_device(b, own, sfd, end)) {
-            close_xen(b);
+        if (h->opt.fe_auto && !wait_for_device(h, h->own, sfd, end)) {
+            close_xen(h);
             return 2;
         }
-        b->fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u",
-                                     b->opt.fe_domid, XENDISPL_DRIVER_NAME,
-                                     b->opt.dev_id);
-        b->be_path = g_strdup_printf("/local/domain/%lu/backend/%s/%u/%u",
-                                     own, XENDISPL_DRIVER_NAME,
-                                     b->opt.fe_domid, b->opt.dev_id);
+        b = device_new(h, h->opt.fe_domid, h->opt.dev_id);
+        g_ptr_array_add(h->devices, b);
+        if (!xs_watch(h->xs, b->fe_path, "fe") ||
+            !xs_watch(h->xs, b->be_path, "be")) {
+            xdf_log("cannot watch %s and %s: %s", b->fe_path, b->be_path,
+                    strerror(errno));
+            close_xen(h);
+            return 1;
+        }
+        device_start(b);
     }
-    if (!xs_watch(b->xs, b->fe_path, "fe") ||
-        !xs_watch(b->xs, b->be_path, "be")) {
-        xdf_log("cannot watch %s and %s: %s", b->fe_path, b->be_path,
-                strerror(errno));
-        close_xen(b);
-        return 1;
-    }
-    xdf_log("serving %s from %s", b->fe_path, b->be_path);
-    start(b);
 
-    pfd[0] = (struct pollfd) { .fd = xs_fileno(b->xs), .events = POLLIN };
-    pfd[1] = (struct pollfd) { .fd = xenevtchn_fd(b->xe), .events = POLLIN };
+    pfd[0] = (struct pollfd) { .fd = xs_fileno(h->xs), .events = POLLIN };
+    pfd[1] = (struct pollfd) { .fd = xenevtchn_fd(h->xe), .events = POLLIN };
     pfd[2] = (struct pollfd) { .fd = sfd, .events = POLLIN };
-    while (!b->quit) {
+    while (!h->quit) {
         int timeout = -1;
+        int64_t reset = 0;
+        bool vnc = false;
         struct signalfd_siginfo si;
 
         if (end) {
             timeout = (int)MAX(0, end - now_ms());
         }
-        if (b->reset_deadline) {
-            int t = (int)MAX(0, b->reset_deadline - now_ms());
+        for (i = 0; i < h->devices->len; i++) {
+            Backend *b = g_ptr_array_index(h->devices, i);
+
+            if (b->reset_deadline && (!reset || b->reset_deadline < reset)) {
+                reset = b->reset_deadline;
+            }
+            vnc |= b->opt.vnc_port > 0;
+        }
+        if (reset) {
+            int t = (int)MAX(0, reset - now_ms());
 
             timeout = timeout < 0 ? t : MIN(timeout, t);
         }
-        if (b->opt.vnc_port > 0) {
+        if (vnc) {
             timeout = timeout < 0 ? 20 : MIN(timeout, 20);  /* VNC clients */
         }
         if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
             xdf_log("poll: %s", strerror(errno));
-            b->exit_status = 1;
+            h->exit_status = 1;
             break;
         }
         if (pfd[2].revents & POLLIN) {
             while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
                 if (si.ssi_signo == SIGUSR1) {
                     xdf_log("SIGUSR1: saving what each connector shows");
-                    save_last(b);
+                    for (i = 0; i < h->devices->len; i++) {
+                        save_last(g_ptr_array_index(h->devices, i));
+                    }
                 } else {
                     xdf_log("%s: exiting", strsignal(si.ssi_signo));
-                    b->quit = true;
+                    h->quit = true;
                 }
             }
         }
         if (pfd[0].revents & POLLIN) {
-            handle_watches(b);
+            handle_watches(h);
         }
         if (pfd[1].revents & POLLIN) {
-            handle_events(b);
+            handle_events(h);
         }
-        if (b->reset_deadline && now_ms() >= b->reset_deadline) {
-            reconcile(b);
-        }
-        vnc_poll(b);
-        if (end && now_ms() >= end && !b->quit) {
-            xdf_log("timeout after %u s", b->opt.timeout_s);
-            if (b->opt.exit_after_frames) {
-                b->exit_status = 2;
+        for (i = 0; i < h->devices->len; i++) {
+            Backend *b = g_ptr_array_index(h->devices, i);
+
+            log_tag = b->tag;
+            if (b->reset_deadline && now_ms() >= b->reset_deadline) {
+                reconcile(b);
             }
-            b->quit = true;
+            vnc_poll(b);
+            log_tag = NULL;
+        }
+        if (end && now_ms() >= end && !h->quit) {
+            xdf_log("timeout after %u s", h->opt.timeout_s);
+            if (h->opt.exit_after_frames) {
+                h->exit_status = 2;
+            }
+            h->quit = true;
         }
     }
 
-    save_last(b);
-    disconnect(b);
-    if (read_state(b, b->be_path) != XB_UNKNOWN) {
-        set_state(b, XB_CLOSING);
-        set_state(b, XB_CLOSED);
+    while (h->devices->len) {
+        device_stop(g_ptr_array_index(h->devices, 0), false);
     }
-    summary(b);
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
-        vnc_close(&b->conn[i]);
-        g_free(b->conn[i].shown);
-        g_free(b->conn[i].saved);
-    }
-    g_hash_table_destroy(b->fbs);
-    g_hash_table_destroy(b->dbufs);
-    close_xen(b);
-    g_free(b->fe_path);
-    g_free(b->be_path);
+    g_ptr_array_free(h->devices, TRUE);
+    close_xen(h);
+    g_free(h->be_root);
     close(sfd);
-    return b->exit_status;
+    return h->exit_status;
 }

@@ -11,6 +11,10 @@ if [ -z "$XENSTORED_PATH" ]; then
     exit 0
 fi
 
+[ "$(xenstore-read /local/domain/0/domid)" = 0 ] &&
+    [ "$(xenstore-read /local/domain/0/name)" = Domain-0 ]
+ok $? "dom0's domid and name are there, as xen-init-dom0 writes them"
+
 xenstore-write /local/domain/0/xensim-test hello
 ok $? "xenstore-write"
 [ "$(xenstore-read /local/domain/0/xensim-test)" = hello ]
