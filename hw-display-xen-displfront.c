@@ -56,42 +56,17 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_NR_BUFFERS          2
 #define XDF_MAX_CONNECTORS      4       /* as Linux's frontend */
 #define XDF_XS_TRIES            16      /* XenStore transaction retries */
-#define XDF_RETIRED_FBS         16      /* cookies late events may name */
+#define XDF_MAX_DAMAGE_RECTS    16      /* then the bounding box */
 #define XDF_RETRY_MS            100     /* first reconnect backoff */
 #define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
 
-/* DRM fourcc codes (drm_fourcc.h), as displif carries them. */
-#define XDF_FOURCC(a, b, c, d) \
-    ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | \
-     ((uint32_t)(d) << 24))
-#define XDF_DRM_FORMAT_XRGB8888 XDF_FOURCC('X', 'R', '2', '4')
-
 /*
- * Console formats a backend can take as they are (little-endian DRM
- * fourccs); anything else is converted to XRGB8888 while copying.
+ * The buffers' format, DRM's XRGB8888 (fourcc "XR24"): what every
+ * backend takes; pixman converts other console formats while copying.
  */
-static const struct {
-    pixman_format_code_t pixman;
-    uint32_t fourcc;
-} xdf_formats[] = {
-    { PIXMAN_x8r8g8b8, XDF_FOURCC('X', 'R', '2', '4') },
-    { PIXMAN_a8r8g8b8, XDF_FOURCC('A', 'R', '2', '4') },
-    { PIXMAN_r8g8b8,   XDF_FOURCC('R', 'G', '2', '4') },
-    { PIXMAN_r5g6b5,   XDF_FOURCC('R', 'G', '1', '6') },
-    { PIXMAN_x1r5g5b5, XDF_FOURCC('X', 'R', '1', '5') },
-};
-
-static uint32_t xdf_fourcc(pixman_format_code_t format)
-{
-    unsigned int i;
-
-    for (i = 0; i < ARRAY_SIZE(xdf_formats); i++) {
-        if (xdf_formats[i].pixman == format) {
-            return xdf_formats[i].fourcc;
-        }
-    }
-    return 0;
-}
+#define XDF_DRM_FORMAT_XRGB8888 \
+    ((uint32_t)'X' | ((uint32_t)'R' << 8) | ((uint32_t)'2' << 16) | \
+     ((uint32_t)'4' << 24))
 
 typedef struct XenDisplFrontConnector XenDisplFrontConnector;
 typedef struct XdfRequest XdfRequest;
@@ -129,9 +104,35 @@ typedef struct XdfBuffer {
     pixman_image_t *image;      /* wraps data */
 
     bool created;               /* DBUF_CREATE and FB_ATTACH done */
-    XenDisplFrontConnector *owner; /* of a retired buffer */
-    pixman_region32_t stale;    /* what differs from the guest's picture */
+    pixman_region32_t stale;    /* what differs from what it should show */
 } XdfBuffer;
+
+/* How the guest's picture is fitted into a connector's buffers. */
+typedef enum XdfFitMode {
+    XDF_FIT_SCALE,              /* largest that fits, aspect kept, centred */
+    XDF_FIT_CENTER,             /* 1:1, centred */
+    XDF_FIT_CROP,               /* 1:1, top left */
+} XdfFitMode;
+
+static const char *const xdf_fit_names[] = {
+    [XDF_FIT_SCALE] = "scale",
+    [XDF_FIT_CENTER] = "center",
+    [XDF_FIT_CROP] = "crop",
+};
+
+/*
+ * Where the guest's picture lands in a buffer: the picture rectangle
+ * (dst_*) and, per buffer column and row in it, the guest's column and
+ * row shown there.  1:1 when the maps are the identity plus an offset.
+ */
+typedef struct XdfFit {
+    uint32_t src_w, src_h;      /* the guest's picture, 0: none */
+    uint32_t dst_x, dst_y, dst_w, dst_h;
+    bool one_to_one;            /* src = dst - dst_* + src_* */
+    uint32_t src_x, src_y;      /* 1:1: the first guest pixel shown */
+    uint32_t *xmap;             /* scaled: dst_w guest columns */
+    uint32_t *ymap;             /* scaled: dst_h guest rows */
+} XdfFit;
 
 typedef enum XdfDisplayState {
     XDF_DISPLAY_OFF,            /* no buffers */
@@ -179,9 +180,7 @@ struct XenDisplFrontConnector {
     XdfBuffer buf[XDF_NR_BUFFERS];
     int front;                  /* buffer shown, -1: none yet */
     int flipping;               /* buffer being flipped to, -1: none */
-    bool xrgb_only;             /* the backend refused the console's format */
-    unsigned int releasing;     /* old buffers the backend still holds */
-    GArray *retired_fbs;        /* their fb cookies, until FB_DETACH */
+    XdfFit fit;                 /* the surface in the buffers */
     int64_t last_flip_ms;
     QEMUTimer *frame_timer;
 };
@@ -198,6 +197,7 @@ struct XenDisplFront {
     char *dev_id_prop;          /* "auto" (NULL) or an index; then the index */
     char *resolution;
     char *unique_id;            /* per connector, ':' between them */
+    char *fit;                  /* scale (default), center or crop */
     bool be_alloc;
     uint32_t connectors;
     uint32_t req_timeout_ms;
@@ -208,6 +208,7 @@ struct XenDisplFront {
     bool dev_id_auto;
     uint32_t dev_id;            /* the index asked for, then the one claimed */
     char **unique_ids;          /* from unique-id, NULL: <qdev id>-<n> */
+    XdfFitMode fit_mode;
 
     /* Xen side */
     struct qemu_xs_handle *xsh;
@@ -270,7 +271,6 @@ static const char *xdf_op_name(uint8_t op)
 static void xdf_disconnect(XenDisplFront *s);
 static void xdf_display_start(XenDisplFrontConnector *c);
 static void xdf_set_config(XenDisplFrontConnector *c);
-static void xdf_display_restart(XenDisplFrontConnector *c);
 static void xdf_display_stop(XenDisplFrontConnector *c);
 
 /* XenBus frontend ------------------------------------------------------ */
@@ -826,11 +826,6 @@ static bool xdf_fb_known(XenDisplFrontConnector *c, uint64_t cookie)
             return true;
         }
     }
-    for (i = 0; c->retired_fbs && i < c->retired_fbs->len; i++) {
-        if (g_array_index(c->retired_fbs, uint64_t, i) == cookie) {
-            return true;
-        }
-    }
     return false;
 }
 
@@ -902,41 +897,17 @@ static void xdf_evtchn_handler(void *opaque)
     }
 }
 
-static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b);
-static void xdf_destroy_done(XenDisplFrontConnector *c, XdfRequest *r,
-                             int status);
-typedef struct XdfRetired XdfRetired;
-static void xdf_retired_free(XenDisplFront *s, XdfRetired *old);
-static void xdf_release_old(XenDisplFrontConnector *c, XdfRequest *r,
-                            int status);
-
-static void xdf_request_free(XenDisplFrontConnector *c, XdfRequest *r)
-{
-    if (r && r->done == xdf_destroy_done) {
-        /* an old buffer waiting for its DBUF_DESTROY */
-        xdf_buffer_free(c->s, r->opaque);
-        g_free(r->opaque);
-    } else if (r && r->done == xdf_release_old && r->opaque) {
-        /* old buffers waiting for their connector to stop showing them */
-        xdf_retired_free(c->s, r->opaque);
-    }
-    g_free(r);
-}
-
+/* Drop every request: none owns anything but itself. */
 static void xdf_request_free_queue(XenDisplFrontConnector *c)
 {
     XdfRequest *r;
 
     while ((r = QSIMPLEQ_FIRST(&c->queue))) {
         QSIMPLEQ_REMOVE_HEAD(&c->queue, next);
-        xdf_request_free(c, r);
+        g_free(r);
     }
-    xdf_request_free(c, c->in_flight);
+    g_free(c->in_flight);
     c->in_flight = NULL;
-    c->releasing = 0;
-    if (c->retired_fbs) {
-        g_array_set_size(c->retired_fbs, 0);
-    }
 }
 
 static void xdf_edid_free(XenDisplFrontConnector *c)
@@ -964,17 +935,24 @@ static void xdf_edid_done(XenDisplFrontConnector *c, XdfRequest *r,
 {
     XenDisplFront *s = c->s;
     uint32_t len = r->rsp.op.get_edid.edid_sz, w, h;
+    g_autofree uint8_t *edid = NULL;
     QemuUIInfo info;
 
+    /* one read of the shared page: the backend may change it meanwhile */
+    if (!status && len <= XENDISPL_EDID_MAX_SIZE) {
+        edid = g_memdup2(c->edid, len);
+    }
     if (status) {
         trace_xen_displfront_edid(xen_displfront_id(s), c->index, status, 0,
                                   0);
-    } else if (len > XENDISPL_EDID_MAX_SIZE ||
-               displif_edid_preferred(c->edid, len, &w, &h)) {
+    } else if (!edid || displif_edid_preferred(edid, len, &w, &h)) {
         warn_report("xen-displfront '%s': connector %u: ignoring the "
                     "backend's EDID (%u bytes): not a valid EDID",
                     xen_displfront_id(s), c->index, len);
     } else {
+        /* a mode larger than the connector would only be shrunk again */
+        w = MIN(w, c->width);
+        h = MIN(h, c->height);
         trace_xen_displfront_edid(xen_displfront_id(s), c->index, 0, w, h);
         if (dpy_ui_info_supported(c->con)) {
             info = *dpy_get_ui_info(c->con);
@@ -1025,10 +1003,6 @@ static void xdf_connector_free(XenDisplFrontConnector *c)
     if (c->req_timer) {
         timer_free(c->req_timer);
         c->req_timer = NULL;
-    }
-    if (c->retired_fbs) {
-        g_array_free(c->retired_fbs, true);
-        c->retired_fbs = NULL;
     }
     if (c->frame_timer) {
         timer_free(c->frame_timer);
@@ -1097,7 +1071,6 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
         pixman_region32_init(&c->buf[i].stale);
     }
-    c->retired_fbs = g_array_new(false, false, sizeof(uint64_t));
     c->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_request_timeout, c);
     c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout, c);
     c->next_id = 0;
@@ -1312,9 +1285,9 @@ static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b)
  * height * 4 * ceil(width * bpp / 32) bytes never reads past the end.
  */
 static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
-                             uint32_t height, pixman_format_code_t format,
-                             Error **errp)
+                             uint32_t height, Error **errp)
 {
+    pixman_format_code_t format = PIXMAN_x8r8g8b8;
     uint32_t bpp = PIXMAN_FORMAT_BPP(format);
     uint64_t size = displif_buffer_size(width, height, bpp);
 
@@ -1323,7 +1296,7 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
     b->bpp = bpp;
     b->format = format;
     b->stride = displif_stride(width, bpp);
-    b->fourcc = xdf_fourcc(format);
+    b->fourcc = XDF_DRM_FORMAT_XRGB8888;
     b->n_data = displif_pages(size);
     b->n_dir = displif_dir_pages(b->n_data);
     b->data_refs = g_new0(uint32_t, b->n_data);
@@ -1413,16 +1386,7 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
     }
     if (r->req.operation == XENDISPL_OP_SET_CONFIG ?
         r->req.op.set_config.fb_cookie != c->buf[0].fb_cookie : !b) {
-        return;                 /* a buffer retired meanwhile */
-    }
-    if (status == -EINVAL && r->req.operation == XENDISPL_OP_FB_ATTACH &&
-        b->fourcc != XDF_DRM_FORMAT_XRGB8888) {
-        /* e.g. displ_be under weston: convert to XRGB8888 from now on */
-        trace_xen_displfront_format_refused(xen_displfront_id(s), c->index,
-                                            b->fourcc);
-        c->xrgb_only = true;
-        xdf_display_restart(c);
-        return;
+        return;                 /* answers a connection since closed */
     }
     if (status) {
         xdf_fail(ring, "backend refused %s for connector %u: status %d",
@@ -1453,33 +1417,13 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
     }
 }
 
-/*
- * The buffers' format for @surface: the console's own when the backend
- * takes it, else XRGB8888 (pixman converts while copying).
- */
-static pixman_format_code_t xdf_buffer_format(XenDisplFrontConnector *c,
-                                              DisplaySurface *surface)
-{
-    pixman_format_code_t format = surface_format(surface);
-
-    return c->xrgb_only || !xdf_fourcc(format) ? PIXMAN_x8r8g8b8 : format;
-}
-
-/*
- * Show the connector's first framebuffer.  SET_CONFIG travels on the
- * connector's own ring, so it is sent only once connector 0's ring has
- * answered every DBUF_CREATE and FB_ATTACH it depends on.
- */
+/* Show the connector's first framebuffer, as large as the connector. */
 static void xdf_set_config(XenDisplFrontConnector *c)
 {
-    /*
-     * The mode may not exceed the connector (displif.h); a larger
-     * guest picture is shown from its top left corner.
-     */
     struct xendispl_set_config_req cfg = {
         .fb_cookie = c->buf[0].fb_cookie,
-        .width = MIN(c->buf[0].width, c->width),
-        .height = MIN(c->buf[0].height, c->height),
+        .width = c->buf[0].width,
+        .height = c->buf[0].height,
         .bpp = c->buf[0].bpp,
     };
 
@@ -1488,35 +1432,28 @@ static void xdf_set_config(XenDisplFrontConnector *c)
 }
 
 /*
- * (Re)create this connector's buffers for the current surface: two
- * display buffers, a framebuffer on each, then (once they are there)
- * SET_CONFIG.
+ * The connector's two buffers, for the life of the connection: the
+ * connector's size in XRGB8888, whatever the guest does, so that grants
+ * are bounded by the connector and a mode change costs a repaint, not
+ * new buffers.  Then (once they are there) SET_CONFIG.
  */
 static void xdf_display_start(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
     XenDisplFrontConnector *c0 = &s->conn[0];
-    pixman_format_code_t format;
     Error *local_err = NULL;
     int i;
 
-    if (s->state != XenbusStateConnected || !c->surface) {
+    if (s->state != XenbusStateConnected) {
         return;
     }
     xdf_display_stop(c);
-    format = xdf_buffer_format(c, c->surface);
-    trace_xen_displfront_format(xen_displfront_id(s), c->index,
-                                surface_format(c->surface),
-                                xdf_fourcc(format));
-
     for (i = 0; i < XDF_NR_BUFFERS; i++) {
         XdfBuffer *b = &c->buf[i];
         struct xendispl_dbuf_create_req dbuf = { 0 };
         struct xendispl_fb_attach_req fb = { 0 };
 
-        if (!xdf_buffer_alloc(s, b, surface_width(c->surface),
-                              surface_height(c->surface), format,
-                              &local_err)) {
+        if (!xdf_buffer_alloc(s, b, c->width, c->height, &local_err)) {
             xdf_fail(c, "%s", error_get_pretty(local_err));
             error_free(local_err);
             return;
@@ -1546,11 +1483,8 @@ static void xdf_display_start(XenDisplFrontConnector *c)
     c->display = XDF_DISPLAY_CONFIGURING;
 }
 
-/*
- * Forget this connector's buffers.  The backend drops them with the
- * connection; while connected, a mode change calls this too and the
- * buffers are destroyed on the backend side first.
- */
+/* Forget this connector's buffers: the backend drops them with the
+ * connection. */
 static void xdf_display_stop(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
@@ -1566,144 +1500,20 @@ static void xdf_display_stop(XenDisplFrontConnector *c)
     c->front = c->flipping = -1;
 }
 
-static void xdf_destroy_done(XenDisplFrontConnector *ring, XdfRequest *r,
-                             int status)
-{
-    XdfBuffer *b = r->opaque;
-    XenDisplFrontConnector *c = b->owner;
-
-    /* a backend that already forgot the buffer is fine */
-    trace_xen_displfront_buffer_destroyed(xen_displfront_id(c->s), c->index,
-                                          status);
-    xdf_buffer_free(c->s, b);
-    g_free(b);
-    /* new buffers only once the old ones are gone: grants stay bounded */
-    if (c->releasing && !--c->releasing) {
-        xdf_display_start(c);
-    }
-}
-
-/*
- * A retired framebuffer: a frame-done event for it may still come, on
- * the connector's event page, after FB_DETACH was answered on connector
- * 0's ring.  The last few are remembered.
- */
-static void xdf_retire_fb(XenDisplFrontConnector *c, uint64_t cookie)
-{
-    if (c->retired_fbs->len == XDF_RETIRED_FBS) {
-        g_array_remove_index(c->retired_fbs, 0);
-    }
-    g_array_append_val(c->retired_fbs, cookie);
-}
-
-/*
- * The buffers a mode change retired, handed from the disabling
- * SET_CONFIG to their release.
- */
-struct XdfRetired {
-    XdfBuffer *buf[XDF_NR_BUFFERS];
-};
-
-static void xdf_retired_free(XenDisplFront *s, XdfRetired *old)
-{
-    int i;
-
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        if (old->buf[i]) {
-            xdf_buffer_free(s, old->buf[i]);
-            g_free(old->buf[i]);
-        }
-    }
-    g_free(old);
-}
-
-/*
- * The connector shows nothing any more (its disabling SET_CONFIG is
- * answered, after every flip before it on the same ring): release the
- * old buffers on connector 0's ring.
- */
-static void xdf_release_old(XenDisplFrontConnector *c, XdfRequest *r,
-                            int status)
-{
-    XenDisplFrontConnector *c0 = &c->s->conn[0];
-    XdfRetired *old = r->opaque;
-    int i;
-
-    r->opaque = NULL;           /* ours now */
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        XdfBuffer *b = old->buf[i];
-        struct xendispl_fb_detach_req fb = { .fb_cookie = b->fb_cookie };
-        struct xendispl_dbuf_destroy_req dbuf = {
-            .dbuf_cookie = b->dbuf_cookie,
-        };
-
-        if (b->be_alloc && b->data) {
-            /* the backend may free its pages only once we let go */
-            pixman_image_unref(b->image);
-            b->image = NULL;
-            qemu_xen_gnttab_unmap(c->s->xgt, b->data, b->data_refs,
-                                  b->n_data);
-            b->data = NULL;
-        }
-        /* FB_ATTACH went before it on the same ring */
-        xdf_submit(c0, XENDISPL_OP_FB_DETACH, &fb, sizeof(fb), NULL, NULL);
-        xdf_submit(c0, XENDISPL_OP_DBUF_DESTROY, &dbuf, sizeof(dbuf),
-                   xdf_destroy_done, b);
-        old->buf[i] = NULL;
-    }
-    g_free(old);
-}
-
-/* Mode change while connected: release the old buffers, make new ones. */
-static void xdf_display_restart(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    struct xendispl_set_config_req off = { 0 };
-    XdfRetired *old;
-    int i;
-
-    if (s->state != XenbusStateConnected) {
-        return;
-    }
-    if (!c->buf[0].dbuf_cookie) {
-        xdf_display_stop(c);
-        xdf_display_start(c);
-        return;
-    }
-    old = g_new0(XdfRetired, 1);
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        /* the pages stay shared until the backend has let go of them */
-        old->buf[i] = g_memdup2(&c->buf[i], sizeof(c->buf[i]));
-        old->buf[i]->owner = c;
-        xdf_retire_fb(c, c->buf[i].fb_cookie);
-        memset(&c->buf[i], 0, sizeof(c->buf[i]));
-        pixman_region32_init(&c->buf[i].stale);
-    }
-    c->releasing = XDF_NR_BUFFERS;
-    timer_del(c->frame_timer);
-    c->display = XDF_DISPLAY_OFF;
-    c->front = c->flipping = -1;
-    /* stop showing them first, behind any flip or SET_CONFIG in flight */
-    xdf_submit(c, XENDISPL_OP_SET_CONFIG, &off, sizeof(off),
-               xdf_release_old, old);
-}
-
 static void xdf_flip_done(XenDisplFrontConnector *c, XdfRequest *r,
                           int status)
 {
     if (c->flipping < 0 ||
         c->buf[c->flipping].fb_cookie != r->req.op.pg_flip.fb_cookie) {
-        return;                 /* a framebuffer a mode change retired */
+        return;                 /* answers a connection since closed */
     }
     if (status) {
         xdf_fail(c, "backend refused PG_FLIP: status %d", status);
         return;
     }
     /* wait for the frame-done event, or give up on it after a while */
-    if (c->flipping >= 0) {
-        timer_mod(c->frame_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  XDF_FRAME_DONE_TIMEOUT_MS);
-    }
+    timer_mod(c->frame_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              XDF_FRAME_DONE_TIMEOUT_MS);
 }
 
 static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout)
@@ -1726,6 +1536,204 @@ static void xdf_frame_timeout(void *opaque)
     }
 }
 
+/* Fit ------------------------------------------------------------------ */
+
+static void xdf_fit_free(XdfFit *f)
+{
+    g_free(f->xmap);
+    g_free(f->ymap);
+    memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Place a @src_w x @src_h picture in the connector (see the fit
+ * property): scale keeps the aspect ratio at the largest size that fits
+ * (W = cw and H = cw * sh / sw rounded down, or H = ch and W = ch * sw /
+ * sh, whichever fits), centred; buffer pixel d of the picture shows
+ * guest pixel (2 * d + 1) * s / (2 * D), nearest to its centre, so that
+ * an integer ratio repeats every pixel exactly.  center and crop are 1:1,
+ * centred or at the top left, cut to the connector.
+ */
+static void xdf_fit_compute(XenDisplFrontConnector *c)
+{
+    XdfFit *f = &c->fit;
+    uint32_t sw = c->surface ? surface_width(c->surface) : 0;
+    uint32_t sh = c->surface ? surface_height(c->surface) : 0;
+    uint32_t cw = c->width, ch = c->height, i;
+
+    xdf_fit_free(f);
+    f->src_w = sw;
+    f->src_h = sh;
+    if (!sw || !sh) {
+        return;
+    }
+    if ((sw == cw && sh == ch) || c->s->fit_mode != XDF_FIT_SCALE) {
+        f->one_to_one = true;
+        f->dst_w = MIN(sw, cw);
+        f->dst_h = MIN(sh, ch);
+        if (c->s->fit_mode == XDF_FIT_CENTER) {
+            f->dst_x = (cw - f->dst_w) / 2;
+            f->dst_y = (ch - f->dst_h) / 2;
+            f->src_x = (sw - f->dst_w) / 2;
+            f->src_y = (sh - f->dst_h) / 2;
+        }
+    } else {
+        if ((uint64_t)cw * sh <= (uint64_t)ch * sw) {
+            f->dst_w = cw;
+            f->dst_h = MAX(1, (uint64_t)cw * sh / sw);
+        } else {
+            f->dst_w = MAX(1, (uint64_t)ch * sw / sh);
+            f->dst_h = ch;
+        }
+        f->dst_x = (cw - f->dst_w) / 2;
+        f->dst_y = (ch - f->dst_h) / 2;
+        f->xmap = g_new(uint32_t, f->dst_w);
+        f->ymap = g_new(uint32_t, f->dst_h);
+        for (i = 0; i < f->dst_w; i++) {
+            f->xmap[i] = (2 * (uint64_t)i + 1) * sw / (2 * (uint64_t)f->dst_w);
+        }
+        for (i = 0; i < f->dst_h; i++) {
+            f->ymap[i] = (2 * (uint64_t)i + 1) * sh / (2 * (uint64_t)f->dst_h);
+        }
+    }
+    trace_xen_displfront_fit(xen_displfront_id(c->s), c->index, sw, sh,
+                             xdf_fit_names[c->s->fit_mode], f->dst_x,
+                             f->dst_y, f->dst_w, f->dst_h);
+}
+
+/*
+ * Guest columns [@a, @b) in buffer columns, for one axis of a scaled
+ * picture: a little wider than exact, which only repaints a few more.
+ */
+static void xdf_fit_span(uint32_t a, uint32_t b, uint32_t src, uint32_t dst,
+                         int32_t *da, int32_t *db)
+{
+    *da = MAX(0, (int64_t)a * dst / src - 1);
+    *db = MIN(dst, ((int64_t)b * dst + src - 1) / src + 1);
+}
+
+/* Guest damage @x, @y, @w, @h, as damage of the buffers. */
+static void xdf_fit_damage(XenDisplFrontConnector *c, int x, int y, int w,
+                           int h)
+{
+    XdfFit *f = &c->fit;
+    int32_t x1 = MAX(x, 0), y1 = MAX(y, 0);
+    int32_t x2 = MIN(x + w, (int32_t)f->src_w);
+    int32_t y2 = MIN(y + h, (int32_t)f->src_h);
+    int32_t dx1, dx2, dy1, dy2;
+
+    if (x1 >= x2 || y1 >= y2) {
+        return;
+    }
+    if (f->one_to_one) {
+        dx1 = MAX(x1 - (int32_t)f->src_x, 0);
+        dy1 = MAX(y1 - (int32_t)f->src_y, 0);
+        dx2 = MIN(x2 - (int32_t)f->src_x, (int32_t)f->dst_w);
+        dy2 = MIN(y2 - (int32_t)f->src_y, (int32_t)f->dst_h);
+    } else {
+        xdf_fit_span(x1, x2, f->src_w, f->dst_w, &dx1, &dx2);
+        xdf_fit_span(y1, y2, f->src_h, f->dst_h, &dy1, &dy2);
+    }
+    if (dx1 >= dx2 || dy1 >= dy2) {
+        return;
+    }
+    pixman_region32_union_rect(&c->damage, &c->damage, f->dst_x + dx1,
+                               f->dst_y + dy1, dx2 - dx1, dy2 - dy1);
+    /*
+     * A guest that flushes many small rectangles must not make every
+     * union slower than the last: past a few, the bounding box will do.
+     */
+    if (pixman_region32_n_rects(&c->damage) > XDF_MAX_DAMAGE_RECTS) {
+        pixman_box32_t box = *pixman_region32_extents(&c->damage);
+
+        pixman_region32_reset(&c->damage, &box);
+    }
+}
+
+/* Paint @r of buffer @b: the guest's picture, black around it. */
+static void xdf_paint(XenDisplFrontConnector *c, XdfBuffer *b,
+                      const pixman_box32_t *r)
+{
+    static const pixman_color_t black = { 0, 0, 0, 0xffff };
+    XdfFit *f = &c->fit;
+    pixman_region32_t border;
+    pixman_box32_t *boxes, p;
+    int n;
+    int32_t x, y;
+
+    pixman_region32_init_rect(&border, r->x1, r->y1, r->x2 - r->x1,
+                              r->y2 - r->y1);
+    if (f->src_w) {
+        pixman_region32_t pic;
+
+        pixman_region32_init_rect(&pic, f->dst_x, f->dst_y, f->dst_w,
+                                  f->dst_h);
+        pixman_region32_subtract(&border, &border, &pic);
+        pixman_region32_fini(&pic);
+    }
+    boxes = pixman_region32_rectangles(&border, &n);
+    if (n) {
+        pixman_image_fill_boxes(PIXMAN_OP_SRC, b->image, &black, n, boxes);
+    }
+    pixman_region32_fini(&border);
+
+    p.x1 = MAX(r->x1, (int32_t)f->dst_x);
+    p.y1 = MAX(r->y1, (int32_t)f->dst_y);
+    p.x2 = MIN(r->x2, (int32_t)(f->dst_x + f->dst_w));
+    p.y2 = MIN(r->y2, (int32_t)(f->dst_y + f->dst_h));
+    if (!f->src_w || p.x1 >= p.x2 || p.y1 >= p.y2) {
+        return;
+    }
+    if (f->one_to_one) {
+        /* the guest's mode is the connector's, or 1:1: pixman's copy */
+        pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image, NULL,
+                                 b->image,
+                                 p.x1 - f->dst_x + f->src_x,
+                                 p.y1 - f->dst_y + f->src_y, 0, 0,
+                                 p.x1, p.y1, p.x2 - p.x1, p.y2 - p.y1);
+        return;
+    }
+
+    /* scaled: guest rows in XRGB8888 (converted when they are not) */
+    {
+        pixman_format_code_t fmt = surface_format(c->surface);
+        bool direct = fmt == PIXMAN_x8r8g8b8 || fmt == PIXMAN_a8r8g8b8;
+        g_autofree uint32_t *conv = NULL;
+        pixman_image_t *row_img = NULL;
+        const uint8_t *src = surface_data(c->surface);
+        int stride = surface_stride(c->surface);
+
+        if (!direct) {
+            conv = g_new(uint32_t, f->src_w);
+            row_img = pixman_image_create_bits(PIXMAN_x8r8g8b8, f->src_w, 1,
+                                               conv, f->src_w * 4);
+        }
+        for (y = p.y1; y < p.y2; y++) {
+            uint32_t sy = f->ymap[y - f->dst_y];
+            const uint32_t *srow;
+            uint32_t *drow = (uint32_t *)((uint8_t *)b->data +
+                                          (size_t)y * b->stride);
+
+            if (direct) {
+                srow = (const uint32_t *)(src + (size_t)sy * stride);
+            } else {
+                pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image,
+                                         NULL, row_img, 0, sy, 0, 0, 0, 0,
+                                         f->src_w, 1);
+                srow = conv;
+            }
+            for (x = p.x1; x < p.x2; x++) {
+                drow[x] = srow[f->xmap[x - f->dst_x]];
+            }
+        }
+        if (row_img) {
+            pixman_image_unref(row_img);
+        }
+    }
+}
+
+/* Flips ---------------------------------------------------------------- */
+
 /*
  * Bring the back buffer up to date (only what is stale in it) and flip
  * to it: at most one flip outstanding, at most ~60 a second.
@@ -1740,7 +1748,7 @@ static void xdf_flip(XenDisplFrontConnector *c)
     int back, i, n;
     XdfBuffer *b;
 
-    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0 || !c->surface) {
+    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0) {
         return;
     }
     if (!pixman_region32_not_empty(&c->damage) && c->front >= 0) {
@@ -1763,11 +1771,7 @@ static void xdf_flip(XenDisplFrontConnector *c)
     pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
     rects = pixman_region32_rectangles(stale, &n);
     for (i = 0; i < n; i++) {
-        pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image, NULL,
-                                 b->image, rects[i].x1, rects[i].y1, 0, 0,
-                                 rects[i].x1, rects[i].y1,
-                                 rects[i].x2 - rects[i].x1,
-                                 rects[i].y2 - rects[i].y1);
+        xdf_paint(c, b, &rects[i]);
     }
     trace_xen_displfront_flip(xen_displfront_id(s), c->index, back, n);
     pixman_region32_clear(stale);
@@ -1785,43 +1789,28 @@ static void xen_displfront_gfx_update(DisplayChangeListener *dcl,
     XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
                                              dcl);
 
-    pixman_region32_union_rect(&c->damage, &c->damage, x, y, w, h);
+    xdf_fit_damage(c, x, y, w, h);
 }
 
+/* A new surface (a mode change): fit it anew and repaint everything. */
 static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
                                       DisplaySurface *surface)
 {
     XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
                                              dcl);
     XenDisplFront *s = c->s;
-    DisplaySurface *old = c->surface;
-    bool same_mode;
 
     c->surface = surface;
-    if (!surface) {
-        return;
+    if (surface) {
+        trace_xen_displfront_gfx_switch(xen_displfront_id(s), c->index,
+                                        surface_width(surface),
+                                        surface_height(surface),
+                                        surface_bits_per_pixel(surface),
+                                        surface_format(surface));
     }
-    trace_xen_displfront_gfx_switch(xen_displfront_id(s), c->index,
-                                    surface_width(surface),
-                                    surface_height(surface),
-                                    surface_bits_per_pixel(surface),
-                                    surface_format(surface));
-    pixman_region32_union_rect(&c->damage, &c->damage, 0, 0,
-                               surface_width(surface),
-                               surface_height(surface));
-    if (s->state != XenbusStateConnected) {
-        return;
-    }
-    same_mode = old && surface_width(old) == surface_width(surface) &&
-                surface_height(old) == surface_height(surface) &&
-                c->buf[0].format == xdf_buffer_format(c, surface);
-    if (same_mode && c->display != XDF_DISPLAY_OFF) {
-        return;                 /* buffers fit; the damage does the rest */
-    }
-    if (c->releasing) {
-        return;                 /* the restart under way takes this one */
-    }
-    xdf_display_restart(c);
+    xdf_fit_compute(c);
+    pixman_region32_union_rect(&c->damage, &c->damage, 0, 0, c->width,
+                               c->height);
 }
 
 static void xen_displfront_refresh(DisplayChangeListener *dcl)
@@ -2162,6 +2151,18 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
                    s->connectors, XDF_MAX_CONNECTORS);
         return false;
     }
+    if (!s->fit) {
+        s->fit_mode = XDF_FIT_SCALE;
+    } else {
+        for (s->fit_mode = 0; s->fit_mode < ARRAY_SIZE(xdf_fit_names) &&
+             strcmp(s->fit, xdf_fit_names[s->fit_mode]); s->fit_mode++) {
+        }
+        if (s->fit_mode == ARRAY_SIZE(xdf_fit_names)) {
+            error_setg(errp, "fit '%s' is not scale, center or crop",
+                       s->fit);
+            return false;
+        }
+    }
     if (s->unique_id) {
         unsigned int i, n;
 
@@ -2258,6 +2259,7 @@ static void xen_displfront_finalize(Object *obj)
 
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
         pixman_region32_fini(&s->conn[i].damage);
+        xdf_fit_free(&s->conn[i].fit);
     }
     g_free(s->conn);
     g_strfreev(s->unique_ids);
@@ -2284,6 +2286,7 @@ static const Property xen_displfront_properties[] = {
     DEFINE_PROP_STRING("dev-id", XenDisplFront, dev_id_prop),
     DEFINE_PROP_STRING("resolution", XenDisplFront, resolution),
     DEFINE_PROP_STRING("unique-id", XenDisplFront, unique_id),
+    DEFINE_PROP_STRING("fit", XenDisplFront, fit),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
     DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
     DEFINE_PROP_UINT32("req-timeout-ms", XenDisplFront, req_timeout_ms,
@@ -2322,6 +2325,10 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "unique-id",
         "each connector's unique-id for the backend, ':' between them "
         "(default: <qdev id>-<connector>)");
+    object_class_property_set_description(klass, "fit",
+        "how the guest's picture fills the connector: scale (default: "
+        "aspect kept, centred), center (1:1, centred) or crop (1:1, top "
+        "left)");
     object_class_property_set_description(klass, "be-alloc",
         "let the backend allocate display buffers");
     object_class_property_set_description(klass, "connectors",

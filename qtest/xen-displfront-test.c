@@ -224,7 +224,6 @@ static void test_no_xen(void)
 
 /* DRM fourccs */
 #define FOURCC_XR24 0x34325258
-#define FOURCC_RG16 0x36314752
 #define BE_MAX_DBUF 8
 
 typedef struct BeDbuf {
@@ -746,18 +745,6 @@ static const uint8_t *be_shown_format(Backend *b, unsigned int conn,
     return d->map;
 }
 
-static const uint8_t *be_shown(Backend *b, unsigned int conn, uint32_t *w,
-                               uint32_t *h, uint32_t *stride)
-{
-    uint32_t format = 0;
-    const uint8_t *shown = be_shown_format(b, conn, w, h, stride, &format);
-
-    if (shown) {
-        g_assert_cmphex(format, ==, FOURCC_XR24);
-    }
-    return shown;
-}
-
 /*
  * The guest: an emulated card in a linear 32 bpp VBE mode, drawn into
  * through its framebuffer BAR.
@@ -773,7 +760,27 @@ typedef struct Guest {
     uint32_t width, height;
     uint32_t bytepp;
     uint8_t *pixels;            /* what we drew */
+    uint32_t conn_w, conn_h;    /* the connector's resolution */
+    char fit[8];                /* the device's fit property */
 } Guest;
+
+/* The device's resolution= and fit= in @opts, else their defaults. */
+static void guest_connector(Guest *g, const char *opts)
+{
+    const char *r = strstr(opts, "resolution=");
+    const char *f = strstr(opts, "fit=");
+
+    g->conn_w = 1024;
+    g->conn_h = 768;
+    if (r) {
+        g_assert_cmpint(sscanf(r, "resolution=%ux%u", &g->conn_w,
+                               &g->conn_h), ==, 2);
+    }
+    g_strlcpy(g->fit, "scale", sizeof(g->fit));
+    if (f) {
+        g_strlcpy(g->fit, f + 4, MIN(sizeof(g->fit), strcspn(f + 4, ",") + 1));
+    }
+}
 
 #define GUEST_CARD_SLOT 5
 
@@ -789,6 +796,7 @@ static void guest_start(Guest *g, const char *card, const char *extra)
                          "-device %s,id=card0,addr=%d.0 "
                          "-device xen-displfront,id=xdf0,display=card0%s",
                          extra_args(), card, GUEST_CARD_SLOT, extra);
+    guest_connector(g, extra);
     g->bus = qpci_new_pc(g->qts, NULL);
     g->dev = qpci_device_find(g->bus, QPCI_DEVFN(GUEST_CARD_SLOT, 0));
     g_assert_nonnull(g->dev);
@@ -937,58 +945,128 @@ static uint32_t rgb565_to_xrgb(uint16_t p)
 }
 
 /* Is row @y as the backend shows it (in @format) what the guest drew? */
-static bool row_matches(Guest *g, const uint8_t *shown, uint32_t format,
-                        uint32_t y)
+/*
+ * What a @cw x @ch connector shows of an XRGB picture @src of @sw x @sh,
+ * by the rule the fit property documents (recomputed here, not taken
+ * from the device): scale keeps the aspect ratio at the largest size
+ * that fits, centred, buffer pixel d showing picture pixel
+ * (2d + 1) * s / 2D; center and crop are 1:1, centred or top left; the
+ * rest is black.
+ */
+static uint32_t *fit_reference(const uint32_t *src, uint32_t sw, uint32_t sh,
+                               uint32_t cw, uint32_t ch, const char *fit)
 {
-    const uint8_t *drawn = g->pixels + (size_t)y * g->width * g->bytepp;
-    uint32_t x;
+    uint32_t *out = g_new0(uint32_t, (size_t)cw * ch);
+    uint32_t x, y;
 
-    if ((format == FOURCC_XR24 && g->bytepp == 4) ||
-        (format == FOURCC_RG16 && g->bytepp == 2)) {
-        return !memcmp(shown, drawn, (size_t)g->width * g->bytepp);
-    }
-    g_assert_cmphex(format, ==, FOURCC_XR24);   /* converted */
-    g_assert_cmpuint(g->bytepp, ==, 2);
-    for (x = 0; x < g->width; x++) {
-        uint32_t px;
-        uint16_t p;
+    if ((sw == cw && sh == ch) || strcmp(fit, "scale")) {
+        uint32_t w = MIN(sw, cw), h = MIN(sh, ch);
+        uint32_t dx = 0, dy = 0, sx = 0, sy = 0;
 
-        memcpy(&px, shown + x * 4, 4);
-        memcpy(&p, drawn + x * 2, 2);
-        if ((px & 0xffffff) != rgb565_to_xrgb(p)) {
-            return false;
+        if (!strcmp(fit, "center")) {
+            dx = (cw - w) / 2;
+            dy = (ch - h) / 2;
+            sx = (sw - w) / 2;
+            sy = (sh - h) / 2;
+        }
+        for (y = 0; y < h; y++) {
+            memcpy(out + (size_t)(dy + y) * cw + dx,
+                   src + (size_t)(sy + y) * sw + sx, w * 4);
+        }
+    } else {
+        uint64_t w, h, dx, dy;
+
+        if ((uint64_t)cw * sh <= (uint64_t)ch * sw) {
+            w = cw;
+            h = MAX(1, (uint64_t)cw * sh / sw);
+        } else {
+            w = MAX(1, (uint64_t)ch * sw / sh);
+            h = ch;
+        }
+        dx = (cw - w) / 2;
+        dy = (ch - h) / 2;
+        for (y = 0; y < h; y++) {
+            uint64_t py = (2 * (uint64_t)y + 1) * sh / (2 * h);
+
+            for (x = 0; x < w; x++) {
+                uint64_t px = (2 * (uint64_t)x + 1) * sw / (2 * w);
+
+                out[(dy + y) * cw + dx + x] = src[py * sw + px];
+            }
         }
     }
-    return true;
+    return out;
 }
 
+/* What the guest drew, as XRGB (RGB565 widened as pixman does). */
+static uint32_t *guest_xrgb(Guest *g)
+{
+    uint32_t *px = g_new(uint32_t, (size_t)g->width * g->height);
+    size_t i;
+
+    for (i = 0; i < (size_t)g->width * g->height; i++) {
+        if (g->bytepp == 2) {
+            uint16_t p;
+
+            memcpy(&p, g->pixels + i * 2, 2);
+            px[i] = rgb565_to_xrgb(p);
+        } else {
+            memcpy(&px[i], g->pixels + i * 4, 4);
+            px[i] &= 0xffffff;
+        }
+    }
+    return px;
+}
+
+/*
+ * Rows of connector @conn's shown frame (@w x @h, XRGB8888) that differ
+ * from @ref; all of them when the frame is not there or of another size.
+ */
+static uint32_t rows_differing(Backend *b, unsigned int conn,
+                               const uint32_t *ref, uint32_t w, uint32_t h,
+                               uint32_t *bw, uint32_t *bh)
+{
+    uint32_t stride = 0, format = 0, x, y, bad = 0;
+    const uint8_t *shown = be_shown_format(b, conn, bw, bh, &stride,
+                                           &format);
+
+    if (!shown || *bw != w || *bh != h) {
+        return h;
+    }
+    g_assert_cmphex(format, ==, FOURCC_XR24);
+    for (y = 0; y < h; y++) {
+        const uint32_t *row = (const uint32_t *)(shown + (size_t)y * stride);
+
+        for (x = 0; x < w && (row[x] & 0xffffff) == ref[(size_t)y * w + x];
+             x++) {
+        }
+        bad += x < w;
+    }
+    return bad;
+}
+
+/* Serve until the backend shows the guest's picture, fitted. */
 static void assert_backend_shows(Backend *b, Guest *g)
 {
     int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
-    const uint8_t *shown = NULL;
-    uint32_t w = 0, h = 0, stride = 0, format = 0, y, bad = 0;
+    g_autofree uint32_t *drawn = guest_xrgb(g);
+    g_autofree uint32_t *ref = fit_reference(drawn, g->width, g->height,
+                                             g->conn_w, g->conn_h, g->fit);
+    uint32_t bad, w = 0, h = 0;
 
     for (;;) {
         be_serve(b, 100);
-        shown = be_shown_format(b, 0, &w, &h, &stride, &format);
-        bad = 0;
-        if (shown && w == g->width && h == g->height) {
-            for (y = 0; y < h; y++) {
-                if (!row_matches(g, shown + (size_t)y * stride, format, y)) {
-                    bad++;
-                }
-            }
-            if (!bad) {
-                return;
-            }
-        }
-        if (g_get_monotonic_time() > end) {
+        bad = rows_differing(b, 0, ref, g->conn_w, g->conn_h, &w, &h);
+        if (!bad || g_get_monotonic_time() > end) {
             break;
         }
     }
-    g_error("backend shows %ux%u with %u rows differing, guest has %ux%u "
-            "(%u flips)", w, h, bad, g->width, g->height,
-            b->conn[0].nr_flips);
+    if (bad) {
+        g_error("backend shows %ux%u with %u rows differing from the guest's "
+                "%ux%u fitted (%s) into %ux%u (%u flips)", w, h, bad,
+                g->width, g->height, g->fit, g->conn_w, g->conn_h,
+                b->conn[0].nr_flips);
+    }
 }
 
 /* The third card: ramfb, random frames drawn into guest RAM. */
@@ -1055,11 +1133,13 @@ static void test_frames(gconstpointer opaque)
     assert_backend_shows(&b, &g);
     g_assert_cmpuint(b.conn[0].nr_flips, >=, 2);
 
-    /* mode change: new buffers of the new size */
+    /* mode change: the same buffers, the picture fitted into them */
     guest_set_mode(&g, 800, 600);
     guest_clear(&g);
     guest_draw_random(&g, &b, 5);
     assert_backend_shows(&b, &g);
+    g_assert_cmpuint(b.nr_requests[XENDISPL_OP_DBUF_CREATE], ==, 2);
+    g_assert_cmpuint(b.nr_requests[XENDISPL_OP_SET_CONFIG], ==, 1);
 
     guest_stop(&g);
     /* the device closed and removed the nodes it wrote */
@@ -1094,57 +1174,49 @@ static uint32_t *read_ppm(const char *path, uint32_t *w, uint32_t *h)
 }
 
 /*
- * The firmware (SeaBIOS and the card's VGA BIOS, run by TCG) draws its
- * banner, in text mode on VGA, cirrus and virtio-vga and in a linear
- * framebuffer on bochs-display and ramfb.  What the backend shows must
- * equal, pixel for pixel, what QEMU's screendump of that console gives,
- * and not be blank.
- */
-/*
  * Serve until connector @conn shows what QEMU's screendump of head
- * @head of @card gives, pixel for pixel, and that is not blank.
+ * @head of @card gives, fitted into the connector (fit=scale), pixel for
+ * pixel, and that is not blank.
  */
 static void assert_shows_screendump(QTestState *qts, Backend *b,
                                     unsigned int conn, const char *card,
                                     unsigned int head)
 {
     g_autofree char *dump = NULL;
+    g_autofree char *res_node = g_strdup_printf("%u/resolution", conn);
+    g_autofree char *res = be_read(b, b->fe_path, res_node);
     int64_t end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    bool same = false, blank = true;
-    uint32_t w = 0, h = 0, bw = 0, bh = 0;
+    bool blank = true;
+    uint32_t w = 0, h = 0, bw = 0, bh = 0, cw, ch, bad = 1, i;
     int fd;
 
+    g_assert_nonnull(res);
+    g_assert_cmpint(sscanf(res, "%ux%u", &cw, &ch), ==, 2);
     fd = g_file_open_tmp("xdf-dump-XXXXXX.ppm", &dump, NULL);
     g_assert_cmpint(fd, >=, 0);
     close(fd);
-    while (!(same && !blank) && g_get_monotonic_time() < end) {
+    while ((bad || blank) && g_get_monotonic_time() < end) {
+        g_autofree uint32_t *shot = NULL;
         g_autofree uint32_t *ref = NULL;
-        const uint8_t *shown;
-        uint32_t stride = 0, y, x;
 
         be_serve(b, 300);
         qtest_qmp_assert_success(qts, "{'execute': 'screendump', "
                                  "'arguments': {'filename': %s, "
                                  "'device': %s, 'head': %u}}",
                                  dump, card, head);
-        ref = read_ppm(dump, &w, &h);
-        shown = be_shown(b, conn, &bw, &bh, &stride);
-        same = shown && bw == w && bh == h;
+        shot = read_ppm(dump, &w, &h);
         blank = true;
-        for (y = 0; same && y < h; y++) {
-            const uint32_t *row = (const uint32_t *)(shown + y * stride);
-
-            for (x = 0; x < w; x++) {
-                same = same && (row[x] & 0xffffff) == ref[y * w + x];
-                blank = blank && !ref[y * w + x];
-            }
+        for (i = 0; i < w * h; i++) {
+            blank = blank && !shot[i];
         }
+        ref = fit_reference(shot, w, h, cw, ch, "scale");
+        bad = rows_differing(b, conn, ref, cw, ch, &bw, &bh);
     }
     unlink(dump);
-    if (!same || blank) {
+    if (bad || blank) {
         g_error("connector %u: backend shows %ux%u, screendump of %s head "
-                "%u is %ux%u, %s", conn, bw, bh, card, head, w, h,
-                same ? "but blank" : "pixels differ");
+                "%u is %ux%u fitted into %ux%u, %s", conn, bw, bh, card,
+                head, w, h, cw, ch, bad ? "rows differ" : "but blank");
     }
 }
 
@@ -1241,9 +1313,10 @@ static void test_edid(gconstpointer opaque)
 }
 
 /*
- * A 16 bpp guest mode: a backend that takes RGB565 gets it as it is; one
- * that takes only XRGB8888 (displ_be under weston) refuses FB_ATTACH and
- * gets it converted, with no loss of the connection.
+ * A 16 bpp guest mode: the buffers are XRGB8888 whatever the guest's
+ * format, converted while copying, so a backend that takes only XRGB8888
+ * (displ_be under weston) and one that would take RGB565 both get
+ * XRGB8888, with no refused FB_ATTACH.
  */
 static void test_format(gconstpointer opaque)
 {
@@ -1264,7 +1337,7 @@ static void test_format(gconstpointer opaque)
     guest_clear(&g);
     guest_draw_random(&g, &b, 10);
     assert_backend_shows(&b, &g);
-    g_assert_cmphex(b.last_format, ==, xrgb_only ? FOURCC_XR24 : FOURCC_RG16);
+    g_assert_cmphex(b.last_format, ==, FOURCC_XR24);
     rsp = qtest_qmp(g.qts, "{'execute': 'qom-get', 'arguments': "
                     "{'path': '/machine/peripheral/xdf0', "
                     "'property': 'state'}}");
@@ -1322,6 +1395,9 @@ static void test_toolstack(void)
     be_write(&b, be, "state", "1");
 
     guest_start(&g, "bochs-display", ",resolution=1920x1080");
+    /* the toolstack's resolution rules */
+    g.conn_w = 800;
+    g.conn_h = 600;
     be_connect(&b);
     guest_set_mode(&g, 800, 600);
     guest_clear(&g);
@@ -1581,6 +1657,74 @@ static void test_same_console(void)
     g_assert_nonnull(strstr(r.err, "connector 1: display 'v' (VGA) has no "
                             "graphic console at head 1"));
     qemu_run_free(&r);
+}
+
+/* Fit ------------------------------------------------------------------ */
+
+/* The backend holds exactly two buffers, each the connector's size. */
+static void assert_two_connector_buffers(Backend *b, Guest *g)
+{
+    unsigned int i, n = 0;
+
+    for (i = 0; i < BE_MAX_DBUF; i++) {
+        if (b->dbuf[i].cookie) {
+            g_assert_cmpuint(b->dbuf[i].width, ==, g->conn_w);
+            g_assert_cmpuint(b->dbuf[i].height, ==, g->conn_h);
+            n++;
+        }
+    }
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(b->nr_requests[XENDISPL_OP_DBUF_CREATE], ==, 2);
+    g_assert_cmpuint(b->nr_requests[XENDISPL_OP_SET_CONFIG], ==, 1);
+}
+
+/*
+ * Guest modes far larger and far smaller than the connector, in each fit
+ * mode: the backend's picture is the rule's, pixel for pixel, and the
+ * buffers stay the connector's two, with no reconnect.
+ */
+static void test_fit(gconstpointer opaque)
+{
+    const char *fit = opaque;
+    g_autofree char *big = g_strdup_printf(",resolution=640x480,fit=%s", fit);
+    g_autofree char *small = g_strdup_printf(",resolution=1920x1080,fit=%s",
+                                             fit);
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    /* 8192x8000 (250 MiB) on 640x480: far more than the connector */
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display,vgamem=256M", big);
+    be_connect(&b);
+    guest_set_mode(&g, 8192, 8000);     /* VRAM starts black, as we do */
+    guest_fill(&g, 0, 0, 8192, 16, 0xff8000);
+    guest_fill(&g, 4000, 3900, 300, 200, 0x00ff00);
+    guest_fill(&g, 8100, 7990, 92, 10, 0x0000ff);
+    guest_draw_random(&g, &b, 2);
+    assert_backend_shows(&b, &g);
+    assert_two_connector_buffers(&b, &g);
+    guest_stop(&g);
+    be_close(&b);
+
+    /* 320x200 graphics and 720x400 text on 1920x1080 */
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", small);
+    be_connect(&b);
+    guest_set_mode(&g, 320, 200);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    guest_set_mode(&g, 720, 400);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    assert_two_connector_buffers(&b, &g);
+    guest_stop(&g);
+    be_close(&b);
 }
 
 /* Ownership of vdispl directories ------------------------------------ */
@@ -1843,6 +1987,9 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/connectors/two", test_two_connectors);
     qtest_add_func("/xen-displfront/unplug", test_unplug);
     qtest_add_func("/xen-displfront/toolstack/nodes", test_toolstack);
+    qtest_add_data_func("/xen-displfront/fit/scale", "scale", test_fit);
+    qtest_add_data_func("/xen-displfront/fit/center", "center", test_fit);
+    qtest_add_data_func("/xen-displfront/fit/crop", "crop", test_fit);
     qtest_add_func("/xen-displfront/dev-id/auto", test_dev_id_auto);
     qtest_add_func("/xen-displfront/dev-id/reclaim", test_dev_id_reclaim);
     qtest_add_func("/xen-displfront/dev-id/not-ours", test_dev_id_not_ours);

@@ -103,11 +103,13 @@ def vnc_grab(port, path):
         f.write(b"P6\n%d %d\n255\n" % (w, h) + bytes(rgb))
 
 
-def nonblank_rows(path, rows):
-    """Pixels in the top @rows rows that differ from the top-left one."""
+def banner_pixels(path):
+    """Pixels in the top quarter of a frame that differ from its top left
+    one: the firmware's banner (at the top of the guest's picture, which
+    the connector may show lower down, scaled and centred)."""
     w, h, lines = read_png(path)
     bg = lines[0][0:3]
-    return sum(1 for y in range(min(rows, h)) for x in range(w)
+    return sum(1 for y in range(h // 4) for x in range(w)
                if lines[y][3 * x:3 * x + 3] != bg)
 
 
@@ -191,6 +193,10 @@ def main():
                     help="the connector's size (default 1024x768)")
     ap.add_argument("--mode", default="640x480",
                     help="the animation's video mode (default 640x480)")
+    ap.add_argument("--fit", choices=("scale", "center", "crop"),
+                    default="scale",
+                    help="how the guest's picture fills the connector "
+                         "(the device's fit property; default scale)")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--be-alloc", action="store_true",
                     help="let the backend allocate the buffers")
@@ -213,6 +219,8 @@ def main():
     args = ap.parse_args()
 
     w, h = (int(v) for v in args.mode.split("x"))
+    # the backend shows the animation fitted into the connector
+    check = [sys.executable, CHECK, "--fit", args.fit, args.resolution]
     out = os.path.join(args.out, args.card)
     frames_dir = os.path.join(out, "frames")
     os.makedirs(frames_dir, exist_ok=True)
@@ -249,7 +257,7 @@ def main():
            "-serial", f"file:{serial}",
            "-device", f"{CARDS[args.card]},id=card0",
            "-device", "xen-displfront,id=xdf0,display=card0,"
-                      f"resolution={args.resolution},"
+                      f"resolution={args.resolution},fit={args.fit},"
                       f"be-alloc={'on' if args.be_alloc else 'off'}",
            "-kernel", kernel,
            "-initrd", os.path.join(guest, "initrd.img"),
@@ -279,19 +287,18 @@ def main():
             backend.send_signal(signal.SIGUSR1)
             time.sleep(0.5)
             if os.path.exists(last) and subprocess.run(
-                    [sys.executable, CHECK, last, str(w), str(h),
-                     str(args.frames)], stdout=subprocess.DEVNULL).returncode == 0:
+                    check + [last, str(w), str(h), str(args.frames)],
+                    stdout=subprocess.DEVNULL).returncode == 0:
                 ok = True
                 break
         if not ok:
-            subprocess.run([sys.executable, CHECK, last, str(w), str(h),
-                            str(args.frames)])
+            subprocess.run(check + [last, str(w), str(h), str(args.frames)])
         if ok and args.vnc:
             # what a person watching the live view sees is exact too
             shot = os.path.join(out, "vnc-last.ppm")
             vnc_grab(args.vnc, shot)
-            ok = subprocess.run([sys.executable, CHECK, shot, str(w), str(h),
-                                 str(args.frames)]).returncode == 0
+            ok = subprocess.run(check + [shot, str(w), str(h),
+                                         str(args.frames)]).returncode == 0
             say(f"live view (VNC) shows the same frame: "
                 f"{'yes' if ok else 'NO'} ({shot})")
         if args.hold:
@@ -317,7 +324,7 @@ def main():
     # the firmware's banner is the first frame with text at the top
     first, banner = None, 0
     for f in frames[:10]:
-        banner = nonblank_rows(f, 32)
+        banner = banner_pixels(f)
         if banner:
             first = f
             break
@@ -325,7 +332,7 @@ def main():
     sheet, anim = picture_of_run(frames, seen_in, first, out)
     say(f"the backend received {len(frames)} distinct frames:")
     say(f"  firmware banner: {first} "
-        f"({banner} non-background pixels in its top rows)")
+        f"({banner} non-background pixels in its top quarter)")
     say(f"  last (animation frame {args.frames}), checked: {last}")
     say(f"  contact sheet: {sheet}")
     say(f"  animation (APNG): {anim}")

@@ -1,6 +1,7 @@
 #!/bin/sh
-# End to end: our QEMU (SeaBIOS banner on std VGA) with xen-displfront,
-# and xdf-backend saving what it shows.  Then again with be-alloc=on
+# End to end: our QEMU (SeaBIOS banner on std VGA) with xen-displfront on
+# a connector of the text mode's size, and xdf-backend saving what it
+# shows.  Then again with be-alloc=on
 # (skipped while the device does not ask the backend to allocate).
 #
 #   test-qemu.sh SRCDIR BUILDDIR XDF_BACKEND
@@ -33,7 +34,7 @@ run_one() {
     be=$!
     "$QEMU" -M pc -accel tcg -nodefaults -display none -monitor none \
         -serial none -device VGA,id=v \
-        -device "xen-displfront,display=v,resolution=800x600$props" \
+        -device "xen-displfront,display=v,resolution=720x400$props" \
         > "$dir/qemu.log" 2>&1 &
     qemu=$!
     # the banner is drawn within a few seconds of TCG start

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-# check-pattern.py FILE.ppm|FILE.png WIDTH HEIGHT FRAME
+# check-pattern.py [--fit scale|center|crop CWxCH] FILE WIDTH HEIGHT FRAME
 #
 # Checks, pixel for pixel, that an image is frame FRAME of xdf-anim's test
-# pattern at WIDTHxHEIGHT.  Frame k, pixel (x, y):
+# pattern at WIDTHxHEIGHT; with --fit, that pattern as a CWxCH connector
+# of xen-displfront shows it with that fit mode (fit_image()).
+# Frame k, pixel (x, y):
 #
 #     R = (x + 3k) mod 256
 #     G = (y + 5k) mod 256
@@ -47,6 +49,41 @@ def expected_image(w, h, k):
                 else (7 * k) & 0xff
             i += 3
     return bytes(out)
+
+
+def fit_image(w, h, pixels, cw, ch, mode):
+    """What a @cw x @ch connector shows of an RGB picture, by the rule of
+    xen-displfront's fit property (docs/xen-displfront.rst), recomputed
+    here: scale keeps the aspect ratio at the largest size that fits,
+    centred, buffer pixel d showing picture pixel (2d + 1) * s // 2D;
+    center and crop are 1:1, centred or at the top left; the rest is
+    black.  Returns (cw, ch, pixels)."""
+    if (w, h) == (cw, ch):
+        return w, h, pixels
+    out = bytearray(cw * ch * 3)
+    if mode != 'scale':
+        pw, ph = min(w, cw), min(h, ch)
+        dx = dy = sx = sy = 0
+        if mode == 'center':
+            dx, dy = (cw - pw) // 2, (ch - ph) // 2
+            sx, sy = (w - pw) // 2, (h - ph) // 2
+        for y in range(ph):
+            src = ((sy + y) * w + sx) * 3
+            dst = ((dy + y) * cw + dx) * 3
+            out[dst:dst + pw * 3] = pixels[src:src + pw * 3]
+        return cw, ch, bytes(out)
+    if cw * h <= ch * w:
+        pw, ph = cw, max(1, cw * h // w)
+    else:
+        pw, ph = max(1, ch * w // h), ch
+    dx, dy = (cw - pw) // 2, (ch - ph) // 2
+    xmap = [(2 * x + 1) * w // (2 * pw) for x in range(pw)]
+    for y in range(ph):
+        sy = (2 * y + 1) * h // (2 * ph)
+        row = pixels[sy * w * 3:(sy + 1) * w * 3]
+        dst = ((dy + y) * cw + dx) * 3
+        out[dst:dst + pw * 3] = b''.join(row[3 * x:3 * x + 3] for x in xmap)
+    return cw, ch, bytes(out)
 
 
 class BadImage(Exception):
@@ -209,6 +246,25 @@ def self_test():
             assert main(['check', f, str(w), str(h), str(k)]) == 0
             assert main(['check', f, str(w), str(h), str(k + 1)]) == 1
             assert main(['check', f, str(w + 1), str(h), str(k)]) == 1
+        # fit: 2x exactly (every pixel a 2x2 block), and each mode's place
+        cw, ch, big = fit_image(w, h, img, 2 * w, 2 * h, 'scale')
+        assert (cw, ch) == (2 * w, 2 * h)
+        for x, y in ((0, 0), (13, 7), (w - 1, h - 1)):
+            for ddx, ddy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+                i = ((2 * y + ddy) * cw + 2 * x + ddx) * 3
+                assert big[i:i + 3] == bytes(pattern(x, y, k))
+        write_png(files[1], cw, ch, big, False)
+        assert main(['check', '--fit', 'scale', f'{cw}x{ch}', files[1],
+                     str(w), str(h), str(k)]) == 0
+        assert main(['check', '--fit', 'crop', f'{cw}x{ch}', files[1],
+                     str(w), str(h), str(k)]) == 1
+        _, _, cen = fit_image(w, h, img, w + 10, h + 4, 'center')
+        i = (2 * (w + 10) + 5) * 3
+        assert cen[i:i + 3] == bytes(pattern(0, 0, k)) and not any(cen[:i])
+        _, _, cut = fit_image(w, h, img, w - 6, h - 2, 'crop')
+        assert cut[:3] == bytes(pattern(0, 0, k))
+        _, _, small = fit_image(w, h, img, 35, 41, 'scale')
+        assert not any(small[:35 * 10 * 3])     # black above: 35x20, centred
         bad = bytearray(img)
         bad[(5 * w + 7) * 3] ^= 1
         write_ppm(files[0], w, h, bytes(bad))
@@ -220,9 +276,22 @@ def self_test():
 def main(argv):
     if argv[1:] == ['--self-test']:
         return self_test()
+    fit = None
+    if len(argv) == 8 and argv[1] == '--fit':
+        try:
+            cw, ch = (int(v) for v in argv[3].split('x'))
+        except ValueError:
+            cw = 0
+        if argv[2] not in ('scale', 'center', 'crop') or cw <= 0 or ch <= 0:
+            print(f'check-pattern: --fit {argv[2]} {argv[3]}: want '
+                  'scale|center|crop and the connector as WxH',
+                  file=sys.stderr)
+            return 2
+        fit = (argv[2], cw, ch)
+        argv = argv[:1] + argv[4:]
     if len(argv) != 5:
-        print(f'usage: {argv[0]} FILE.ppm|FILE.png WIDTH HEIGHT FRAME',
-              file=sys.stderr)
+        print(f'usage: {argv[0]} [--fit scale|center|crop CWxCH] '
+              'FILE.ppm|FILE.png WIDTH HEIGHT FRAME', file=sys.stderr)
         return 2
     path = argv[1]
     try:
@@ -237,15 +306,20 @@ def main(argv):
         print(f'check-pattern: {path}: {e}', file=sys.stderr)
         return 2
 
+    expect = expected_image(want_w, want_h, frame)
+    what = f'frame {frame} at {want_w}x{want_h}'
+    if fit:
+        _, _, expect = fit_image(want_w, want_h, expect, fit[1], fit[2],
+                                 fit[0])
+        want_w, want_h = fit[1], fit[2]
+        what += f' fitted ({fit[0]}) into {want_w}x{want_h}'
     if (w, h) != (want_w, want_h):
         print(f'check-pattern: {path}: FAIL: image is {w}x{h}, '
               f'expected {want_w}x{want_h}')
         return 1
 
-    expect = expected_image(w, h, frame)
     if pixels == expect:
-        print(f'check-pattern: {path}: OK: frame {frame} at {w}x{h}, '
-              'every pixel exact')
+        print(f'check-pattern: {path}: OK: {what}, every pixel exact')
         return 0
 
     bad = 0
@@ -267,8 +341,8 @@ def main(argv):
     if bad > MAX_SHOWN:
         print(f'  ... {bad - MAX_SHOWN} more')
     print(f'check-pattern: {path}: FAIL: {bad} of {w * h} pixels differ '
-          f'from frame {frame}, in ({x0},{y0})-({x1},{y1})')
-    k = which_frame(w, h, pixels, frame)
+          f'from {what}, in ({x0},{y0})-({x1},{y1})')
+    k = None if fit else which_frame(w, h, pixels, frame)
     if k is not None:
         print(f'check-pattern: the image is frame {k} exactly')
     return 1

@@ -5,7 +5,8 @@
 # (frontend domain 0, the device writing its own XenStore nodes) against
 # our reference backend, tools/backend/xdf-backend (backend domain 0).
 # What the emulated card shows (the firmware's screen) must reach the
-# backend pixel for pixel, as QEMU's own screendump of the card shows it;
+# backend pixel for pixel, as QEMU's own screendump of the card shows it
+# (fitted into the connector);
 # then the backend is restarted (SIGTERM, a new process) and the screen
 # must come back; then the device is unplugged (device_del) and must
 # leave XenStore as it found it.  Grants and event channels are counted
@@ -119,14 +120,10 @@ def connector_size():
     return w, h
 
 
-def crop(image, size):
-    """What a connector of @size shows of @image: its top left corner
-    (the device crops a larger picture, see docs/xen-displfront.rst)."""
-    w, h, px = image
-    cw, ch = min(w, size[0]), min(h, size[1])
-    if (cw, ch) == (w, h):
-        return image
-    return cw, ch, b''.join(px[y * w * 3:(y * w + cw) * 3] for y in range(ch))
+def fitted(image, size):
+    """What a connector of @size shows of @image with the device's default
+    fit (scale; see docs/xen-displfront.rst)."""
+    return images.fit_image(*image, size[0], size[1], 'scale')
 
 
 def same_screen(qmp, backend, dump, card, timeout):
@@ -138,7 +135,7 @@ def same_screen(qmp, backend, dump, card, timeout):
             qmp.cmd('screendump', filename=dump, device=card)
         else:
             qmp.cmd('screendump', filename=dump)   # the first console
-        ref = crop(images.read_image(dump), connector_size())
+        ref = fitted(images.read_image(dump), connector_size())
         got = backend.shown()
         if got is None:
             why = 'the backend saved no picture'
