@@ -120,6 +120,20 @@ static const char *const xdf_fit_names[] = {
     [XDF_FIT_CROP] = "crop",
 };
 
+/* The index of @name in @names, or -1. */
+static int xdf_name_index(const char *const *names, size_t n,
+                          const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!strcmp(names[i], name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 /*
  * Where the guest's picture lands in a buffer: the picture rectangle
  * (dst_*) and, per buffer column and row in it, the guest's column and
@@ -224,7 +238,9 @@ struct XenDisplFront {
     enum xenbus_state state;
     enum xenbus_state be_state;
     unsigned int version;
-    unsigned int fail_streak;   /* connections lost since one worked */
+    unsigned int fail_streak;   /* attempts that failed since one worked */
+    bool attempting;            /* a connection attempt is under way */
+    bool connection_ok;         /* it got as far as a SET_CONFIG */
     QEMUTimer *retry_timer;     /* reconnect after a backoff */
 
     /* connectors */
@@ -275,6 +291,30 @@ static void xdf_display_stop(XenDisplFrontConnector *c);
 
 /* XenBus frontend ------------------------------------------------------ */
 
+/*
+ * Set @errp for a failure with errno @err; when a limit was hit, the
+ * message says which one to raise (one line: it reaches the log through
+ * xdf_fail, which prints no hints).
+ */
+static void G_GNUC_PRINTF(3, 4)
+xdf_error_limit(Error **errp, int err, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    const char *limit = "";
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (err == ENOSPC) {
+        limit = strstr(msg, "event channel") ?
+            " (the domain's event channel limit: xl.cfg max_event_channels)" :
+            " (the pages QEMU's domain may share: raise xen_gntalloc's "
+            "'limit' parameter, /sys/module/xen_gntalloc/parameters/limit)";
+    }
+    error_setg(errp, "%s: %s%s", msg, strerror(err), limit);
+}
+
 static void xdf_connectors_new(XenDisplFront *s)
 {
     unsigned int i;
@@ -322,8 +362,8 @@ xdf_fail(XenDisplFrontConnector *c, const char *fmt, ...)
     error_report("xen-displfront '%s': connector %u: %s; closing the "
                  "connection to backend domain %" PRIu32,
                  xen_displfront_id(s), c->index, msg, s->backend_domid);
-    /* the next attempt waits longer: no busy loop on a lasting fault */
-    s->fail_streak = MIN(s->fail_streak + 1, 16);
+    /* a failure even if frames flowed: the next attempt waits longer */
+    s->connection_ok = false;
     xdf_disconnect(s);
     xdf_set_state(s, XenbusStateClosing);
     xdf_set_state(s, XenbusStateClosed);
@@ -1035,8 +1075,8 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
     c->sring = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
                                            &c->req_ref, true);
     if (!c->sring) {
-        error_setg_errno(errp, errno, "connector %u: cannot share the "
-                         "request ring", c->index);
+        xdf_error_limit(errp, errno, "connector %u: cannot share the "
+                        "request ring", c->index);
         return false;
     }
     SHARED_RING_INIT(c->sring);
@@ -1045,8 +1085,8 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
     c->evt_page = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
                                               &c->evt_ref, true);
     if (!c->evt_page) {
-        error_setg_errno(errp, errno, "connector %u: cannot share the "
-                         "event page", c->index);
+        xdf_error_limit(errp, errno, "connector %u: cannot share the "
+                        "event page", c->index);
         return false;
     }
     memset(c->evt_page, 0, XEN_PAGE_SIZE);
@@ -1054,17 +1094,19 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
 
     c->req_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
                                                     s->backend_domid);
-    if (c->req_port < 0) {
-        error_setg_errno(errp, -c->req_port, "connector %u: cannot allocate "
-                         "an event channel", c->index);
+    if (c->req_port <= 0) {
+        xdf_error_limit(errp, c->req_port ? -c->req_port : EIO,
+                        "connector %u: cannot allocate an event channel",
+                        c->index);
         c->req_port = 0;
         return false;
     }
     c->evt_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
                                                     s->backend_domid);
-    if (c->evt_port < 0) {
-        error_setg_errno(errp, -c->evt_port, "connector %u: cannot allocate "
-                         "an event channel", c->index);
+    if (c->evt_port <= 0) {
+        xdf_error_limit(errp, c->evt_port ? -c->evt_port : EIO,
+                        "connector %u: cannot allocate an event channel",
+                        c->index);
         c->evt_port = 0;
         return false;
     }
@@ -1140,6 +1182,12 @@ static bool xdf_connect(XenDisplFront *s, Error **errp)
     return xdf_xs_transaction(s, xdf_publish_in, "publish the rings", errp);
 }
 
+/*
+ * Drop the connection.  One that ended before any connector's SET_CONFIG
+ * was answered -- refused, broken, or closed by the backend -- counts as
+ * failed: the next attempt waits longer, so that no fault, ours or the
+ * backend's, makes a busy loop.
+ */
 static void xdf_disconnect(XenDisplFront *s)
 {
     unsigned int i;
@@ -1147,6 +1195,20 @@ static void xdf_disconnect(XenDisplFront *s)
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
         xdf_connector_free(&s->conn[i]);
     }
+    if (s->attempting && !s->connection_ok) {
+        s->fail_streak = MIN(s->fail_streak + 1, 16);
+    }
+    s->attempting = false;
+}
+
+/* Call xdf_retry() after the backoff the failures so far earn. */
+static void xdf_schedule_retry(XenDisplFront *s)
+{
+    /* 100 ms after the first failure, doubling up to 6.4 s */
+    uint32_t ms = XDF_RETRY_MS << MIN(s->fail_streak - 1, 6);
+
+    trace_xen_displfront_retry(xen_displfront_id(s), s->fail_streak, ms);
+    timer_mod(s->retry_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
 }
 
 static enum xenbus_state xdf_read_be_state(XenDisplFront *s)
@@ -1168,11 +1230,15 @@ static void xdf_initialise(XenDisplFront *s)
 {
     Error *local_err = NULL;
 
+    s->attempting = true;
+    s->connection_ok = false;
     if (!xdf_connect(s, &local_err)) {
         error_prepend(&local_err, "xen-displfront '%s': ",
                       xen_displfront_id(s));
         error_report_err(local_err);
         xdf_disconnect(s);
+        /* the backend stays in InitWait: try again after a while */
+        xdf_schedule_retry(s);
         return;
     }
     xdf_set_state(s, XenbusStateInitialised);
@@ -1205,13 +1271,7 @@ static void xdf_backend_changed(void *opaque, const char *path)
         }
         xdf_set_state(s, XenbusStateInitialising);
         if (s->fail_streak) {
-            /* 100 ms after the first failure, doubling up to 6.4 s */
-            uint32_t ms = XDF_RETRY_MS << MIN(s->fail_streak - 1, 6);
-
-            trace_xen_displfront_retry(xen_displfront_id(s), s->fail_streak,
-                                       ms);
-            timer_mod(s->retry_timer,
-                      qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
+            xdf_schedule_retry(s);
             break;
         }
         xdf_initialise(s);
@@ -1308,11 +1368,8 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
         b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
                                               b->n_data, b->data_refs, true);
         if (!b->data) {
-            error_setg_errno(errp, errno, "cannot share %u pages for a "
-                             "%ux%u display buffer", b->n_data, width,
-                             height);
-            error_append_hint(errp, "On Linux, raise xen_gntalloc's "
-                              "'limit' parameter (default 1024 pages).\n");
+            xdf_error_limit(errp, errno, "cannot share %u pages for a %ux%u "
+                            "display buffer", b->n_data, width, height);
             return false;
         }
         b->image = pixman_image_create_bits(format, width, height, b->data,
@@ -1322,8 +1379,8 @@ static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
     b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
                                          b->dir_refs, true);
     if (!b->dir) {
-        error_setg_errno(errp, errno, "cannot share %u page-directory pages",
-                         b->n_dir);
+        xdf_error_limit(errp, errno, "cannot share %u page-directory pages",
+                        b->n_dir);
         return false;
     }
     displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs,
@@ -1410,6 +1467,7 @@ static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
     }
     if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
         s->fail_streak = 0;     /* this connection works */
+        s->connection_ok = true;
         c->display = XDF_DISPLAY_ON;
         trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
                                         c->buf[0].width, c->buf[0].height);
@@ -1483,8 +1541,10 @@ static void xdf_display_start(XenDisplFrontConnector *c)
     c->display = XDF_DISPLAY_CONFIGURING;
 }
 
-/* Forget this connector's buffers: the backend drops them with the
- * connection. */
+/*
+ * Forget this connector's buffers: the backend drops them with the
+ * connection.
+ */
 static void xdf_display_stop(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
@@ -2151,17 +2211,17 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
                    s->connectors, XDF_MAX_CONNECTORS);
         return false;
     }
-    if (!s->fit) {
-        s->fit_mode = XDF_FIT_SCALE;
-    } else {
-        for (s->fit_mode = 0; s->fit_mode < ARRAY_SIZE(xdf_fit_names) &&
-             strcmp(s->fit, xdf_fit_names[s->fit_mode]); s->fit_mode++) {
-        }
-        if (s->fit_mode == ARRAY_SIZE(xdf_fit_names)) {
+    s->fit_mode = XDF_FIT_SCALE;
+    if (s->fit) {
+        int mode = xdf_name_index(xdf_fit_names, ARRAY_SIZE(xdf_fit_names),
+                                  s->fit);
+
+        if (mode < 0) {
             error_setg(errp, "fit '%s' is not scale, center or crop",
                        s->fit);
             return false;
         }
+        s->fit_mode = mode;
     }
     if (s->unique_id) {
         unsigned int i, n;
@@ -2177,10 +2237,12 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
         for (i = 0; i < n; i++) {
             const char *id = s->unique_ids[i];
             size_t j, len = strlen(id);
+            bool printable = len > 0 && len <= 128;
 
-            for (j = 0; j < len && g_ascii_isgraph(id[j]); j++) {
+            for (j = 0; j < len; j++) {
+                printable = printable && g_ascii_isgraph(id[j]);
             }
-            if (!len || len > 128 || j < len) {
+            if (!printable) {
                 error_setg(errp, "unique-id '%s': connector %u's id '%s' "
                            "must be 1 to 128 printable characters without "
                            "blanks", s->unique_id, i, id);

@@ -192,6 +192,8 @@ static void test_bad_domid(void)
     assert_refused("-device VGA -device xen-displfront,dev-id=next",
                    "dev-id 'next' is neither 'auto' nor a device index");
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "fit=stretch", "fit 'stretch' is not scale, center or crop");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
                    "unique-id=a:b", "unique-id 'a:b' names 2 connector(s), "
                    "not 1 (one id per connector, ':' between them)");
     assert_refused("-device VGA,id=v -device 'xen-displfront,display=v,"
@@ -1037,10 +1039,12 @@ static uint32_t rows_differing(Backend *b, unsigned int conn,
     for (y = 0; y < h; y++) {
         const uint32_t *row = (const uint32_t *)(shown + (size_t)y * stride);
 
-        for (x = 0; x < w && (row[x] & 0xffffff) == ref[(size_t)y * w + x];
-             x++) {
+        for (x = 0; x < w; x++) {
+            if ((row[x] & 0xffffff) != ref[(size_t)y * w + x]) {
+                bad++;
+                break;
+            }
         }
-        bad += x < w;
     }
     return bad;
 }
@@ -1620,6 +1624,119 @@ static void test_backoff(void)
     be_close(&b);
 }
 
+/*
+ * A backend that goes Connected and then Closing before it has answered
+ * anything (SET_CONFIG never came): each such connection counts as a
+ * failure, so each reconnect waits longer.
+ */
+static void test_backoff_closing(void)
+{
+    Backend b;
+    Guest g;
+    int k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", ",resolution=640x480");
+    be_connect(&b);
+    for (k = 0; k < 4; k++) {
+        int64_t t0, waited_ms;
+
+        be_write(&b, b.be_path, "state", "5");
+        be_wait_node(&b, b.fe_path, "state", "1");
+        be_unmap_all(&b);
+        t0 = g_get_monotonic_time();
+        be_write(&b, b.be_path, "state", "2");
+        be_wait_node(&b, b.fe_path, "state", "3");
+        waited_ms = (g_get_monotonic_time() - t0) / 1000;
+        g_assert_cmpint(waited_ms, >=, (100 << k) * 9 / 10);
+        be_attach(&b);
+    }
+    /* a connection that works ends the backoff */
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+
+    guest_stop(&g);
+    be_close(&b);
+}
+
+/*
+ * A guest that changes thousands of separate rows per frame (a 1024x4000
+ * mode, every other 4 KiB row: every other page dirty) makes thousands
+ * of rectangles of damage; past a few the device merges them into their
+ * bounding box, so that each flip copies a handful of rectangles (the
+ * trace of every flip says how many) and the picture is still exact.
+ */
+static void test_damage_bounded(void)
+{
+    g_autofree char *log = NULL;
+    g_autofree char *opts = NULL;
+    g_autofree char *text = NULL;
+    g_autofree uint8_t *row = g_malloc(1024 * 4);
+    g_auto(GStrv) lines = NULL;
+    unsigned int flips = 0, most = 0, i, y;
+    Backend b;
+    Guest g;
+    int fd;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    fd = g_file_open_tmp("xdf-trace-XXXXXX.log", &log, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    opts = g_strdup_printf(",resolution=1024x4000 -trace "
+                           "enable=xen_displfront_flip -D %s", log);
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display,vgamem=32M", opts);
+    be_connect(&b);
+    guest_set_mode(&g, 1024, 4000);     /* VRAM starts black, as we do */
+    assert_backend_shows(&b, &g);
+    for (i = 0; i < 3; i++) {
+        for (y = i % 2; y < 4000; y += 2) {
+            uint32_t x;
+
+            for (x = 0; x < 1024; x++) {
+                uint32_t px = (x * 7 + y * 13 + i * 101) & 0xffffff;
+
+                memcpy(row + x * 4, &px, 4);
+            }
+            qpci_memwrite(g.dev, g.fb, (size_t)y * 1024 * 4, row, 1024 * 4);
+            memcpy(g.pixels + (size_t)y * 1024 * 4, row, 1024 * 4);
+            if (y % 256 < 2) {
+                be_serve(&b, 1);        /* answer flips as they come */
+            }
+        }
+        assert_backend_shows(&b, &g);
+    }
+    guest_stop(&g);
+    be_close(&b);
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    lines = g_strsplit(text, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        const char *p = strstr(lines[i], "after copying ");
+        unsigned int n;
+
+        if (p && sscanf(p, "after copying %u rectangles", &n) == 1) {
+            flips++;
+            most = MAX(most, n);
+        }
+    }
+    g_assert_cmpuint(flips, >=, 3);
+    if (most > 64) {
+        g_error("a flip copied %u rectangles (of %u flips traced)", most,
+                flips);
+    }
+}
+
 /* A second device on a console that one already follows. */
 static void test_same_console(void)
 {
@@ -2015,6 +2132,9 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/backend/bad-cookie",
                         GINT_TO_POINTER(BE_COOKIE), test_misbehave);
     qtest_add_func("/xen-displfront/backend/backoff", test_backoff);
+    qtest_add_func("/xen-displfront/backend/backoff-closing",
+                   test_backoff_closing);
+    qtest_add_func("/xen-displfront/damage/bounded", test_damage_bounded);
 
     return g_test_run();
 }

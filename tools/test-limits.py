@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+# test-limits.py SRCDIR BUILDDIR OUT: a grant budget too small for one
+# device, as TAP.  Runs under a xensim of its own whose domains may share
+# few pages (meson sets XENSIM_GNTALLOC_LIMIT=1500 for it), as a dom0
+# whose xen_gntalloc limit was left too low.
+#
+# One QEMU, two devices: "small" on VGA with a 720x400 connector (two
+# buffers of 282 pages) and "big" on bochs-display with a 1280x800 one
+# (two of 1000: more than the budget).  One "xdf-backend --all" serves
+# both.  Then:
+#   - big says which limit to raise, and tries again and again, each
+#     time after a longer wait (timestamps of its messages);
+#   - small is Connected all along and the backend shows its firmware
+#     screen as QEMU's screendump does, pixel for pixel;
+#   - QEMU is still running.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import datetime
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
+sys.path.insert(0, os.path.join(SRCDIR, 'tools', 'guest'))
+from guestboot import QMP  # noqa: E402
+import importlib.util  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(
+    'check_pattern', os.path.join(SRCDIR, 'tools', 'guest',
+                                  'check-pattern.py'))
+images = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(images)
+
+QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
+BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
+HINT = ("cannot share 1000 pages for a 1280x800 display buffer: No space "
+        "left on device (the pages QEMU's domain may share: raise "
+        "xen_gntalloc's 'limit' parameter")
+STAMP = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z ')
+
+n = 0
+failed = 0
+
+
+def ok(cond, text):
+    global n, failed
+    n += 1
+    print(f"{'ok' if cond else 'not ok'} {n} - {text}", flush=True)
+    if not cond:
+        failed += 1
+    return cond
+
+
+def note(text):
+    for line in str(text).splitlines():
+        print(f'# {line}', flush=True)
+
+
+def failures(log):
+    """Times, in seconds, of big's messages that name the limit."""
+    times = []
+    for line in open(log, errors='replace'):
+        m = STAMP.match(line)
+        if m and "'big'" in line and HINT in line:
+            times.append(datetime.datetime.fromisoformat(
+                m.group(1)).timestamp())
+    return times
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    frames = os.path.join(OUT, 'backend')
+    os.makedirs(frames, exist_ok=True)
+    be_log = open(os.path.join(OUT, 'backend.log'), 'w')
+    backend = subprocess.Popen([BACKEND, '--all', '--output-dir', frames,
+                                '--timeout', '120'], stderr=be_log)
+    qemu_log = os.path.join(OUT, 'qemu.log')
+    qmp_path = os.path.join(OUT, 'qmp.sock')
+    with open(qemu_log, 'w') as log:
+        qemu = subprocess.Popen(
+            [QEMU, '-M', 'pc', '-accel', 'tcg', '-nodefaults', '-display',
+             'none', '-msg', 'timestamp=on',
+             '-qmp', f'unix:{qmp_path},server=on,wait=off',
+             '-device', 'VGA,id=v',
+             '-device', 'xen-displfront,id=small,display=v,resolution=720x400',
+             '-device', 'bochs-display,id=b',
+             '-device', 'xen-displfront,id=big,display=b,resolution=1280x800'],
+            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        qmp = QMP(qmp_path, time.monotonic() + 20)
+        small = qmp.cmd('qom-get', path='small', property='dev-id')
+        # 100, 200, 400, 800, 1600, 3200 ms...: six tries take 6.3 s
+        end = time.monotonic() + 30
+        while time.monotonic() < end and len(failures(qemu_log)) < 6:
+            time.sleep(0.5)
+        times = failures(qemu_log)
+        ok(len(times) >= 6, f'big says which limit to raise, at every try '
+           f'({len(times)} messages)')
+        gaps = [round((b - a) * 1000) for a, b in zip(times, times[1:])]
+        note(f'gaps between big\'s tries: {gaps} ms')
+        ok(len(gaps) >= 5 and all(gaps[i] >= 90 * 2 ** i for i in range(5))
+           and gaps[4] > 4 * gaps[0],
+           'each try waits longer than the one before (100 ms doubling)')
+
+        state = qmp.cmd('qom-get', path='small', property='state')
+        ok(state == 'XenbusStateConnected', f'small is {state}')
+        dump = os.path.join(OUT, 'small.ppm')
+        png = os.path.join(frames, f'0-{small}', 'conn0-last.png')
+        same, why = False, 'nothing compared'
+        end = time.monotonic() + 30
+        while not same and time.monotonic() < end:
+            qmp.cmd('screendump', filename=dump, device='v')
+            backend.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            if not os.path.exists(png):
+                why = f'no {png}'
+                continue
+            ref = images.read_image(dump)
+            got = images.read_image(png)
+            same = got == ref and any(ref[2])
+            why = f'backend {got[0]}x{got[1]}, screendump {ref[0]}x{ref[1]}'
+        ok(same, f'the backend shows small\'s screen as the screendump does '
+           f'({why})')
+        ok(qemu.poll() is None, 'QEMU is still running')
+        qmp.cmd('quit')
+        qemu.wait(timeout=30)
+    finally:
+        if qemu.poll() is None:
+            qemu.kill()
+            qemu.wait()
+        backend.send_signal(signal.SIGTERM)
+        try:
+            backend.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            backend.kill()
+        be_log.close()
+    if failed:
+        note(open(qemu_log).read()[-3000:])
+    print(f'1..{n}')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
