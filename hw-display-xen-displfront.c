@@ -57,8 +57,12 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_MAX_CONNECTORS      4       /* as Linux's frontend */
 #define XDF_XS_TRIES            16      /* XenStore transaction retries */
 #define XDF_MAX_DAMAGE_RECTS    16      /* then the bounding box */
+#define XDF_FLOOD_KICKS         64      /* idle notifications: a flood */
+#define XDF_FLOOD_POLL_MS       10      /* first masked period */
+#define XDF_FLOOD_POLL_MAX_MS   1000
 #define XDF_RETRY_MS            100     /* first reconnect backoff */
 #define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
+#define XDF_BE_RECREATE_MS      5000    /* a backend Closed this long */
 
 /*
  * The buffers' format, DRM's XRGB8888 (fourcc "XR24"): what every
@@ -183,6 +187,12 @@ struct XenDisplFrontConnector {
     uint32_t evt_ref;
     int evt_port;
 
+    /* notifications that brought nothing: past a few, a flood */
+    unsigned int idle_kicks;
+    uint32_t flood_ms;          /* masked for this long, then polled */
+    QEMUTimer *poll_timer;
+    int masked_port;            /* left masked meanwhile, 0: none */
+
     /* GET_EDID's buffer, while the request is out */
     void *edid;
     uint32_t edid_refs[XENDISPL_EDID_MAX_SIZE / XEN_PAGE_SIZE];
@@ -242,6 +252,7 @@ struct XenDisplFront {
     bool attempting;            /* a connection attempt is under way */
     bool connection_ok;         /* it got as far as a SET_CONFIG */
     QEMUTimer *retry_timer;     /* reconnect after a backoff */
+    QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
 
     /* connectors */
     unsigned int nr_connectors;
@@ -428,6 +439,22 @@ static bool xdf_xs_transaction(XenDisplFront *s, XdfXsWrite *write,
  * (xl.cfg's vdispl=), when none exist yet.  Owner of each is its own
  * domain, and the other end may read it.
  */
+/* The backend directory, as a toolstack would write it. */
+static void xdf_write_be_nodes(XenDisplFront *s, xs_transaction_t t,
+                               Error **errp)
+{
+    struct qemu_xs_handle *h = s->xsh;
+
+    xs_node_create(h, t, s->be_path, s->backend_domid, s->frontend_domid,
+                   XS_PERM_READ, errp);
+    xdf_xs_printf(h, t, s->be_path, "frontend", errp, "%s", s->fe_path);
+    xdf_xs_printf(h, t, s->be_path, "frontend-id", errp, "%" PRIu32,
+                  s->frontend_domid);
+    xdf_xs_printf(h, t, s->be_path, "online", errp, "1");
+    xdf_xs_printf(h, t, s->be_path, "state", errp, "%u",
+                  XenbusStateInitialising);
+}
+
 static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
                                Error **errp)
 {
@@ -447,8 +474,7 @@ static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
     if (*errp) {
         return;
     }
-    xs_node_create(h, t, s->be_path, s->backend_domid, s->frontend_domid,
-                   XS_PERM_READ, errp);
+    xdf_write_be_nodes(s, t, errp);
     xdf_xs_printf(h, t, s->fe_path, "backend", errp, "%s", s->be_path);
     xdf_xs_printf(h, t, s->fe_path, "backend-id", errp, "%" PRIu32,
                   s->backend_domid);
@@ -468,12 +494,6 @@ static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
         }
     }
     xdf_xs_printf(h, t, s->fe_path, "state", errp, "%u",
-                  XenbusStateInitialising);
-    xdf_xs_printf(h, t, s->be_path, "frontend", errp, "%s", s->fe_path);
-    xdf_xs_printf(h, t, s->be_path, "frontend-id", errp, "%" PRIu32,
-                  s->frontend_domid);
-    xdf_xs_printf(h, t, s->be_path, "online", errp, "1");
-    xdf_xs_printf(h, t, s->be_path, "state", errp, "%u",
                   XenbusStateInitialising);
 }
 
@@ -656,8 +676,8 @@ static void xdf_claim_in(XenDisplFront *s, xs_transaction_t t, Error **errp)
  * Let go of our device: the directories we wrote, or our record in a
  * toolstack's; nothing if the record is not ours any more.
  */
-static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
-                           Error **errp)
+/* Is our owner record still in fe_path (read in transaction @t)? */
+static bool xdf_still_ours(XenDisplFront *s, xs_transaction_t t)
 {
     struct qemu_xs_handle *h = s->xsh;
     uint64_t start = 0;
@@ -670,6 +690,17 @@ static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
         warn_report("xen-displfront '%s': %s is no longer ours (owner pid "
                     "%d): leaving it", xen_displfront_id(s), s->fe_path,
                     pid);
+        return false;
+    }
+    return true;
+}
+
+static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
+                           Error **errp)
+{
+    struct qemu_xs_handle *h = s->xsh;
+
+    if (!xdf_still_ours(s, t)) {
         return;
     }
     if (s->wrote_nodes) {
@@ -682,6 +713,24 @@ static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
 
         xs_node_destroy(h, t, rec, errp);
     }
+}
+
+/*
+ * The backend directory anew (our own, as we wrote it): backends built
+ * on libxenbe stop serving a device after an error until its directory
+ * is recreated.
+ */
+static void xdf_recreate_be_in(XenDisplFront *s, xs_transaction_t t,
+                               Error **errp)
+{
+    Error *stale = NULL;
+
+    if (!xdf_still_ours(s, t)) {
+        return;
+    }
+    xs_node_destroy(s->xsh, t, s->be_path, &stale);
+    error_free(stale);
+    xdf_write_be_nodes(s, t, errp);
 }
 
 static void xdf_release(XenDisplFront *s)
@@ -816,21 +865,24 @@ static void xdf_submit(XenDisplFrontConnector *c, uint8_t op,
     xdf_kick(c);
 }
 
-static void xdf_handle_responses(XenDisplFrontConnector *c)
+/* Take the responses on the ring; how many there were. */
+static unsigned int xdf_handle_responses(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
     struct xendispl_resp rsp;
+    unsigned int taken = 0;
     XdfRequest *r;
     int ret;
 
     do {
         while ((ret = displif_front_get_response(&c->ring, &rsp)) > 0) {
+            taken++;
             r = c->in_flight;
             if (!r || rsp.id != r->req.id ||
                 rsp.operation != r->req.operation) {
                 xdf_fail(c, "response id %u operation 0x%x answers no "
                          "outstanding request", rsp.id, rsp.operation);
-                return;
+                return taken;
             }
             trace_xen_displfront_response(xen_displfront_id(s), c->index,
                                           rsp.id, xdf_op_name(rsp.operation),
@@ -843,17 +895,18 @@ static void xdf_handle_responses(XenDisplFrontConnector *c)
             }
             g_free(r);
             if (!c->sring) {
-                return;         /* the callback disconnected */
+                return taken;   /* the callback disconnected */
             }
         }
         if (ret < 0) {
             xdf_fail(c, "backend set rsp_prod to %u with %u requests sent "
                      "and %u answered", c->ring.sring->rsp_prod,
                      c->ring.req_prod_pvt, c->ring.rsp_cons);
-            return;
+            return taken;
         }
     } while (displif_front_final_check(&c->ring));
     xdf_kick(c);
+    return taken;
 }
 
 /* Is @cookie a framebuffer the backend may still show? */
@@ -871,10 +924,12 @@ static bool xdf_fb_known(XenDisplFrontConnector *c, uint64_t cookie)
 
 static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout);
 
-static void xdf_handle_events(XenDisplFrontConnector *c)
+/* Take the events on the event page; how many there were. */
+static unsigned int xdf_handle_events(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
     struct xendispl_evt evt;
+    unsigned int taken = 0;
     uint32_t prod;
 
     /* one batch: a backend that keeps adding events cannot hold us here */
@@ -882,9 +937,10 @@ static void xdf_handle_events(XenDisplFrontConnector *c)
         xdf_fail(c, "backend set in_prod to %u with %u events taken: more "
                  "than the %zu the event ring holds", prod, c->evt_cons,
                  (size_t)XENDISPL_IN_RING_LEN);
-        return;
+        return 1;
     }
     while (c->evt_cons != prod) {
+        taken++;
         displif_front_take_event(c->evt_page, &c->evt_cons, &evt);
         if (evt.type != XENDISPL_EVT_PG_FLIP) {
             trace_xen_displfront_event_unknown(xen_displfront_id(s),
@@ -897,44 +953,89 @@ static void xdf_handle_events(XenDisplFrontConnector *c)
             xdf_fail(c, "frame-done event for fb_cookie 0x%" PRIx64
                      ", which is no framebuffer of ours",
                      (uint64_t)evt.op.pg_flip.fb_cookie);
-            return;
+            return taken;
         }
         if (c->flipping >= 0 &&
             c->buf[c->flipping].fb_cookie == evt.op.pg_flip.fb_cookie) {
             xdf_frame_done(c, false);
         }
         if (!c->evt_page) {
-            return;             /* disconnected meanwhile */
+            return taken;       /* disconnected meanwhile */
         }
+    }
+    return taken;
+}
+
+/*
+ * The masked period of a flood is over: take what is there, then let
+ * notifications in again.
+ */
+static void xdf_flood_poll(void *opaque)
+{
+    XenDisplFrontConnector *c = opaque;
+    XenDisplFront *s = c->s;
+    int port = c->masked_port;
+
+    c->masked_port = 0;
+    c->idle_kicks = 0;
+    if (!c->sring) {
+        return;
+    }
+    xdf_handle_responses(c);
+    if (c->sring) {
+        xdf_handle_events(c);
+    }
+    if (c->sring && port) {
+        qemu_xen_evtchn_unmask(s->xeh, port);
     }
 }
 
+/*
+ * A notification: take what it announces.  A backend that notifies
+ * without putting anything on the ring or the event page must not keep
+ * QEMU's main loop busy: after XDF_FLOOD_KICKS such notifications in a
+ * row the port stays masked for a while (10 ms, doubling up to 1 s while
+ * the flood lasts) and is polled then.
+ */
 static void xdf_evtchn_handler(void *opaque)
 {
     XenDisplFront *s = opaque;
-    unsigned int i;
+    XenDisplFrontConnector *c = NULL;
+    unsigned int i, taken = 0;
     int port;
 
     port = qemu_xen_evtchn_pending(s->xeh);
-    if (port < 0) {
+    if (port <= 0) {
         return;
     }
-    qemu_xen_evtchn_unmask(s->xeh, port);
-    for (i = 0; i < s->nr_connectors && s->conn; i++) {
-        XenDisplFrontConnector *c = &s->conn[i];
-
-        if (!c->sring) {
-            continue;
-        }
-        if (port == c->req_port) {
-            xdf_handle_responses(c);
-            return;
-        }
-        if (port == c->evt_port) {
-            xdf_handle_events(c);
-            return;
+    for (i = 0; i < s->nr_connectors && s->conn && !c; i++) {
+        if (s->conn[i].sring && (port == s->conn[i].req_port ||
+                                 port == s->conn[i].evt_port)) {
+            c = &s->conn[i];
         }
     }
+    if (!c) {
+        qemu_xen_evtchn_unmask(s->xeh, port);
+        return;
+    }
+    taken = port == c->req_port ? xdf_handle_responses(c) :
+                                  xdf_handle_events(c);
+    if (!c->sring) {
+        return;                 /* disconnected: the port is gone */
+    }
+    if (taken) {
+        c->idle_kicks = 0;
+        c->flood_ms = XDF_FLOOD_POLL_MS;
+    } else if (++c->idle_kicks >= XDF_FLOOD_KICKS && !c->masked_port) {
+        trace_xen_displfront_flood(xen_displfront_id(s), c->index, port,
+                                   c->flood_ms);
+        c->masked_port = port;
+        timer_mod(c->poll_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  c->flood_ms);
+        c->flood_ms = MIN(c->flood_ms * 2, XDF_FLOOD_POLL_MAX_MS);
+        return;                 /* left masked until the poll */
+    }
+    qemu_xen_evtchn_unmask(s->xeh, port);
 }
 
 /* Drop every request: none owns anything but itself. */
@@ -1048,6 +1149,11 @@ static void xdf_connector_free(XenDisplFrontConnector *c)
         timer_free(c->frame_timer);
         c->frame_timer = NULL;
     }
+    if (c->poll_timer) {
+        timer_free(c->poll_timer);
+        c->poll_timer = NULL;
+    }
+    c->masked_port = 0;
     if (c->req_port > 0) {
         qemu_xen_evtchn_unbind(s->xeh, c->req_port);
     }
@@ -1115,6 +1221,9 @@ static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
     }
     c->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_request_timeout, c);
     c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout, c);
+    c->poll_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_flood_poll, c);
+    c->idle_kicks = 0;
+    c->flood_ms = XDF_FLOOD_POLL_MS;
     c->next_id = 0;
     c->front = c->flipping = -1;
     trace_xen_displfront_connector(xen_displfront_id(s), c->index,
@@ -1258,6 +1367,12 @@ static void xdf_backend_changed(void *opaque, const char *path)
                                        xs_strstate(s->be_state),
                                        xs_strstate(be));
     s->be_state = be;
+    if (be == XenbusStateClosed && s->wrote_nodes) {
+        timer_mod(s->recreate_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  XDF_BE_RECREATE_MS);
+    } else {
+        timer_del(s->recreate_timer);
+    }
 
     switch (be) {
     case XenbusStateInitWait:
@@ -1303,6 +1418,29 @@ static void xdf_backend_changed(void *opaque, const char *path)
 
     default:
         break;
+    }
+}
+
+/*
+ * The backend has stayed Closed: backends built on libxenbe (displ_be)
+ * serve a device again only once its directory is made anew, as a
+ * toolstack would.  Only a directory we wrote; a toolstack's is its own.
+ */
+static void xdf_recreate_backend(void *opaque)
+{
+    XenDisplFront *s = opaque;
+    Error *local_err = NULL;
+
+    if (s->be_state != XenbusStateClosed || !s->wrote_nodes) {
+        return;
+    }
+    trace_xen_displfront_recreate(xen_displfront_id(s), s->be_path,
+                                  XDF_BE_RECREATE_MS);
+    if (!xdf_xs_transaction(s, xdf_recreate_be_in,
+                            "recreate the backend directory", &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ",
+                      xen_displfront_id(s));
+        error_report_err(local_err);
     }
 }
 
@@ -2020,6 +2158,8 @@ static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
         setup_xen_backend_ops();
     }
     s->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_retry, s);
+    s->recreate_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                     xdf_recreate_backend, s);
 
     s->xsh = qemu_xen_xs_open();
     if (!s->xsh) {
@@ -2083,6 +2223,10 @@ static void xen_displfront_close_xen(XenDisplFront *s)
     if (s->retry_timer) {
         timer_free(s->retry_timer);
         s->retry_timer = NULL;
+    }
+    if (s->recreate_timer) {
+        timer_free(s->recreate_timer);
+        s->recreate_timer = NULL;
     }
     if (s->be_watch) {
         qemu_xen_xs_unwatch(s->xsh, s->be_watch);

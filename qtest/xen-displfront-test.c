@@ -1737,6 +1737,104 @@ static void test_damage_bounded(void)
     }
 }
 
+/*
+ * A backend that notifies both ports again and again with nothing new
+ * on the ring or the event page: the device masks the port for a while
+ * (its trace says so) instead of spinning, stays connected, and frames
+ * still flow once the flood is over.
+ */
+static void test_flood(void)
+{
+    g_autofree char *log = NULL;
+    g_autofree char *opts = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *state = NULL;
+    Backend b;
+    Guest g;
+    int fd, i;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    fd = g_file_open_tmp("xdf-trace-XXXXXX.log", &log, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    opts = g_strdup_printf(",resolution=640x480 -trace "
+                           "enable=xen_displfront_flood -D %s", log);
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", opts);
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 2);
+    assert_backend_shows(&b, &g);
+
+    for (i = 0; i < 20000; i++) {
+        xenevtchn_notify(b.xe, i % 2 ? b.conn[0].req_port :
+                                       b.conn[0].evt_port);
+        if (i % 1000 == 999) {
+            g_usleep(1000);
+        }
+    }
+    g_usleep(200 * 1000);
+    state = be_read(&b, b.fe_path, "state");
+    g_assert_cmpstr(state, ==, "4");
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    guest_stop(&g);
+    be_close(&b);
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    g_assert_nonnull(strstr(text, "notified again and again with nothing "
+                            "new: masked for"));
+}
+
+/*
+ * A backend that stays Closed after a lost connection (one built on
+ * libxenbe does until its device is made anew): the device writes the
+ * backend directory it made anew, then connects again when the backend
+ * comes back to InitWait.
+ */
+static void test_backend_recreate(void)
+{
+    int64_t t0, waited_ms;
+    char *marker;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_show_random(&g, &b, 2);
+    be_write(&b, b.be_path, "marker", "old");
+    be_write(&b, b.be_path, "state", "6");
+    be_wait_node(&b, b.fe_path, "state", "1");
+    be_unmap_all(&b);
+    t0 = g_get_monotonic_time();
+    do {
+        g_usleep(50 * 1000);
+        marker = be_read(&b, b.be_path, "marker");
+        free(marker);
+        waited_ms = (g_get_monotonic_time() - t0) / 1000;
+    } while (marker && waited_ms < 10000);
+    g_assert_null(marker);
+    g_assert_cmpint(waited_ms, >=, 4000);
+    be_wait_node(&b, b.be_path, "state", "1");
+    be_wait_node(&b, b.be_path, "frontend", b.fe_path);
+    be_wait_node(&b, b.be_path, "online", "1");
+
+    be_write(&b, b.be_path, "state", "2");
+    be_attach(&b);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    guest_stop(&g);
+    be_close(&b);
+}
+
 /* A second device on a console that one already follows. */
 static void test_same_console(void)
 {
@@ -2135,6 +2233,9 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/backend/backoff-closing",
                    test_backoff_closing);
     qtest_add_func("/xen-displfront/damage/bounded", test_damage_bounded);
+    qtest_add_func("/xen-displfront/backend/flood", test_flood);
+    qtest_add_func("/xen-displfront/backend/recreate",
+                   test_backend_recreate);
 
     return g_test_run();
 }

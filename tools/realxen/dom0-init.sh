@@ -12,7 +12,7 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
 export HOME=/root LANG=C.UTF-8
 stage() { echo "XDF-STAGE $*"; }
-fail() { echo "XDF-ERROR $*"; echo "$*" > /xdf/error; echo 125 > /xdf/status; sync; reboot -f; }
+fail() { echo "XDF-ERROR $*"; echo "$*" > /xdf/error; echo 125 > /xdf/status; sync; reboot -f 2>/dev/null || echo b > /proc/sysrq-trigger; }
 
 stage dom0-init
 mount -t proc proc /proc
@@ -62,4 +62,6 @@ rc=$?
 echo "$rc" > /xdf/status
 stage "done rc=$rc"
 sync
-reboot -f
+# minbase has no reboot(8) (systemd-sysv is not in it): the kernel's
+# sysrq does the same, at once
+reboot -f 2>/dev/null || echo b > /proc/sysrq-trigger

@@ -7,7 +7,10 @@
 # screen (SeaBIOS, no bootable disk) must reach the backend pixel for
 # pixel as the device model's screendump shows it; then a backend restart
 # and device_del (qemu-backend.py --qmp on libxl's QMP socket), then
-# "xl destroy", and grants and event channels back to their baseline.
+# "xl destroy".  Then, on the same Xen boot, two such domUs at once with
+# one "xdf-backend --all" (two-hvm.py): each screen reaches its own
+# output, "xl destroy" of one leaves the other up.  Grants and event
+# channels back to their baseline at the end.
 #
 # Environment: XDF_BUILD (build folder, default build).
 #
@@ -23,17 +26,24 @@ raise_gntalloc_limit
 baseline
 mkdir -p "$DIR"
 
-cleanup() { xl destroy "$NAME" 2>/dev/null; }
+cleanup() {
+    for n in "$NAME" "$NAME-a" "$NAME-b"; do
+        xl destroy "$n" 2>/dev/null
+    done
+}
 trap cleanup EXIT
 
-cat > "$DIR/$NAME.cfg" <<CFG
-name = "$NAME"
+# hvm_cfg NAME DEVICE-OPTIONS: the xl.cfg of an HVM domU whose device
+# model is our QEMU with -device xen-displfront,id=xdf0DEVICE-OPTIONS.
+hvm_cfg() {
+cat > "$DIR/$1.cfg" <<CFG
+name = "$1"
 type = "hvm"
 memory = 128
 vcpus = 1
 device_model_version = "qemu-xen"
 device_model_override = "$B/qemu-system-x86_64"
-device_model_args = [ "-device", "xen-displfront,id=xdf0,req-timeout-ms=60000" ]
+device_model_args = [ "-device", "xen-displfront,id=xdf0,req-timeout-ms=60000$2" ]
 vga = "stdvga"
 videoram = 16
 vnc = 0
@@ -49,7 +59,9 @@ on_reboot = "preserve"
 on_poweroff = "destroy"
 on_crash = "destroy"
 CFG
+}
 
+hvm_cfg "$NAME" ""
 xl_create "$DIR/$NAME.cfg" "xl create of an HVM domU with our QEMU as device model" ||
     exit 1
 domid=$(xl domid "$NAME")
@@ -59,6 +71,18 @@ python3 "$PWD/tools/realxen/tests/qemu-backend.py" --build "$B" --out "$DIR" \
     --qmp "$qmp" || fails=$((fails + 1))
 cp /var/log/xen/qemu-dm-$NAME.log "$DIR/" 2>/dev/null
 xl destroy "$NAME" && ok "xl destroy" || bad "xl destroy"
+xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
+
+# Two guests, one backend for the host; other connectors, other pictures.
+hvm_cfg "$NAME-a" ",resolution=720x400"
+hvm_cfg "$NAME-b" ",resolution=1024x768"
+if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
+   xl_create "$DIR/$NAME-b.cfg" "xl create of a second HVM domU"; then
+    python3 "$PWD/tools/realxen/tests/two-hvm.py" --build "$B" \
+        --out "$DIR/two" "$NAME-a" "$NAME-b" || fails=$((fails + 1))
+fi
+xl destroy "$NAME-b" && ok "xl destroy $NAME-b" || bad "xl destroy $NAME-b"
+xl destroy "$NAME-a" 2>/dev/null
 trap - EXIT
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 
