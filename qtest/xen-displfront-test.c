@@ -1587,6 +1587,24 @@ static void test_unplug(void)
 }
 
 /*
+ * After the @k-th failed connection in a row: back to InitWait, and the
+ * device takes at least 100 ms << @k before it publishes its rings again;
+ * then connect.
+ */
+static void be_reconnect_after_backoff(Backend *b, int k)
+{
+    int64_t t0, waited_ms;
+
+    be_unmap_all(b);
+    t0 = g_get_monotonic_time();
+    be_write(b, b->be_path, "state", "2");
+    be_wait_node(b, b->fe_path, "state", "3");
+    waited_ms = (g_get_monotonic_time() - t0) / 1000;
+    g_assert_cmpint(waited_ms, >=, (100 << k) * 9 / 10);
+    be_attach(b);
+}
+
+/*
  * A backend that breaks the protocol every time it is connected: the
  * device closes each connection, and waits longer before each new one
  * (100 ms, doubling), instead of reconnecting in a busy loop.
@@ -1605,16 +1623,8 @@ static void test_backoff(void)
     guest_show_random(&g, &b, 0);
 
     for (k = 0; k < 4; k++) {
-        int64_t t0, waited_ms;
-
         be_misbehave(&b, &g, BE_RSP_PROD);
-        be_unmap_all(&b);
-        t0 = g_get_monotonic_time();
-        be_write(&b, b.be_path, "state", "2");
-        be_wait_node(&b, b.fe_path, "state", "3");
-        waited_ms = (g_get_monotonic_time() - t0) / 1000;
-        g_assert_cmpint(waited_ms, >=, (100 << k) * 9 / 10);
-        be_attach(&b);
+        be_reconnect_after_backoff(&b, k);
     }
     /* a connection that works ends the backoff */
     guest_draw_random(&g, &b, 3);
@@ -1643,17 +1653,9 @@ static void test_backoff_closing(void)
     guest_start(&g, "bochs-display", ",resolution=640x480");
     be_connect(&b);
     for (k = 0; k < 4; k++) {
-        int64_t t0, waited_ms;
-
         be_write(&b, b.be_path, "state", "5");
         be_wait_node(&b, b.fe_path, "state", "1");
-        be_unmap_all(&b);
-        t0 = g_get_monotonic_time();
-        be_write(&b, b.be_path, "state", "2");
-        be_wait_node(&b, b.fe_path, "state", "3");
-        waited_ms = (g_get_monotonic_time() - t0) / 1000;
-        g_assert_cmpint(waited_ms, >=, (100 << k) * 9 / 10);
-        be_attach(&b);
+        be_reconnect_after_backoff(&b, k);
     }
     /* a connection that works ends the backoff */
     guest_set_mode(&g, 640, 480);
@@ -1663,6 +1665,32 @@ static void test_backoff_closing(void)
 
     guest_stop(&g);
     be_close(&b);
+}
+
+/*
+ * QEMU options that log trace event @event into a new file (*@log);
+ * the string is the test's until the next call.
+ */
+static const char *trace_to_file(const char *event, char **log)
+{
+    static char *opts;
+    int fd = g_file_open_tmp("xdf-trace-XXXXXX.log", log, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_free(opts);
+    opts = g_strdup_printf("-trace enable=%s -D %s", event, *log);
+    return opts;
+}
+
+/* What trace_to_file()'s @log holds; the file goes. */
+static char *trace_read(const char *log)
+{
+    char *text = NULL;
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    return text;
 }
 
 /*
@@ -1682,17 +1710,13 @@ static void test_damage_bounded(void)
     unsigned int flips = 0, most = 0, i, y;
     Backend b;
     Guest g;
-    int fd;
 
     if (!xensim_available()) {
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
-    fd = g_file_open_tmp("xdf-trace-XXXXXX.log", &log, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
-    opts = g_strdup_printf(",resolution=1024x4000 -trace "
-                           "enable=xen_displfront_flip -D %s", log);
+    opts = g_strdup_printf(",resolution=1024x4000 %s",
+                           trace_to_file("xen_displfront_flip", &log));
     be_open(&b, 0);
     guest_start(&g, "bochs-display,vgamem=32M", opts);
     be_connect(&b);
@@ -1718,8 +1742,7 @@ static void test_damage_bounded(void)
     guest_stop(&g);
     be_close(&b);
 
-    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
-    unlink(log);
+    text = trace_read(log);
     lines = g_strsplit(text, "\n", -1);
     for (i = 0; lines[i]; i++) {
         const char *p = strstr(lines[i], "after copying ");
@@ -1751,17 +1774,14 @@ static void test_flood(void)
     g_autofree char *state = NULL;
     Backend b;
     Guest g;
-    int fd, i;
+    int i;
 
     if (!xensim_available()) {
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
-    fd = g_file_open_tmp("xdf-trace-XXXXXX.log", &log, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
-    opts = g_strdup_printf(",resolution=640x480 -trace "
-                           "enable=xen_displfront_flood -D %s", log);
+    opts = g_strdup_printf(",resolution=640x480 %s",
+                           trace_to_file("xen_displfront_flood", &log));
     be_open(&b, 0);
     guest_start(&g, "bochs-display", opts);
     be_connect(&b);
@@ -1785,8 +1805,7 @@ static void test_flood(void)
     guest_stop(&g);
     be_close(&b);
 
-    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
-    unlink(log);
+    text = trace_read(log);
     g_assert_nonnull(strstr(text, "notified again and again with nothing "
                             "new: masked for"));
 }

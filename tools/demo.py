@@ -29,12 +29,14 @@ BUILD = os.path.join(TOP, "build")
 QEMU = os.path.join(BUILD, "qemu-system-x86_64")
 BACKEND = os.path.join(BUILD, "tools", "backend", "xdf-backend")
 CHECK = os.path.join(TOP, "tools", "guest", "check-pattern.py")
-sys.path[:0] = [os.path.join(TOP, "tools", "backend"),
+sys.path[:0] = [os.path.join(TOP, "tools"),
+                os.path.join(TOP, "tools", "backend"),
                 os.path.join(TOP, "tools", "guest")]
 import contactsheet  # noqa: E402
 from guestboot import (QMP, BootStages, KVM_PROBE_SECONDS,  # noqa: E402
                        choose_accel)
 from pngcheck import read_png  # noqa: E402
+from xdftest import stop  # noqa: E402
 
 CARDS = {"vga": "VGA", "bochs": "bochs-display", "cirrus": "cirrus-vga",
          "virtio": "virtio-gpu-pci"}
@@ -307,14 +309,8 @@ def main():
         qmp.cmd("quit")
         qemu.wait(timeout=20)
     finally:
-        if qemu.poll() is None:
-            qemu.kill()
-            qemu.wait()
-        backend.send_signal(signal.SIGTERM)
-        try:
-            backend.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            backend.kill()
+        stop(qemu, 0)
+        stop(backend)
         be_log.close()
 
     frames = contactsheet.frames_in(frames_dir)

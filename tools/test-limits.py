@@ -17,6 +17,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import datetime
+import importlib.util
 import os
 import re
 import signal
@@ -25,9 +26,10 @@ import sys
 import time
 
 SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path.insert(0, os.path.join(SRCDIR, 'tools', 'guest'))
+sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
+                os.path.join(SRCDIR, 'tools', 'guest')]
 from guestboot import QMP  # noqa: E402
-import importlib.util  # noqa: E402
+from xdftest import Tap, stop  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     'check_pattern', os.path.join(SRCDIR, 'tools', 'guest',
@@ -42,22 +44,8 @@ HINT = ("cannot share 1000 pages for a 1280x800 display buffer: No space "
         "xen_gntalloc's 'limit' parameter")
 STAMP = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z ')
 
-n = 0
-failed = 0
-
-
-def ok(cond, text):
-    global n, failed
-    n += 1
-    print(f"{'ok' if cond else 'not ok'} {n} - {text}", flush=True)
-    if not cond:
-        failed += 1
-    return cond
-
-
-def note(text):
-    for line in str(text).splitlines():
-        print(f'# {line}', flush=True)
+tap = Tap()
+ok, note = tap.ok, tap.note
 
 
 def failures(log):
@@ -129,19 +117,12 @@ def main():
         qmp.cmd('quit')
         qemu.wait(timeout=30)
     finally:
-        if qemu.poll() is None:
-            qemu.kill()
-            qemu.wait()
-        backend.send_signal(signal.SIGTERM)
-        try:
-            backend.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            backend.kill()
+        stop(qemu, 0)
+        stop(backend)
         be_log.close()
-    if failed:
+    if tap.failed:
         note(open(qemu_log).read()[-3000:])
-    print(f'1..{n}')
-    return 1 if failed else 0
+    return tap.end()
 
 
 if __name__ == '__main__':

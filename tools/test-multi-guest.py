@@ -24,8 +24,10 @@ import sys
 import time
 
 SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path.insert(0, os.path.join(SRCDIR, 'tools', 'guest'))
+sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
+                os.path.join(SRCDIR, 'tools', 'guest')]
 from guestboot import QMP  # noqa: E402
+from xdftest import Tap, stop, xs_read  # noqa: E402
 
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
 BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
@@ -40,28 +42,8 @@ FIT = ['--fit', 'scale', '1024x768']
 FE = '/local/domain/0/device/vdispl'
 BE = '/local/domain/0/backend/vdispl/0'
 
-n = 0
-failed = 0
-
-
-def ok(cond, text):
-    global n, failed
-    n += 1
-    print(f"{'ok' if cond else 'not ok'} {n} - {text}", flush=True)
-    if not cond:
-        failed += 1
-    return cond
-
-
-def note(text):
-    for line in str(text).splitlines():
-        print(f'# {line}', flush=True)
-
-
-def xs_read(path):
-    r = subprocess.run(['xenstore-read', path], capture_output=True,
-                       text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
+tap = Tap()
+ok, note = tap.ok, tap.note
 
 
 class Guest:
@@ -114,9 +96,7 @@ class Guest:
         return self.proc.wait(timeout=30)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        stop(self.proc, 0)
         self.log.close()
 
 
@@ -225,16 +205,11 @@ def main():
     finally:
         for g in guests:
             g.stop()
-        backend.send_signal(signal.SIGTERM)
-        try:
-            backend.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            backend.kill()
+        stop(backend)
         be_log.close()
-    if failed:
+    if tap.failed:
         note(open(os.path.join(OUT, 'backend.log')).read()[-3000:])
-    print(f'1..{n}')
-    return 1 if failed else 0
+    return tap.end()
 
 
 if __name__ == '__main__':

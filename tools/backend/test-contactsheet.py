@@ -19,20 +19,13 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import contactsheet  # noqa: E402
 from pngcheck import read_png  # noqa: E402
+from xdftest import Tap  # noqa: E402
 
-n = 0
-failed = 0
-
-
-def ok(cond, text):
-    global n, failed
-    n += 1
-    print(f"{'ok' if cond else 'not ok'} {n} - {text}", flush=True)
-    if not cond:
-        failed += 1
+tap = Tap()
+ok = tap.ok
 
 
 def apng_frames(path):
@@ -141,8 +134,7 @@ def main():
         unit()
     else:
         demo(sys.argv[1])
-    print(f'1..{n}')
-    return 1 if failed else 0
+    return tap.end()
 
 
 if __name__ == '__main__':

@@ -39,7 +39,7 @@ hvm_cfg() {
 cat > "$DIR/$1.cfg" <<CFG
 name = "$1"
 type = "hvm"
-memory = 128
+memory = 64
 vcpus = 1
 device_model_version = "qemu-xen"
 device_model_override = "$B/qemu-system-x86_64"
@@ -76,10 +76,17 @@ xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 # Two guests, one backend for the host; other connectors, other pictures.
 hvm_cfg "$NAME-a" ",resolution=720x400"
 hvm_cfg "$NAME-b" ",resolution=1024x768"
+say "free memory for domUs: $(xl info | awk '/^free_memory/ { print $3 }') MiB"
 if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
    xl_create "$DIR/$NAME-b.cfg" "xl create of a second HVM domU"; then
-    python3 "$PWD/tools/realxen/tests/two-hvm.py" --build "$B" \
-        --out "$DIR/two" "$NAME-a" "$NAME-b" || fails=$((fails + 1))
+    say "dom0 memory: $(free -m | awk '/^Mem/ { print $3 " MiB used, " $7 " MiB available" }')"
+    python3 -X faulthandler "$PWD/tools/realxen/tests/two-hvm.py" \
+        --build "$B" --out "$DIR/two" "$NAME-a" "$NAME-b"
+    rc=$?
+    if [ $rc != 0 ]; then
+        fails=$((fails + 1))
+        [ $rc -gt 128 ] && dmesg | tail -n 15 | sed 's/^/#   dmesg: /'
+    fi
 fi
 xl destroy "$NAME-b" && ok "xl destroy $NAME-b" || bad "xl destroy $NAME-b"
 xl destroy "$NAME-a" 2>/dev/null

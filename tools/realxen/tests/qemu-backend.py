@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -87,9 +88,14 @@ class Backend:
         self.proc.send_signal(signal.SIGUSR1)
         end = time.monotonic() + 60
         while time.monotonic() < end:
-            # xdf-backend writes PATH.tmp and renames it: PATH is whole
+            # xdf-backend writes PATH.tmp and renames it: PATH is whole,
+            # but the 9p share of the run folder may show it before all
+            # of it has arrived: read again then
             if os.path.exists(path):
-                return images.read_image(path)
+                try:
+                    return images.read_image(path)
+                except (images.BadImage, zlib.error, ValueError) as e:
+                    note(f'{path}: {e}; reading it again')
             time.sleep(0.5)
         return None
 

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -86,8 +87,13 @@ def shows_own_screen(d, backend, out):
         if not os.path.exists(png):
             why = f'no {png}'
             continue
-        ref = images.fit_image(*images.read_image(dump), cw, ch, 'scale')
-        got = images.read_image(png)
+        try:
+            ref = images.fit_image(*images.read_image(dump), cw, ch, 'scale')
+            got = images.read_image(png)
+        except (images.BadImage, zlib.error, ValueError) as e:
+            # the 9p share may show a file before all of it has arrived
+            why = f'{e}'
+            continue
         if got == ref and any(ref[2]):
             return True, f'{cw}x{ch}, {png}'
         why = (f'backend {got[0]}x{got[1]}, screendump fitted '
