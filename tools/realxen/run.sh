@@ -133,7 +133,7 @@ last_change=0
 last_sizes=""
 while :; do
     now=$(( $(date +%s) - start ))
-    sizes="$(stat -c %s "$LOG" "$RUN/output.log" 2>/dev/null | tr '\n' ' ')"
+    sizes=$(stat -c %s "$LOG" "$RUN/output.log" 2>/dev/null | tr '\n' ' ' || true)
     if [ "$sizes" != "$last_sizes" ]; then
         last_sizes=$sizes
         last_change=$now
