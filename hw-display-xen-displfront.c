@@ -53,6 +53,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_REQ_TIMEOUT_MS      3000    /* default of req-timeout-ms */
 #define XDF_FRAME_DONE_TIMEOUT_MS 100
 #define XDF_MIN_FLIP_INTERVAL_MS 16     /* at most ~60 flips a second */
+#define XDF_REFRESH_MS          16      /* 60 Hz unless the EDID says */
+#define XDF_IDLE_REFRESH_MS     1000    /* an idle guest: once a second */
+#define XDF_QUIET_TICKS         8       /* refreshes with nothing new */
 #define XDF_NR_BUFFERS          2
 #define XDF_MAX_CONNECTORS      4       /* as Linux's frontend */
 #define XDF_XS_TRIES            16      /* XenStore transaction retries */
@@ -206,6 +209,11 @@ struct XenDisplFrontConnector {
     int flipping;               /* buffer being flipped to, -1: none */
     XdfFit fit;                 /* the surface in the buffers */
     int64_t last_flip_ms;
+
+    /* refresh: the connector's rate, backing off while nothing changes */
+    uint32_t refresh_ms;
+    uint32_t interval_ms;
+    unsigned int quiet_ticks;
     QEMUTimer *frame_timer;
 };
 
@@ -1066,6 +1074,22 @@ static void xdf_edid_free(XenDisplFrontConnector *c)
 }
 
 /*
+ * The console refresh of this connector at its full rate again: at the
+ * connector's refresh, at once (QEMU re-arms its timer when the
+ * interval gets shorter).
+ */
+static void xdf_refresh_now(XenDisplFrontConnector *c)
+{
+    c->quiet_ticks = 0;
+    if (c->dcl_registered && c->interval_ms != c->refresh_ms) {
+        c->interval_ms = c->refresh_ms;
+        trace_xen_displfront_refresh(xen_displfront_id(c->s), c->index,
+                                     c->interval_ms);
+        update_displaychangelistener(&c->dcl, c->interval_ms);
+    }
+}
+
+/*
  * The backend's EDID (protocol version 2): tell the card the preferred
  * mode, as a monitor would, when the card can pass it to the guest.
  * Backends that do not implement GET_EDID answer -EINVAL: the connector
@@ -1091,10 +1115,17 @@ static void xdf_edid_done(XenDisplFrontConnector *c, XdfRequest *r,
                     "backend's EDID (%u bytes): not a valid EDID",
                     xen_displfront_id(s), c->index, len);
     } else {
+        uint32_t mhz;
+
         /* a mode larger than the connector would only be shrunk again */
         w = MIN(w, c->width);
         h = MIN(h, c->height);
         trace_xen_displfront_edid(xen_displfront_id(s), c->index, 0, w, h);
+        if (!displif_edid_refresh_mhz(edid, len, &mhz)) {
+            /* the display's own rate, within 10 to 125 Hz */
+            c->refresh_ms = MIN(MAX(1000000 / mhz, 8), 100);
+            xdf_refresh_now(c);
+        }
         if (dpy_ui_info_supported(c->con)) {
             info = *dpy_get_ui_info(c->con);
             info.width = w;
@@ -1988,6 +2019,7 @@ static void xen_displfront_gfx_update(DisplayChangeListener *dcl,
                                              dcl);
 
     xdf_fit_damage(c, x, y, w, h);
+    xdf_refresh_now(c);
 }
 
 /* A new surface (a mode change): fit it anew and repaint everything. */
@@ -2009,16 +2041,35 @@ static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
     xdf_fit_compute(c);
     pixman_region32_union_rect(&c->damage, &c->damage, 0, 0, c->width,
                                c->height);
+    xdf_refresh_now(c);
 }
 
+/*
+ * The console's refresh: let the card report what changed, then flip.
+ * While nothing changes the refresh backs off, doubling up to once a
+ * second (as QEMU's VNC server does); any change brings the connector's
+ * rate back (xdf_refresh_now(), from the damage callbacks).
+ */
 static void xen_displfront_refresh(DisplayChangeListener *dcl)
 {
     XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
                                              dcl);
+    uint32_t interval;
 
     graphic_hw_update(dcl->con);
     if (c->s->state == XenbusStateConnected) {
         xdf_flip(c);
+    }
+    if (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||
+        ++c->quiet_ticks < XDF_QUIET_TICKS) {
+        return;
+    }
+    interval = MIN(c->interval_ms * 2, XDF_IDLE_REFRESH_MS);
+    if (interval != c->interval_ms) {
+        c->interval_ms = interval;
+        trace_xen_displfront_refresh(xen_displfront_id(c->s), c->index,
+                                     interval);
+        update_displaychangelistener(dcl, interval);
     }
 }
 
@@ -2125,6 +2176,8 @@ static bool xen_displfront_bind_consoles(XenDisplFront *s, Error **errp)
 
         c->dcl.ops = &xen_displfront_dcl_ops;
         c->dcl.con = c->con;
+        c->refresh_ms = c->interval_ms = XDF_REFRESH_MS;
+        c->dcl.update_interval = c->interval_ms;
         register_displaychangelistener(&c->dcl);
         c->dcl_registered = true;
     }

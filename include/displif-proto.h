@@ -214,4 +214,31 @@ static inline int displif_edid_preferred(const uint8_t *edid, uint32_t len,
     return 0;
 }
 
+/*
+ * The refresh rate of the EDID's preferred timing, in mHz: its pixel
+ * clock over the total (active plus blanking) pixels of a frame.  0, or
+ * -EINVAL when there is no valid preferred timing or the rate is not
+ * 1 to 1000 Hz.
+ */
+static inline int displif_edid_refresh_mhz(const uint8_t *edid, uint32_t len,
+                                           uint32_t *mhz)
+{
+    const uint8_t *dtd = edid + 54;
+    uint32_t w, h;
+    uint64_t clock_hz, htotal, vtotal, rate;
+
+    if (displif_edid_preferred(edid, len, &w, &h)) {
+        return -EINVAL;
+    }
+    clock_hz = (uint64_t)(dtd[0] | dtd[1] << 8) * 10000;
+    htotal = w + (dtd[3] | (uint32_t)(dtd[4] & 0x0f) << 8);
+    vtotal = h + (dtd[6] | (uint32_t)(dtd[7] & 0x0f) << 8);
+    rate = clock_hz * 1000 / (htotal * vtotal);
+    if (rate < 1000 || rate > 1000000) {
+        return -EINVAL;
+    }
+    *mhz = rate;
+    return 0;
+}
+
 #endif /* DISPLIF_PROTO_H */

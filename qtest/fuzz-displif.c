@@ -126,12 +126,15 @@ static void fuzz_resolution(const uint8_t *data, size_t size)
 static void fuzz_edid(const uint8_t *data, size_t size)
 {
     static uint8_t edid[XENDISPL_EDID_MAX_SIZE];
-    uint32_t len = size < sizeof(edid) ? size : sizeof(edid), w, h;
+    uint32_t len = size < sizeof(edid) ? size : sizeof(edid), w, h, mhz;
 
     take(edid, sizeof(edid), &data, &size);
     if (displif_edid_preferred(edid, len, &w, &h) == 0) {
         assert(w >= 1 && w <= DISPLIF_MAX_SIDE);
         assert(h >= 1 && h <= DISPLIF_MAX_SIDE);
+    }
+    if (displif_edid_refresh_mhz(edid, len, &mhz) == 0) {
+        assert(mhz >= 1000 && mhz <= 1000000);
     }
 }
 

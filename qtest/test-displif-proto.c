@@ -180,6 +180,46 @@ static void test_edid(void)
     g_assert_cmpint(displif_edid_preferred(edid, 128, &w, &h), ==, -EINVAL);
 }
 
+/* CEA-861's 1920x1080 at 60 Hz: 148.5 MHz over 2200 x 1125 pixels. */
+static void test_edid_refresh(void)
+{
+    uint8_t edid[128] = {
+        0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+    };
+    uint8_t *dtd = edid + 54, sum = 0;
+    uint32_t mhz = 0;
+    int i;
+
+    dtd[0] = 14850 & 0xff;              /* 148.5 MHz in 10 kHz units */
+    dtd[1] = 14850 >> 8;
+    dtd[2] = 1920 & 0xff;
+    dtd[3] = 280 & 0xff;                /* horizontal blanking */
+    dtd[4] = (1920 >> 8) << 4 | 280 >> 8;
+    dtd[5] = 1080 & 0xff;
+    dtd[6] = 45;                        /* vertical blanking */
+    dtd[7] = (1080 >> 8) << 4;
+    for (i = 0; i < 127; i++) {
+        sum += edid[i];
+    }
+    edid[127] = -sum;
+    g_assert_cmpint(displif_edid_refresh_mhz(edid, 128, &mhz), ==, 0);
+    g_assert_cmpuint(mhz, ==, 60000);
+
+    /* 1 kHz: a nonsense rate (no blanking, a tiny mode, a fast clock) */
+    dtd[2] = 16;
+    dtd[3] = 0;
+    dtd[4] = 0;
+    dtd[5] = 16;
+    dtd[6] = 0;
+    dtd[7] = 0;
+    sum = 0;
+    for (i = 0; i < 127; i++) {
+        sum += edid[i];
+    }
+    edid[127] = -sum;
+    g_assert_cmpint(displif_edid_refresh_mhz(edid, 128, &mhz), ==, -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -189,5 +229,6 @@ int main(int argc, char **argv)
     g_test_add_func("/displif-proto/pgdir", test_pgdir);
     g_test_add_func("/displif-proto/ring-checks", test_ring_checks);
     g_test_add_func("/displif-proto/edid", test_edid);
+    g_test_add_func("/displif-proto/edid-refresh", test_edid_refresh);
     return g_test_run();
 }

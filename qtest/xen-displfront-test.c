@@ -1854,6 +1854,50 @@ static void test_backend_recreate(void)
     be_close(&b);
 }
 
+/*
+ * Refresh: 60 Hz while the guest draws; when nothing changes the device
+ * backs off to one refresh a second, with no flips; the next change
+ * brings the full rate back and reaches the backend.
+ */
+static void test_refresh_idle(void)
+{
+    g_autofree char *log = NULL;
+    g_autofree char *opts = NULL;
+    g_autofree char *text = NULL;
+    const char *idle, *back;
+    unsigned int flips;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    opts = g_strdup_printf(",resolution=640x480 %s",
+                           trace_to_file("xen_displfront_refresh", &log));
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", opts);
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+
+    flips = b.conn[0].nr_flips;
+    be_serve(&b, 3000);                 /* nothing drawn */
+    g_assert_cmpuint(b.conn[0].nr_flips, ==, flips);
+    guest_fill(&g, 10, 10, 100, 50, 0x123456);
+    assert_backend_shows(&b, &g);
+    guest_stop(&g);
+    be_close(&b);
+
+    text = trace_read(log);
+    idle = strstr(text, "refreshed every 1000 ms");
+    g_assert_nonnull(idle);
+    back = strstr(idle, "refreshed every 16 ms");
+    g_assert_nonnull(back);
+}
+
 /* A second device on a console that one already follows. */
 static void test_same_console(void)
 {
@@ -2252,6 +2296,7 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/backend/backoff-closing",
                    test_backoff_closing);
     qtest_add_func("/xen-displfront/damage/bounded", test_damage_bounded);
+    qtest_add_func("/xen-displfront/refresh/idle", test_refresh_idle);
     qtest_add_func("/xen-displfront/backend/flood", test_flood);
     qtest_add_func("/xen-displfront/backend/recreate",
                    test_backend_recreate);
