@@ -1076,16 +1076,25 @@ static void assert_backend_shows(Backend *b, Guest *g)
 /* The third card: ramfb, random frames drawn into guest RAM. */
 /*
  * A guest on bochs-display at 640x480, the connector's size, connected to
- * @b (opened already) and showing @n frames of random drawing.
+ * @b (opened already) and showing @n frames of random drawing; @extra
+ * goes after the device's options on QEMU's command line.
  */
-static void guest_show_random(Guest *g, Backend *b, unsigned int n)
+static void guest_show_random_with(Guest *g, Backend *b, unsigned int n,
+                                   const char *extra)
 {
-    guest_start(g, "bochs-display", ",resolution=640x480");
+    g_autofree char *opts = g_strdup_printf(",resolution=640x480 %s", extra);
+
+    guest_start(g, "bochs-display", opts);
     be_connect(b);
     guest_set_mode(g, 640, 480);
     guest_clear(g);
     guest_draw_random(g, b, n);
     assert_backend_shows(b, g);
+}
+
+static void guest_show_random(Guest *g, Backend *b, unsigned int n)
+{
+    guest_show_random_with(g, b, n, "");
 }
 
 static void test_frames_ramfb(void)
@@ -1769,7 +1778,6 @@ static void test_damage_bounded(void)
 static void test_flood(void)
 {
     g_autofree char *log = NULL;
-    g_autofree char *opts = NULL;
     g_autofree char *text = NULL;
     g_autofree char *state = NULL;
     Backend b;
@@ -1780,15 +1788,9 @@ static void test_flood(void)
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
-    opts = g_strdup_printf(",resolution=640x480 %s",
-                           trace_to_file("xen_displfront_flood", &log));
     be_open(&b, 0);
-    guest_start(&g, "bochs-display", opts);
-    be_connect(&b);
-    guest_set_mode(&g, 640, 480);
-    guest_clear(&g);
-    guest_draw_random(&g, &b, 2);
-    assert_backend_shows(&b, &g);
+    guest_show_random_with(&g, &b, 2,
+                           trace_to_file("xen_displfront_flood", &log));
 
     for (i = 0; i < 20000; i++) {
         xenevtchn_notify(b.xe, i % 2 ? b.conn[0].req_port :
@@ -1862,7 +1864,6 @@ static void test_backend_recreate(void)
 static void test_refresh_idle(void)
 {
     g_autofree char *log = NULL;
-    g_autofree char *opts = NULL;
     g_autofree char *text = NULL;
     const char *idle, *back;
     unsigned int flips;
@@ -1873,15 +1874,9 @@ static void test_refresh_idle(void)
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
-    opts = g_strdup_printf(",resolution=640x480 %s",
-                           trace_to_file("xen_displfront_refresh", &log));
     be_open(&b, 0);
-    guest_start(&g, "bochs-display", opts);
-    be_connect(&b);
-    guest_set_mode(&g, 640, 480);
-    guest_clear(&g);
-    guest_draw_random(&g, &b, 3);
-    assert_backend_shows(&b, &g);
+    guest_show_random_with(&g, &b, 3,
+                           trace_to_file("xen_displfront_refresh", &log));
 
     flips = b.conn[0].nr_flips;
     be_serve(&b, 3000);                 /* nothing drawn */

@@ -19,36 +19,14 @@ import sys
 import time
 import zlib
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-images = load('check_pattern', os.path.join(REPO, 'tools/guest/check-pattern.py'))
-QMP = load('guestboot', os.path.join(REPO, 'tools/guest/guestboot.py')).QMP
-fails = 0
-
-
-def ok(msg):
-    print(f'ok - {msg}', flush=True)
-
-
-def bad(msg):
-    global fails
-    fails += 1
-    print(f'not ok - {msg}', flush=True)
-
-
-def xs_read(path):
-    r = subprocess.run(['xenstore-read', path], capture_output=True,
-                       text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
+# qemu-backend.py's helpers: its TAP lines, QMP client, image reader and
+# XenStore read
+_spec = importlib.util.spec_from_file_location(
+    'qemu_backend', os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 'qemu-backend.py'))
+qb = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(qb)
+images, QMP, ok, bad, xs_read = qb.images, qb.QMP, qb.ok, qb.bad, qb.xs_read
 
 
 class Domain:
@@ -151,11 +129,11 @@ def main():
         except subprocess.TimeoutExpired:
             backend.kill()
         be_log.close()
-    if fails:
+    if qb.fails:
         with open(os.path.join(args.out, 'backend.log')) as f:
             for line in f.readlines()[-30:]:
                 print(f'#   backend: {line.rstrip()}')
-    return 1 if fails else 0
+    return 1 if qb.fails else 0
 
 
 if __name__ == '__main__':
