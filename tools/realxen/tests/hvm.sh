@@ -42,7 +42,7 @@ type = "hvm"
 memory = 64
 vcpus = 1
 device_model_version = "qemu-xen"
-device_model_override = "${B_DM:-$B}/qemu-system-x86_64"
+device_model_override = "$B/qemu-system-x86_64"
 device_model_args = [ "-device", "xen-displfront,id=xdf0,req-timeout-ms=60000$2" ]
 vga = "stdvga"
 videoram = 16
@@ -74,13 +74,6 @@ xl destroy "$NAME" && ok "xl destroy" || bad "xl destroy"
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 
 # Two guests, one backend for the host; other connectors, other pictures.
-# Two device models paging their 45 MB binary in over the rig's 9p share
-# at once have made other dom0 processes fail (xl, python3: segfaults at
-# start-up, while reading their own code): give them a copy in a tmpfs.
-mkdir -p /tmp/xdf-dm
-mountpoint -q /tmp/xdf-dm || mount -t tmpfs -o size=256m tmpfs /tmp/xdf-dm
-cp "$B/qemu-system-x86_64" /tmp/xdf-dm/
-B_DM=/tmp/xdf-dm
 hvm_cfg "$NAME-a" ",resolution=720x400"
 hvm_cfg "$NAME-b" ",resolution=1024x768"
 say "free memory for domUs: $(xl info | awk '/^free_memory/ { print $3 }') MiB"
@@ -97,7 +90,6 @@ if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
 fi
 xl destroy "$NAME-b" && ok "xl destroy $NAME-b" || bad "xl destroy $NAME-b"
 xl destroy "$NAME-a" 2>/dev/null
-umount /tmp/xdf-dm 2>/dev/null
 trap - EXIT
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 
