@@ -52,8 +52,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 /* What the Linux frontend uses, and what backends expect. */
 #define XDF_REQ_TIMEOUT_MS      3000    /* default of req-timeout-ms */
 #define XDF_FRAME_DONE_TIMEOUT_MS 100
-#define XDF_MIN_FLIP_INTERVAL_MS 16     /* at most ~60 flips a second */
-#define XDF_REFRESH_MS          16      /* 60 Hz unless the EDID says */
+#define XDF_REFRESH_US          16667   /* 60 Hz unless the EDID says */
 #define XDF_IDLE_REFRESH_MS     1000    /* an idle guest: once a second */
 #define XDF_QUIET_TICKS         8       /* refreshes with nothing new */
 #define XDF_NR_BUFFERS          2
@@ -211,8 +210,9 @@ struct XenDisplFrontConnector {
     int64_t last_flip_ms;
 
     /* refresh: the connector's rate, backing off while nothing changes */
-    uint32_t refresh_ms;
-    uint32_t interval_ms;
+    uint32_t refresh_us;        /* the connector's frame period */
+    uint32_t interval_ms;       /* its whole ms, or backed off */
+    int64_t next_frame_us;      /* when the next refresh is due, 0: now */
     unsigned int quiet_ticks;
     QEMUTimer *frame_timer;
 };
@@ -1081,8 +1081,9 @@ static void xdf_edid_free(XenDisplFrontConnector *c)
 static void xdf_refresh_now(XenDisplFrontConnector *c)
 {
     c->quiet_ticks = 0;
-    if (c->dcl_registered && c->interval_ms != c->refresh_ms) {
-        c->interval_ms = c->refresh_ms;
+    if (c->dcl_registered && c->interval_ms != c->refresh_us / 1000) {
+        c->interval_ms = c->refresh_us / 1000;
+        c->next_frame_us = 0;
         trace_xen_displfront_refresh(xen_displfront_id(c->s), c->index,
                                      c->interval_ms);
         update_displaychangelistener(&c->dcl, c->interval_ms);
@@ -1123,7 +1124,7 @@ static void xdf_edid_done(XenDisplFrontConnector *c, XdfRequest *r,
         trace_xen_displfront_edid(xen_displfront_id(s), c->index, 0, w, h);
         if (!displif_edid_refresh_mhz(edid, len, &mhz)) {
             /* the display's own rate, within 10 to 125 Hz */
-            c->refresh_ms = MIN(MAX(1000000 / mhz, 8), 100);
+            c->refresh_us = MIN(MAX(1000000000ULL / mhz, 8000), 100000);
             xdf_refresh_now(c);
         }
         if (dpy_ui_info_supported(c->con)) {
@@ -1963,15 +1964,27 @@ static void xdf_paint(XenDisplFrontConnector *c, XdfBuffer *b,
 
 /* Flips ---------------------------------------------------------------- */
 
+/* CPU time of this thread: a copy's cost, whatever else runs. */
+static int64_t xdf_thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) {
+        return 0;
+    }
+    return ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+}
+
 /*
  * Bring the back buffer up to date (only what is stale in it) and flip
- * to it: at most one flip outstanding, at most ~60 a second.
+ * to it: at most one flip outstanding, about one a refresh.
  */
 static void xdf_flip(XenDisplFrontConnector *c)
 {
     XenDisplFront *s = c->s;
     struct xendispl_page_flip_req flip = { 0 };
     int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    int64_t pixels = 0, copy_ns = 0;
     pixman_region32_t *stale;
     pixman_box32_t *rects;
     int back, i, n;
@@ -1983,8 +1996,13 @@ static void xdf_flip(XenDisplFrontConnector *c)
     if (!pixman_region32_not_empty(&c->damage) && c->front >= 0) {
         return;
     }
-    if (now - c->last_flip_ms < XDF_MIN_FLIP_INTERVAL_MS) {
-        return;                 /* the refresh timer comes back */
+    /*
+     * A flip at each refresh, even one the timer ran a little early, but
+     * no more than 4/3 of the connector's rate however often damage or
+     * frame-done events come: the refresh timer comes back.
+     */
+    if (now - c->last_flip_ms < c->refresh_us * 3 / 4000) {
+        return;
     }
 
     /* this frame's damage is stale in every buffer */
@@ -1999,10 +2017,20 @@ static void xdf_flip(XenDisplFrontConnector *c)
     stale = &b->stale;
     pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
     rects = pixman_region32_rectangles(stale, &n);
+    /* what a frame costs, for tools/run-bench: the copy's CPU time */
+    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
+        copy_ns = xdf_thread_cpu_ns();
+    }
     for (i = 0; i < n; i++) {
         xdf_paint(c, b, &rects[i]);
+        pixels += (int64_t)(rects[i].x2 - rects[i].x1) *
+                  (rects[i].y2 - rects[i].y1);
     }
-    trace_xen_displfront_flip(xen_displfront_id(s), c->index, back, n);
+    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
+        copy_ns = xdf_thread_cpu_ns() - copy_ns;
+    }
+    trace_xen_displfront_flip(xen_displfront_id(s), c->index, back, n,
+                              pixels, copy_ns);
     pixman_region32_clear(stale);
 
     c->flipping = back;
@@ -2045,6 +2073,30 @@ static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
 }
 
 /*
+ * QEMU arms the console's refresh timer a whole number of ms after the
+ * refresh callbacks return, so a fixed interval runs slow by what each
+ * refresh costs and by the rounding (17 ms a frame where a 60 Hz
+ * connector has 16.7: 58 flips a second, not 60).  Aim each refresh at
+ * the connector's own frame times instead: the next is due one period
+ * after the last was due, unless we are a period late.
+ */
+static void xdf_refresh_pace(XenDisplFrontConnector *c)
+{
+    int64_t now = qemu_clock_get_us(QEMU_CLOCK_REALTIME);
+    int64_t ms;
+
+    c->next_frame_us += c->refresh_us;
+    if (c->next_frame_us <= now || c->next_frame_us > now + c->refresh_us) {
+        c->next_frame_us = now + c->refresh_us;
+    }
+    /* the timer fires at now_ms + ms, now_ms rounded down */
+    ms = MAX(1, (c->next_frame_us + 500) / 1000 - now / 1000);
+    if (ms != c->dcl.update_interval) {
+        update_displaychangelistener(&c->dcl, ms);
+    }
+}
+
+/*
  * The console's refresh: let the card report what changed, then flip.
  * While nothing changes the refresh backs off, doubling up to once a
  * second (as QEMU's VNC server does); any change brings the connector's
@@ -2062,6 +2114,7 @@ static void xen_displfront_refresh(DisplayChangeListener *dcl)
     }
     if (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||
         ++c->quiet_ticks < XDF_QUIET_TICKS) {
+        xdf_refresh_pace(c);
         return;
     }
     interval = MIN(c->interval_ms * 2, XDF_IDLE_REFRESH_MS);
@@ -2176,7 +2229,8 @@ static bool xen_displfront_bind_consoles(XenDisplFront *s, Error **errp)
 
         c->dcl.ops = &xen_displfront_dcl_ops;
         c->dcl.con = c->con;
-        c->refresh_ms = c->interval_ms = XDF_REFRESH_MS;
+        c->refresh_us = XDF_REFRESH_US;
+        c->interval_ms = c->refresh_us / 1000;
         c->dcl.update_interval = c->interval_ms;
         register_displaychangelistener(&c->dcl);
         c->dcl_registered = true;

@@ -83,6 +83,45 @@ if [ "$tap_failed" != 0 ]; then
     sed 's/^/# qemu: /' "$dir/qemu.log"
 fi
 
+# --last-only: no numbered PNG, frames read only for conn0-last.png, and
+# the last picture kept when the frontend goes
+failed_before=$tap_failed
+dir="$out/last-only"
+mkdir -p "$dir"
+"$BACKEND" --output-dir "$dir" --last-only --timeout 40 2> "$dir/backend.log" &
+be=$!
+"$QEMU" -M pc -accel tcg -nodefaults -display none -monitor none \
+    -serial none -device VGA,id=v \
+    -device "xen-displfront,display=v,resolution=720x400" \
+    > "$dir/qemu.log" 2>&1 &
+qemu=$!
+wait_for 30 grep -q "summary\|display on" "$dir/backend.log"
+sleep 4                         # the SeaBIOS banner
+kill -USR1 $be
+wait_for 5 test -f "$dir/conn0-last.png"
+ok $? "--last-only: SIGUSR1 writes conn0-last.png"
+check_png last-only
+! ls "$dir"/conn0-0*.png > /dev/null 2>&1
+ok $? "--last-only: no numbered PNG"
+rm -f "$dir/conn0-last.png"
+kill -TERM $qemu
+wait $qemu
+wait_for 10 grep -q "disconnected" "$dir/backend.log"
+kill -USR1 $be
+wait_for 5 test -f "$dir/conn0-last.png"
+ok $? "--last-only: after QEMU quit, SIGUSR1 still saves the last picture"
+check_png last-only-after-quit
+kill -TERM $be
+wait $be
+ok $? "--last-only: backend exits with status 0 on SIGTERM"
+"$BACKEND" --last-only > /dev/null 2> "$dir/usage.log"
+[ $? = 1 ] && grep -q "needs --output-dir" "$dir/usage.log"
+ok $? "--last-only without --output-dir: status 1 and why"
+if [ "$tap_failed" != "$failed_before" ]; then
+    sed 's/^/# backend: /' "$dir/backend.log"
+    sed 's/^/# qemu: /' "$dir/qemu.log"
+fi
+
 failed_before=$tap_failed
 run_one be-alloc ",be-alloc=on"
 if grep -q "summary: .* [1-9][0-9]* backend-allocated" "$dir/backend.log"

@@ -12,7 +12,7 @@
  * response, a broken ring costs the connection, never the process.
  *
  *   xdf-backend [--frontend-domid N|auto] [--dev-id N | --all]
- *               [--output-dir DIR] [--every N | --on-change]
+ *               [--output-dir DIR] [--every N | --on-change | --last-only]
  *               [--exit-after-frames N] [--timeout SECONDS] [--vnc PORT]
  *               [--verbose]
  *
@@ -117,6 +117,7 @@ typedef struct Connector {
 
     /* frames */
     unsigned long frames;
+    uint64_t flipped_fb;        /* the last PG_FLIP's, 0: none */
     uint32_t shown_width, shown_height;
     uint8_t *shown;             /* RGB of the last flip */
     uint8_t *saved;             /* RGB of the last numbered PNG */
@@ -135,6 +136,7 @@ typedef struct Options {
     const char *output_dir;
     unsigned long every;        /* numbered PNG every N frames, 0: off */
     bool on_change;
+    bool last_only;             /* read frames only to save conn<i>-last */
     unsigned long exit_after_frames;
     unsigned int timeout_s;
     bool verbose;
@@ -369,11 +371,31 @@ static void dbuf_release(Backend *b, Dbuf *d)
     d->data = NULL;
 }
 
+static void capture(Connector *c, Fb *f);
+
+/*
+ * --last-only reads a frame only when it is saved: before a framebuffer
+ * goes, take the picture of each connector that shows it.
+ */
+static void keep_last(Backend *b, uint64_t cookie)
+{
+    Fb *f = g_hash_table_lookup(b->fbs, &cookie);
+    unsigned int i;
+
+    for (i = 0; f && b->opt.last_only && i < b->nr_conn; i++) {
+        if (b->conn[i].flipped_fb == cookie) {
+            capture(&b->conn[i], f);
+            b->conn[i].flipped_fb = 0;
+        }
+    }
+}
+
 /* Disable every connector showing @fb (it is going away). */
 static void fb_forget(Backend *b, uint64_t cookie)
 {
     unsigned int i;
 
+    keep_last(b, cookie);
     for (i = 0; i < b->nr_conn; i++) {
         if (b->conn[i].config_fb == cookie) {
             xdf_debug("connector %u: framebuffer 0x%" PRIx64 " went away: "
@@ -410,7 +432,11 @@ static void dbufs_destroy_all(Backend *b)
 {
     GHashTableIter it;
     gpointer key, val;
+    unsigned int i;
 
+    for (i = 0; i < b->nr_conn; i++) {
+        keep_last(b, b->conn[i].flipped_fb);
+    }
     g_hash_table_remove_all(b->fbs);
     g_hash_table_iter_init(&it, b->dbufs);
     while (g_hash_table_iter_next(&it, &key, &val)) {
@@ -714,7 +740,11 @@ static void save_last(Backend *b)
 
     for (i = 0; i < b->nr_conn; i++) {
         Connector *c = &b->conn[i];
+        Fb *f = g_hash_table_lookup(b->fbs, &c->flipped_fb);
 
+        if (b->opt.last_only && f) {
+            capture(c, f);      /* read now what was not read at the flip */
+        }
         save_png(c, c->shown, c->shown_width, c->shown_height, "last");
     }
 }
@@ -861,7 +891,10 @@ static int op_pg_flip(Connector *c, const struct xendispl_page_flip_req *r)
     }
     c->frames++;
     b->frames++;
-    capture(c, f);
+    c->flipped_fb = f->cookie;
+    if (!b->opt.last_only) {
+        capture(c, f);
+    }
     return 0;
 }
 
@@ -1600,6 +1633,9 @@ static void usage(FILE *f)
 "  --every N              save every Nth frame of a connector\n"
 "  --on-change            save each frame that differs from the last saved\n"
 "                         (the default with --output-dir)\n"
+"  --last-only            save only conn<i>-last.png; no frame is read as\n"
+"                         it arrives (a peer that costs next to nothing\n"
+"                         per frame, for benchmarks)\n"
 "  --exit-after-frames N  exit after N frames on all connectors\n"
 "  --timeout SECONDS      exit after SECONDS (status 2 if --exit-after-frames\n"
 "                         was not reached)\n"
@@ -1622,14 +1658,15 @@ static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
 
 static bool parse_options(int argc, char **argv, Options *o)
 {
-    enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_EXIT, O_TIMEOUT,
-           O_VERBOSE, O_VNC, O_ALL, O_HELP };
+    enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_LAST, O_EXIT,
+           O_TIMEOUT, O_VERBOSE, O_VNC, O_ALL, O_HELP };
     static const struct option longopts[] = {
         { "frontend-domid", required_argument, NULL, O_FE },
         { "dev-id", required_argument, NULL, O_DEV },
         { "output-dir", required_argument, NULL, O_DIR },
         { "every", required_argument, NULL, O_EVERY },
         { "on-change", no_argument, NULL, O_CHANGE },
+        { "last-only", no_argument, NULL, O_LAST },
         { "exit-after-frames", required_argument, NULL, O_EXIT },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, O_VERBOSE },
@@ -1675,6 +1712,9 @@ static bool parse_options(int argc, char **argv, Options *o)
         case O_CHANGE:
             o->on_change = true;
             break;
+        case O_LAST:
+            o->last_only = true;
+            break;
         case O_EXIT:
             if (!parse_ulong(opt, optarg, ULONG_MAX,
                              &o->exit_after_frames)) {
@@ -1719,7 +1759,14 @@ static bool parse_options(int argc, char **argv, Options *o)
                 "drop --frontend-domid\n");
         return false;
     }
-    if (o->output_dir && !o->every && !o->on_change) {
+    if (o->last_only && (!o->output_dir || o->every || o->on_change ||
+                         o->vnc_port > 0)) {
+        fprintf(stderr, "xdf-backend: --last-only saves DIR/conn<i>-last.png "
+                "and reads no frame as it arrives: it needs --output-dir, "
+                "without --every, --on-change or --vnc\n");
+        return false;
+    }
+    if (o->output_dir && !o->every && !o->on_change && !o->last_only) {
         o->on_change = true;
     }
     if (o->output_dir) {
