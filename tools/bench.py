@@ -409,13 +409,18 @@ class Memcpy:
 
 
 class Backend:
-    def __init__(self, build, out):
+    """xdf-backend --all.  @reads: it converts every frame to RGB as it
+    comes (as a display scanning the buffer out reads it; a numbered PNG
+    only every million frames), else --last-only."""
+
+    def __init__(self, build, out, reads=False):
         self.dir = os.path.join(out, 'frames')
         os.makedirs(self.dir, exist_ok=True)
         self.log = open(os.path.join(out, 'backend.log'), 'w')
+        self.mode = '--every 1000000' if reads else '--last-only'
         self.proc = subprocess.Popen(
             [os.path.join(build, 'tools', 'backend', 'xdf-backend'), '--all',
-             '--output-dir', self.dir, '--last-only'],
+             '--output-dir', self.dir] + self.mode.split(),
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def cpu_ns(self):
@@ -528,7 +533,7 @@ def bench_size(label, width, height, args, be, qemu):
            f"{fmt(r['base'], ' ms')} one a refresh (the baseline above), "
            f"{fmt(r['b2b'], ' ms')} back to back")
     report(f'peer-{label}', full, lambda r:
-           f"xdf-backend --last-only {fmt(r['peer'], ' ms')} CPU/flip")
+           f"xdf-backend {be.mode} {fmt(r['peer'], ' ms')} CPU/flip")
     report(f'partial-{label}', part, lambda r:
            f"{r['rows']:.0f} rows changed, device {fmt(r['dev'], ' ms')}/flip"
            f", memcpy of those rows {fmt(r['base'], ' ms')}, ratio "
@@ -593,6 +598,10 @@ def main():
                     help='length of each timed phase (default 4)')
     ap.add_argument('--samples', type=int, default=100,
                     help='latency samples a run (default 100)')
+    ap.add_argument('--peer', choices=('last-only', 'reads'),
+                    default='last-only',
+                    help='the backend reads nothing (default) or converts '
+                         'every frame as it comes')
     args = ap.parse_args()
     sizes = args.sizes.split(',')
     for s in sizes:
@@ -602,7 +611,7 @@ def main():
         ap.error('--reps, --seconds and --samples must be positive')
     qemu = os.path.join(args.builddir, 'qemu-system-x86_64')
     os.makedirs(args.out, exist_ok=True)
-    be = Backend(args.builddir, args.out)
+    be = Backend(args.builddir, args.out, reads=args.peer == 'reads')
     try:
         for label in sizes:
             width, height = SIZES[label]
