@@ -10,11 +10,21 @@
  * device is a displif frontend of that domain (frontend-domid), not of
  * the guest's.
  *
- * The file has three layers, bottom up:
- *  - the XenBus frontend: XenStore nodes and the state machine;
- *  - the transport: per connector a request ring and an event page,
- *    each with its event channel; one request in flight per ring;
- *  - the display: console listener, double buffers, damage, flips.
+ * The file reads bottom up, each layer calling only the ones above it
+ * in the file; a lower layer reaches a higher one only through the
+ * callbacks it was given:
+ *  - the transport (XdfRing): per connector a request ring and an event
+ *    page, each with its event channel; one request in flight, each
+ *    with a completion and a timeout; events and failures go to the
+ *    ring's XdfRingOps;
+ *  - the display (XdfConnector): console listener, the connector's two
+ *    buffers, damage, fitting the guest's picture, flips, GET_EDID;
+ *  - the XenBus frontend: XenStore nodes and their ownership, the state
+ *    machine, reconnect backoff;
+ *  - the QOM device: properties, realize and teardown.
+ *
+ * Names: functions and types are xdf_ and Xdf (the QOM type itself is
+ * XenDisplFront); trace points are xen_displfront_<what>.
  *
  * Copyright (c) 2026 The xen-displfront authors
  *
@@ -47,7 +57,7 @@
 
 OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 
-#define XEN_DISPLFRONT_DEFAULT_RESOLUTION "1024x768"
+#define XDF_DEFAULT_RESOLUTION  "1024x768"
 
 /* What the Linux frontend uses, and what backends expect. */
 #define XDF_REQ_TIMEOUT_MS      3000    /* default of req-timeout-ms */
@@ -74,57 +84,29 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
     ((uint32_t)'X' | ((uint32_t)'R' << 8) | ((uint32_t)'2' << 16) | \
      ((uint32_t)'4' << 24))
 
-typedef struct XenDisplFrontConnector XenDisplFrontConnector;
-typedef struct XdfRequest XdfRequest;
+/* Helpers ---------------------------------------------------------------- */
 
-typedef void XdfRequestDone(XenDisplFrontConnector *c, XdfRequest *r,
-                            int status);
-
-/* A request waiting for, or holding, its ring's single slot. */
-struct XdfRequest {
-    struct xendispl_req req;
-    struct xendispl_resp rsp;   /* filled in before done() */
-    XdfRequestDone *done;
-    void *opaque;
-    QSIMPLEQ_ENTRY(XdfRequest) next;
-};
-
-/* A display buffer and the framebuffer attached to it. */
-typedef struct XdfBuffer {
-    uint64_t dbuf_cookie;
-    uint64_t fb_cookie;
-    uint32_t width;
-    uint32_t height;
-    uint32_t stride;
-    uint32_t bpp;
-    uint32_t fourcc;
-    pixman_format_code_t format;
-
-    void *data;                 /* shared with the backend */
-    bool be_alloc;              /* data is the backend's, mapped by us */
-    uint32_t n_data;
-    uint32_t *data_refs;
-    void *dir;                  /* page directory */
-    uint32_t n_dir;
-    uint32_t *dir_refs;
-    pixman_image_t *image;      /* wraps data */
-
-    bool created;               /* DBUF_CREATE and FB_ATTACH done */
-    pixman_region32_t stale;    /* what differs from what it should show */
-} XdfBuffer;
-
-/* How the guest's picture is fitted into a connector's buffers. */
-typedef enum XdfFitMode {
-    XDF_FIT_SCALE,              /* largest that fits, aspect kept, centred */
-    XDF_FIT_CENTER,             /* 1:1, centred */
-    XDF_FIT_CROP,               /* 1:1, top left */
-} XdfFitMode;
-
-static const char *const xdf_fit_names[] = {
-    [XDF_FIT_SCALE] = "scale",
-    [XDF_FIT_CENTER] = "center",
-    [XDF_FIT_CROP] = "crop",
-};
+static const char *xdf_op_name(uint8_t op)
+{
+    switch (op) {
+    case XENDISPL_OP_DBUF_CREATE:
+        return "DBUF_CREATE";
+    case XENDISPL_OP_DBUF_DESTROY:
+        return "DBUF_DESTROY";
+    case XENDISPL_OP_FB_ATTACH:
+        return "FB_ATTACH";
+    case XENDISPL_OP_FB_DETACH:
+        return "FB_DETACH";
+    case XENDISPL_OP_SET_CONFIG:
+        return "SET_CONFIG";
+    case XENDISPL_OP_PG_FLIP:
+        return "PG_FLIP";
+    case XENDISPL_OP_GET_EDID:
+        return "GET_EDID";
+    default:
+        return "unknown";
+    }
+}
 
 /* The index of @name in @names, or -1. */
 static int xdf_name_index(const char *const *names, size_t n,
@@ -141,39 +123,79 @@ static int xdf_name_index(const char *const *names, size_t n,
 }
 
 /*
- * Where the guest's picture lands in a buffer: the picture rectangle
- * (dst_*) and, per buffer column and row in it, the guest's column and
- * row shown there.  1:1 when the maps are the identity plus an offset.
+ * Set @errp for a failure with errno @err; when a limit was hit, the
+ * message says which one to raise (in the message, not a hint: it
+ * reaches the log through a failed connection, which prints no hints).
  */
-typedef struct XdfFit {
-    uint32_t src_w, src_h;      /* the guest's picture, 0: none */
-    uint32_t dst_x, dst_y, dst_w, dst_h;
-    bool one_to_one;            /* src = dst - dst_* + src_* */
-    uint32_t src_x, src_y;      /* 1:1: the first guest pixel shown */
-    uint32_t *xmap;             /* scaled: dst_w guest columns */
-    uint32_t *ymap;             /* scaled: dst_h guest rows */
-} XdfFit;
+static void G_GNUC_PRINTF(3, 4)
+xdf_error_limit(Error **errp, int err, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    const char *limit = "";
+    va_list ap;
 
-typedef enum XdfDisplayState {
-    XDF_DISPLAY_OFF,            /* no buffers */
-    XDF_DISPLAY_CONFIGURING,    /* requests to set up buffers in flight */
-    XDF_DISPLAY_ON,             /* buffers ready, flipping */
-} XdfDisplayState;
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (err == ENOSPC) {
+        limit = strstr(msg, "event channel") ?
+            " (the domain's event channel limit: xl.cfg max_event_channels)" :
+            " (the pages QEMU's domain may share: raise xen_gntalloc's "
+            "'limit' parameter, /sys/module/xen_gntalloc/parameters/limit)";
+    }
+    error_setg(errp, "%s: %s%s", msg, strerror(err), limit);
+}
 
-struct XenDisplFrontConnector {
-    XenDisplFront *s;
-    unsigned int index;
-    uint32_t width;             /* from XenStore's "resolution" */
-    uint32_t height;
+/* Transport -------------------------------------------------------------- */
 
-    /* the console this connector shows: head (head + index) of the card */
-    QemuConsole *con;
-    DisplayChangeListener dcl;
-    bool dcl_registered;
-    DisplaySurface *surface;
-    pixman_region32_t damage;   /* since the last flip */
+typedef struct XdfRequest XdfRequest;
 
-    /* request ring */
+/*
+ * A request's completion.  @status is the backend's answer (a backend's
+ * own -ECANCELED arrives as -EIO), or -ECANCELED when the ring closed
+ * before an answer came: then the completion only frees what it owns,
+ * and neither submits nor fails anything.
+ */
+typedef void XdfRequestDone(XdfRequest *r, int status);
+
+/* A request waiting for, or holding, its ring's single slot. */
+struct XdfRequest {
+    struct xendispl_req req;
+    struct xendispl_resp rsp;   /* filled in before done() */
+    XdfRequestDone *done;
+    void *opaque;               /* the completion's */
+    QSIMPLEQ_ENTRY(XdfRequest) next;
+};
+
+/* What a ring tells its user. */
+typedef struct XdfRingOps {
+    /* an event from the backend, already taken off the event page */
+    void (*event)(void *opaque, const struct xendispl_evt *evt);
+    /*
+     * The backend broke the protocol or did not answer in time (or the
+     * user called xdf_ring_fail()): @msg says how.  The user closes the
+     * connection; the ring does nothing more after this returns.
+     */
+    void (*fail)(void *opaque, const char *msg);
+} XdfRingOps;
+
+/*
+ * One connector's transport: a request ring and an event page shared
+ * with the backend, each with its own unbound event channel.  Nothing
+ * else touches them.
+ */
+typedef struct XdfRing {
+    /* set by the user before xdf_ring_open() */
+    const XdfRingOps *ops;
+    void *opaque;
+    const char *id;             /* the device, for traces */
+    unsigned int index;         /* the connector */
+    xenevtchn_handle *xeh;
+    xengntshr_handle *xgs;
+    uint32_t backend_domid;
+    uint32_t timeout_ms;        /* for each request */
+
+    /* request ring; sring is NULL while the ring is closed */
     struct xen_displif_sring *sring;
     struct xen_displif_front_ring ring;
     uint32_t req_ref;
@@ -194,6 +216,403 @@ struct XenDisplFrontConnector {
     uint32_t flood_ms;          /* masked for this long, then polled */
     QEMUTimer *poll_timer;
     int masked_port;            /* left masked meanwhile, 0: none */
+} XdfRing;
+
+static void G_GNUC_PRINTF(2, 3)
+xdf_ring_fail(XdfRing *ring, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    ring->ops->fail(ring->opaque, msg);
+}
+
+static void xdf_ring_timeout(void *opaque)
+{
+    XdfRing *ring = opaque;
+    XdfRequest *r = ring->in_flight;
+
+    xdf_ring_fail(ring, "request %s (id %u) got no response in %u ms",
+                  xdf_op_name(r->req.operation), r->req.id,
+                  ring->timeout_ms);
+}
+
+/* Put the next queued request in the ring's slot, if it is free. */
+static void xdf_ring_kick(XdfRing *ring)
+{
+    struct xendispl_req *slot;
+    XdfRequest *r;
+
+    if (ring->in_flight || QSIMPLEQ_EMPTY(&ring->queue) || !ring->sring) {
+        return;
+    }
+    r = QSIMPLEQ_FIRST(&ring->queue);
+    QSIMPLEQ_REMOVE_HEAD(&ring->queue, next);
+    r->req.id = ring->next_id++;
+    ring->in_flight = r;
+
+    slot = RING_GET_REQUEST(&ring->ring, ring->ring.req_prod_pvt);
+    memcpy(slot, &r->req, sizeof(*slot));
+    ring->ring.req_prod_pvt++;
+    RING_PUSH_REQUESTS(&ring->ring);
+    trace_xen_displfront_request(ring->id, ring->index, r->req.id,
+                                 xdf_op_name(r->req.operation));
+    timer_mod(ring->req_timer,
+              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ring->timeout_ms);
+    /* always notify: the backend may not have set rsp_event yet */
+    qemu_xen_evtchn_notify(ring->xeh, ring->req_port);
+}
+
+/*
+ * Send request @op with @body; @done(r, status) is called with the
+ * answer, or with -ECANCELED when the ring closes first.
+ */
+static void xdf_ring_submit(XdfRing *ring, uint8_t op, const void *body,
+                            size_t len, XdfRequestDone *done, void *opaque)
+{
+    XdfRequest *r = g_new0(XdfRequest, 1);
+
+    r->req.operation = op;
+    assert(len <= sizeof(r->req.op));
+    memcpy(&r->req.op, body, len);
+    r->done = done;
+    r->opaque = opaque;
+    QSIMPLEQ_INSERT_TAIL(&ring->queue, r, next);
+    xdf_ring_kick(ring);
+}
+
+/* Take the responses on the ring; how many there were. */
+static unsigned int xdf_ring_take_responses(XdfRing *ring)
+{
+    struct xendispl_resp rsp;
+    unsigned int taken = 0;
+    XdfRequest *r;
+    int ret;
+
+    do {
+        while ((ret = displif_front_get_response(&ring->ring, &rsp)) > 0) {
+            taken++;
+            r = ring->in_flight;
+            if (!r || rsp.id != r->req.id ||
+                rsp.operation != r->req.operation) {
+                xdf_ring_fail(ring, "response id %u operation 0x%x answers "
+                              "no outstanding request", rsp.id,
+                              rsp.operation);
+                return taken;
+            }
+            trace_xen_displfront_response(ring->id, ring->index, rsp.id,
+                                          xdf_op_name(rsp.operation),
+                                          rsp.status);
+            timer_del(ring->req_timer);
+            ring->in_flight = NULL;
+            r->rsp = rsp;
+            r->done(r, rsp.status == -ECANCELED ? -EIO : rsp.status);
+            g_free(r);
+            if (!ring->sring) {
+                return taken;   /* the completion closed the ring */
+            }
+        }
+        if (ret < 0) {
+            xdf_ring_fail(ring, "backend set rsp_prod to %u with %u "
+                          "requests sent and %u answered",
+                          ring->ring.sring->rsp_prod,
+                          ring->ring.req_prod_pvt, ring->ring.rsp_cons);
+            return taken;
+        }
+    } while (displif_front_final_check(&ring->ring));
+    xdf_ring_kick(ring);
+    return taken;
+}
+
+/* Take the events on the event page; how many there were. */
+static unsigned int xdf_ring_take_events(XdfRing *ring)
+{
+    struct xendispl_evt evt;
+    unsigned int taken = 0;
+    uint32_t prod;
+
+    /* one batch: a backend that keeps adding events cannot hold us here */
+    if (displif_front_event_prod(ring->evt_page, ring->evt_cons, &prod)) {
+        xdf_ring_fail(ring, "backend set in_prod to %u with %u events "
+                      "taken: more than the %zu the event ring holds", prod,
+                      ring->evt_cons, (size_t)XENDISPL_IN_RING_LEN);
+        return 1;
+    }
+    while (ring->evt_cons != prod) {
+        taken++;
+        displif_front_take_event(ring->evt_page, &ring->evt_cons, &evt);
+        ring->ops->event(ring->opaque, &evt);
+        if (!ring->sring) {
+            return taken;       /* the user closed the ring */
+        }
+    }
+    return taken;
+}
+
+/*
+ * The masked period of a flood is over: take what is there, then let
+ * notifications in again.
+ */
+static void xdf_ring_flood_poll(void *opaque)
+{
+    XdfRing *ring = opaque;
+    int port = ring->masked_port;
+
+    ring->masked_port = 0;
+    ring->idle_kicks = 0;
+    if (!ring->sring) {
+        return;
+    }
+    xdf_ring_take_responses(ring);
+    if (ring->sring) {
+        xdf_ring_take_events(ring);
+    }
+    if (ring->sring && port) {
+        qemu_xen_evtchn_unmask(ring->xeh, port);
+    }
+}
+
+static bool xdf_ring_has_port(XdfRing *ring, int port)
+{
+    return ring->sring && (port == ring->req_port ||
+                           port == ring->evt_port);
+}
+
+/*
+ * @port, one of the ring's, was notified: take what it announces.  A
+ * backend that notifies without putting anything on the ring or the
+ * event page must not keep QEMU's main loop busy: after XDF_FLOOD_KICKS
+ * such notifications in a row the port stays masked for a while (10 ms,
+ * doubling up to 1 s while the flood lasts) and is polled then.
+ */
+static void xdf_ring_notified(XdfRing *ring, int port)
+{
+    unsigned int taken;
+
+    taken = port == ring->req_port ? xdf_ring_take_responses(ring) :
+                                     xdf_ring_take_events(ring);
+    if (!ring->sring) {
+        return;                 /* closed: the port is gone */
+    }
+    if (taken) {
+        ring->idle_kicks = 0;
+        ring->flood_ms = XDF_FLOOD_POLL_MS;
+    } else if (++ring->idle_kicks >= XDF_FLOOD_KICKS && !ring->masked_port) {
+        trace_xen_displfront_flood(ring->id, ring->index, port,
+                                   ring->flood_ms);
+        ring->masked_port = port;
+        timer_mod(ring->poll_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  ring->flood_ms);
+        ring->flood_ms = MIN(ring->flood_ms * 2, XDF_FLOOD_POLL_MAX_MS);
+        return;                 /* left masked until the poll */
+    }
+    qemu_xen_evtchn_unmask(ring->xeh, port);
+}
+
+/*
+ * Close the ring: every request still queued or in flight completes
+ * with -ECANCELED, then the ports and pages go back.
+ */
+static void xdf_ring_close(XdfRing *ring)
+{
+    XdfRequest *r;
+
+    if (ring->in_flight) {
+        QSIMPLEQ_INSERT_HEAD(&ring->queue, ring->in_flight, next);
+        ring->in_flight = NULL;
+    }
+    while ((r = QSIMPLEQ_FIRST(&ring->queue))) {
+        QSIMPLEQ_REMOVE_HEAD(&ring->queue, next);
+        r->done(r, -ECANCELED);
+        g_free(r);
+    }
+    if (ring->req_timer) {
+        timer_free(ring->req_timer);
+        ring->req_timer = NULL;
+    }
+    if (ring->poll_timer) {
+        timer_free(ring->poll_timer);
+        ring->poll_timer = NULL;
+    }
+    ring->masked_port = 0;
+    if (ring->req_port > 0) {
+        qemu_xen_evtchn_unbind(ring->xeh, ring->req_port);
+    }
+    if (ring->evt_port > 0) {
+        qemu_xen_evtchn_unbind(ring->xeh, ring->evt_port);
+    }
+    ring->req_port = ring->evt_port = 0;
+    if (ring->sring) {
+        qemu_xen_gntshr_unshare(ring->xgs, ring->sring, 1);
+        ring->sring = NULL;
+    }
+    if (ring->evt_page) {
+        qemu_xen_gntshr_unshare(ring->xgs, ring->evt_page, 1);
+        ring->evt_page = NULL;
+    }
+}
+
+/*
+ * Share the request ring and the event page with the backend and bind
+ * an unbound event channel for each; on failure the ring is closed.
+ */
+static bool xdf_ring_open(XdfRing *ring, Error **errp)
+{
+    QSIMPLEQ_INIT(&ring->queue);
+    ring->sring = qemu_xen_gntshr_share_pages(ring->xgs, ring->backend_domid,
+                                              1, &ring->req_ref, true);
+    if (!ring->sring) {
+        xdf_error_limit(errp, errno, "connector %u: cannot share the "
+                        "request ring", ring->index);
+        return false;
+    }
+    SHARED_RING_INIT(ring->sring);
+    FRONT_RING_INIT(&ring->ring, ring->sring, XEN_PAGE_SIZE);
+    ring->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_ring_timeout,
+                                   ring);
+    ring->poll_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_ring_flood_poll,
+                                    ring);
+    ring->idle_kicks = 0;
+    ring->flood_ms = XDF_FLOOD_POLL_MS;
+    ring->next_id = 0;
+
+    ring->evt_page = qemu_xen_gntshr_share_pages(ring->xgs,
+                                                 ring->backend_domid, 1,
+                                                 &ring->evt_ref, true);
+    if (!ring->evt_page) {
+        xdf_error_limit(errp, errno, "connector %u: cannot share the "
+                        "event page", ring->index);
+        goto fail;
+    }
+    memset(ring->evt_page, 0, XEN_PAGE_SIZE);
+    ring->evt_cons = 0;
+
+    ring->req_port = qemu_xen_evtchn_bind_unbound_port(ring->xeh,
+                                                       ring->backend_domid);
+    if (ring->req_port <= 0) {
+        xdf_error_limit(errp, ring->req_port ? -ring->req_port : EIO,
+                        "connector %u: cannot allocate an event channel",
+                        ring->index);
+        ring->req_port = 0;
+        goto fail;
+    }
+    ring->evt_port = qemu_xen_evtchn_bind_unbound_port(ring->xeh,
+                                                       ring->backend_domid);
+    if (ring->evt_port <= 0) {
+        xdf_error_limit(errp, ring->evt_port ? -ring->evt_port : EIO,
+                        "connector %u: cannot allocate an event channel",
+                        ring->index);
+        ring->evt_port = 0;
+        goto fail;
+    }
+    trace_xen_displfront_connector(ring->id, ring->index, ring->req_ref,
+                                   ring->req_port, ring->evt_ref,
+                                   ring->evt_port);
+    return true;
+
+fail:
+    xdf_ring_close(ring);
+    return false;
+}
+
+/* State ------------------------------------------------------------------ */
+
+/* How the guest's picture is fitted into a connector's buffers. */
+typedef enum XdfFitMode {
+    XDF_FIT_SCALE,              /* largest that fits, aspect kept, centred */
+    XDF_FIT_CENTER,             /* 1:1, centred */
+    XDF_FIT_CROP,               /* 1:1, top left */
+} XdfFitMode;
+
+static const char *const xdf_fit_names[] = {
+    [XDF_FIT_SCALE] = "scale",
+    [XDF_FIT_CENTER] = "center",
+    [XDF_FIT_CROP] = "crop",
+};
+
+/*
+ * Where the guest's picture lands in a buffer: the picture rectangle
+ * (dst_*) and, per buffer column and row in it, the guest's column and
+ * row shown there.  1:1 when the maps are the identity plus an offset.
+ */
+typedef struct XdfFit {
+    uint32_t src_w, src_h;      /* the guest's picture, 0: none */
+    uint32_t dst_x, dst_y, dst_w, dst_h;
+    bool one_to_one;            /* src = dst - dst_* + src_* */
+    uint32_t src_x, src_y;      /* 1:1: the first guest pixel shown */
+    uint32_t *xmap;             /* scaled: dst_w guest columns */
+    uint32_t *ymap;             /* scaled: dst_h guest rows */
+} XdfFit;
+
+typedef struct XdfConnector XdfConnector;
+
+/* A display buffer's life: shared, then DBUF_CREATE, then FB_ATTACH. */
+typedef enum XdfBufferState {
+    XDF_BUFFER_NONE,            /* nothing shared */
+    XDF_BUFFER_SHARED,          /* pages and directory granted */
+    XDF_BUFFER_CREATED,         /* DBUF_CREATE answered (and mapped) */
+    XDF_BUFFER_ATTACHED,        /* FB_ATTACH answered: it can be shown */
+} XdfBufferState;
+
+/* A display buffer and the framebuffer attached to it. */
+typedef struct XdfBuffer {
+    XdfConnector *c;            /* whose it is */
+    XdfBufferState state;
+    uint64_t dbuf_cookie;
+    uint64_t fb_cookie;
+    uint32_t width;
+    uint32_t height;
+    uint32_t stride;
+    uint32_t bpp;
+    uint32_t fourcc;
+    pixman_format_code_t format;
+
+    void *data;                 /* shared with the backend */
+    bool be_alloc;              /* data is the backend's, mapped by us */
+    uint32_t n_data;
+    uint32_t *data_refs;
+    void *dir;                  /* page directory */
+    uint32_t n_dir;
+    uint32_t *dir_refs;
+    pixman_image_t *image;      /* wraps data */
+
+    pixman_region32_t stale;    /* what differs from what it should show */
+} XdfBuffer;
+
+/* What a connector's display is doing. */
+typedef enum XdfDisplayState {
+    XDF_DISPLAY_OFF,            /* no buffers: not connected */
+    XDF_DISPLAY_CONFIGURING,    /* buffers being created and attached */
+    XDF_DISPLAY_ON,             /* SET_CONFIG answered: flipping */
+} XdfDisplayState;
+
+/* One connector: its transport, and the console it shows. */
+struct XdfConnector {
+    XenDisplFront *s;
+    unsigned int index;
+    uint32_t width;             /* from XenStore's "resolution" */
+    uint32_t height;
+    XdfRing ring;
+
+    /* the console: head (head + index) of the card */
+    QemuConsole *con;
+    DisplayChangeListener dcl;
+    bool dcl_registered;
+    DisplaySurface *surface;
+    XdfFit fit;                 /* the surface in the buffers */
+    pixman_region32_t damage;   /* since the last flip */
+
+    /* display */
+    XdfDisplayState display;
+    XdfRing *setup_ring;        /* DBUF and FB requests: connector 0's */
+    XdfBuffer buf[XDF_NR_BUFFERS];
+    int front;                  /* buffer shown, -1: none yet */
+    int flipping;               /* buffer being flipped to, -1: none */
+    int64_t last_flip_ms;
+    QEMUTimer *frame_timer;     /* gives up waiting for frame-done */
 
     /* GET_EDID's buffer, while the request is out */
     void *edid;
@@ -201,20 +620,11 @@ struct XenDisplFrontConnector {
     uint32_t *edid_dir;
     uint32_t edid_dir_ref;
 
-    /* display */
-    XdfDisplayState display;
-    XdfBuffer buf[XDF_NR_BUFFERS];
-    int front;                  /* buffer shown, -1: none yet */
-    int flipping;               /* buffer being flipped to, -1: none */
-    XdfFit fit;                 /* the surface in the buffers */
-    int64_t last_flip_ms;
-
     /* refresh: the connector's rate, backing off while nothing changes */
     uint32_t refresh_us;        /* the connector's frame period */
     uint32_t interval_ms;       /* its whole ms, or backed off */
     int64_t next_frame_us;      /* when the next refresh is due, 0: now */
     unsigned int quiet_ticks;
-    QEMUTimer *frame_timer;
 };
 
 struct XenDisplFront {
@@ -242,107 +652,892 @@ struct XenDisplFront {
     char **unique_ids;          /* from unique-id, NULL: <qdev id>-<n> */
     XdfFitMode fit_mode;
 
-    /* Xen side */
+    /* Xen handles */
     struct qemu_xs_handle *xsh;
     xenevtchn_handle *xeh;
     xengntshr_handle *xgs;
     xengnttab_handle *xgt;      /* maps backend-allocated buffers */
+
+    /* XenBus */
     char *fe_path;              /* .../device/vdispl/<dev-id> */
     char *be_path;              /* .../backend/vdispl/<fe>/<dev-id> */
     bool claimed;               /* our owner record is in fe_path */
     bool wrote_nodes;           /* we created both directories */
     uint64_t pid_start;         /* our process's start, in the record */
+    int lost_to_pid;            /* another owner found at release, or 0 */
     struct qemu_xs_watch *be_watch;
     enum xenbus_state state;
     enum xenbus_state be_state;
     unsigned int version;
     unsigned int fail_streak;   /* attempts that failed since one worked */
     bool attempting;            /* a connection attempt is under way */
-    bool connection_ok;         /* it got as far as a SET_CONFIG */
+    bool broken;                /* it ended in a failure */
     QEMUTimer *retry_timer;     /* reconnect after a backoff */
     QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
 
     /* connectors */
     unsigned int nr_connectors;
-    XenDisplFrontConnector *conn;
+    XdfConnector *conn;
     uint64_t next_cookie;
 
     Notifier exit_notifier;
     QLIST_ENTRY(XenDisplFront) next;
 };
 
-static QLIST_HEAD(, XenDisplFront) xen_displfronts =
-    QLIST_HEAD_INITIALIZER(xen_displfronts);
+static QLIST_HEAD(, XenDisplFront) xdf_devices =
+    QLIST_HEAD_INITIALIZER(xdf_devices);
 
-static const char *xen_displfront_id(XenDisplFront *s)
+static const char *xdf_id(XenDisplFront *s)
 {
     DeviceState *dev = DEVICE(s);
 
     return dev->id ? dev->id : TYPE_XEN_DISPLFRONT;
 }
 
-static const char *xdf_op_name(uint8_t op)
+/* Display: buffers -------------------------------------------------------- */
+
+static void xdf_buffer_free(XdfBuffer *b)
 {
-    switch (op) {
-    case XENDISPL_OP_DBUF_CREATE:
-        return "DBUF_CREATE";
-    case XENDISPL_OP_DBUF_DESTROY:
-        return "DBUF_DESTROY";
-    case XENDISPL_OP_FB_ATTACH:
-        return "FB_ATTACH";
-    case XENDISPL_OP_FB_DETACH:
-        return "FB_DETACH";
-    case XENDISPL_OP_SET_CONFIG:
-        return "SET_CONFIG";
-    case XENDISPL_OP_PG_FLIP:
-        return "PG_FLIP";
-    case XENDISPL_OP_GET_EDID:
-        return "GET_EDID";
-    default:
-        return "unknown";
+    XenDisplFront *s = b->c->s;
+    XdfConnector *c = b->c;
+
+    if (b->image) {
+        pixman_image_unref(b->image);
     }
+    if (b->data && b->be_alloc) {
+        qemu_xen_gnttab_unmap(s->xgt, b->data, b->data_refs, b->n_data);
+    } else if (b->data) {
+        qemu_xen_gntshr_unshare(s->xgs, b->data, b->n_data);
+    }
+    if (b->dir) {
+        qemu_xen_gntshr_unshare(s->xgs, b->dir, b->n_dir);
+    }
+    g_free(b->data_refs);
+    g_free(b->dir_refs);
+    pixman_region32_fini(&b->stale);
+    memset(b, 0, sizeof(*b));
+    b->c = c;
+    pixman_region32_init(&b->stale);
 }
-
-static void xdf_disconnect(XenDisplFront *s);
-static void xdf_display_start(XenDisplFrontConnector *c);
-static void xdf_set_config(XenDisplFrontConnector *c);
-static void xdf_display_stop(XenDisplFrontConnector *c);
-
-/* XenBus frontend ------------------------------------------------------ */
 
 /*
- * Set @errp for a failure with errno @err; when a limit was hit, the
- * message says which one to raise (one line: it reaches the log through
- * xdf_fail, which prints no hints).
+ * Share the page directory and, unless the backend allocates the
+ * buffer (be-alloc), the data pages.  Sized so that a backend copying
+ * height * 4 * ceil(width * bpp / 32) bytes never reads past the end.
  */
-static void G_GNUC_PRINTF(3, 4)
-xdf_error_limit(Error **errp, int err, const char *fmt, ...)
+static bool xdf_buffer_share(XdfBuffer *b, uint32_t width, uint32_t height,
+                             Error **errp)
 {
-    g_autofree char *msg = NULL;
-    const char *limit = "";
-    va_list ap;
+    XenDisplFront *s = b->c->s;
+    pixman_format_code_t format = PIXMAN_x8r8g8b8;
+    uint32_t bpp = PIXMAN_FORMAT_BPP(format);
+    uint64_t size = displif_buffer_size(width, height, bpp);
 
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (err == ENOSPC) {
-        limit = strstr(msg, "event channel") ?
-            " (the domain's event channel limit: xl.cfg max_event_channels)" :
-            " (the pages QEMU's domain may share: raise xen_gntalloc's "
-            "'limit' parameter, /sys/module/xen_gntalloc/parameters/limit)";
+    b->width = width;
+    b->height = height;
+    b->bpp = bpp;
+    b->format = format;
+    b->stride = displif_stride(width, bpp);
+    b->fourcc = XDF_DRM_FORMAT_XRGB8888;
+    b->n_data = displif_pages(size);
+    b->n_dir = displif_dir_pages(b->n_data);
+    b->data_refs = g_new0(uint32_t, b->n_data);
+    b->dir_refs = g_new0(uint32_t, b->n_dir);
+
+    b->be_alloc = s->be_alloc;
+    if (!b->be_alloc) {
+        /* writable: backends (displ_be) map buffers read-write */
+        b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
+                                              b->n_data, b->data_refs, true);
+        if (!b->data) {
+            xdf_error_limit(errp, errno, "cannot share %u pages for a %ux%u "
+                            "display buffer", b->n_data, width, height);
+            return false;
+        }
+        b->image = pixman_image_create_bits(format, width, height, b->data,
+                                            b->stride);
     }
-    error_setg(errp, "%s: %s%s", msg, strerror(err), limit);
+    /* writable: the backend fills in the refs when it allocates */
+    b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
+                                         b->dir_refs, true);
+    if (!b->dir) {
+        xdf_error_limit(errp, errno, "cannot share %u page-directory pages",
+                        b->n_dir);
+        return false;
+    }
+    displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs,
+                       b->be_alloc ? NULL : b->data_refs, b->n_data);
+    b->dbuf_cookie = ++s->next_cookie;
+    b->fb_cookie = ++s->next_cookie;
+    /* all of it is stale until first drawn */
+    pixman_region32_union_rect(&b->stale, &b->stale, 0, 0, width, height);
+    b->state = XDF_BUFFER_SHARED;
+    return true;
 }
 
-static void xdf_connectors_new(XenDisplFront *s)
+/*
+ * The backend allocated a buffer for us: take its grant references from
+ * the directory, check them and map the pages.
+ */
+static bool xdf_buffer_map_backend(XdfBuffer *b)
+{
+    XenDisplFront *s = b->c->s;
+
+    if (displif_pgdir_read(b->dir, b->n_dir, b->dir_refs, b->data_refs,
+                           b->n_data)) {
+        xdf_ring_fail(&b->c->ring, "backend left dbuf_cookie 0x%" PRIx64
+                      "'s page directory incomplete or broken (%u refs "
+                      "expected)", b->dbuf_cookie, b->n_data);
+        return false;
+    }
+    b->data = qemu_xen_gnttab_map_refs(s->xgt, b->n_data, s->backend_domid,
+                                       b->data_refs,
+                                       PROT_READ | PROT_WRITE);
+    if (!b->data) {
+        xdf_ring_fail(&b->c->ring, "cannot map the %u pages backend domain %"
+                      PRIu32 " granted for dbuf_cookie 0x%" PRIx64 ": %s",
+                      b->n_data, s->backend_domid, b->dbuf_cookie,
+                      strerror(errno));
+        return false;
+    }
+    b->image = pixman_image_create_bits(b->format, b->width, b->height,
+                                        b->data, b->stride);
+    return true;
+}
+
+/* Display: fitting the guest's picture ----------------------------------- */
+
+static void xdf_fit_free(XdfFit *f)
+{
+    g_free(f->xmap);
+    g_free(f->ymap);
+    memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Place a @src_w x @src_h picture in the connector (see the fit
+ * property): scale keeps the aspect ratio at the largest size that fits
+ * (W = cw and H = cw * sh / sw rounded down, or H = ch and W = ch * sw /
+ * sh, whichever fits), centred; buffer pixel d of the picture shows
+ * guest pixel (2 * d + 1) * s / (2 * D), nearest to its centre, so that
+ * an integer ratio repeats every pixel exactly.  center and crop are 1:1,
+ * centred or at the top left, cut to the connector.
+ */
+static void xdf_fit_compute(XdfConnector *c)
+{
+    XdfFit *f = &c->fit;
+    uint32_t sw = c->surface ? surface_width(c->surface) : 0;
+    uint32_t sh = c->surface ? surface_height(c->surface) : 0;
+    uint32_t cw = c->width, ch = c->height, i;
+
+    xdf_fit_free(f);
+    f->src_w = sw;
+    f->src_h = sh;
+    if (!sw || !sh) {
+        return;
+    }
+    if ((sw == cw && sh == ch) || c->s->fit_mode != XDF_FIT_SCALE) {
+        f->one_to_one = true;
+        f->dst_w = MIN(sw, cw);
+        f->dst_h = MIN(sh, ch);
+        if (c->s->fit_mode == XDF_FIT_CENTER) {
+            f->dst_x = (cw - f->dst_w) / 2;
+            f->dst_y = (ch - f->dst_h) / 2;
+            f->src_x = (sw - f->dst_w) / 2;
+            f->src_y = (sh - f->dst_h) / 2;
+        }
+    } else {
+        if ((uint64_t)cw * sh <= (uint64_t)ch * sw) {
+            f->dst_w = cw;
+            f->dst_h = MAX(1, (uint64_t)cw * sh / sw);
+        } else {
+            f->dst_w = MAX(1, (uint64_t)ch * sw / sh);
+            f->dst_h = ch;
+        }
+        f->dst_x = (cw - f->dst_w) / 2;
+        f->dst_y = (ch - f->dst_h) / 2;
+        f->xmap = g_new(uint32_t, f->dst_w);
+        f->ymap = g_new(uint32_t, f->dst_h);
+        for (i = 0; i < f->dst_w; i++) {
+            f->xmap[i] = (2 * (uint64_t)i + 1) * sw / (2 * (uint64_t)f->dst_w);
+        }
+        for (i = 0; i < f->dst_h; i++) {
+            f->ymap[i] = (2 * (uint64_t)i + 1) * sh / (2 * (uint64_t)f->dst_h);
+        }
+    }
+    trace_xen_displfront_fit(xdf_id(c->s), c->index, sw, sh,
+                             xdf_fit_names[c->s->fit_mode], f->dst_x,
+                             f->dst_y, f->dst_w, f->dst_h);
+}
+
+/*
+ * Guest columns [@a, @b) in buffer columns, for one axis of a scaled
+ * picture: a little wider than exact, which only repaints a few more.
+ */
+static void xdf_fit_span(uint32_t a, uint32_t b, uint32_t src, uint32_t dst,
+                         int32_t *da, int32_t *db)
+{
+    *da = MAX(0, (int64_t)a * dst / src - 1);
+    *db = MIN(dst, ((int64_t)b * dst + src - 1) / src + 1);
+}
+
+/* Guest damage @x, @y, @w, @h, as damage of the buffers. */
+static void xdf_fit_damage(XdfConnector *c, int x, int y, int w,
+                           int h)
+{
+    XdfFit *f = &c->fit;
+    int32_t x1 = MAX(x, 0), y1 = MAX(y, 0);
+    int32_t x2 = MIN(x + w, (int32_t)f->src_w);
+    int32_t y2 = MIN(y + h, (int32_t)f->src_h);
+    int32_t dx1, dx2, dy1, dy2;
+
+    if (x1 >= x2 || y1 >= y2) {
+        return;
+    }
+    if (f->one_to_one) {
+        dx1 = MAX(x1 - (int32_t)f->src_x, 0);
+        dy1 = MAX(y1 - (int32_t)f->src_y, 0);
+        dx2 = MIN(x2 - (int32_t)f->src_x, (int32_t)f->dst_w);
+        dy2 = MIN(y2 - (int32_t)f->src_y, (int32_t)f->dst_h);
+    } else {
+        xdf_fit_span(x1, x2, f->src_w, f->dst_w, &dx1, &dx2);
+        xdf_fit_span(y1, y2, f->src_h, f->dst_h, &dy1, &dy2);
+    }
+    if (dx1 >= dx2 || dy1 >= dy2) {
+        return;
+    }
+    pixman_region32_union_rect(&c->damage, &c->damage, f->dst_x + dx1,
+                               f->dst_y + dy1, dx2 - dx1, dy2 - dy1);
+    /*
+     * A guest that flushes many small rectangles must not make every
+     * union slower than the last: past a few, the bounding box will do.
+     */
+    if (pixman_region32_n_rects(&c->damage) > XDF_MAX_DAMAGE_RECTS) {
+        pixman_box32_t box = *pixman_region32_extents(&c->damage);
+
+        pixman_region32_reset(&c->damage, &box);
+    }
+}
+
+/* Paint @r of buffer @b: the guest's picture, black around it. */
+static void xdf_paint(XdfConnector *c, XdfBuffer *b,
+                      const pixman_box32_t *r)
+{
+    static const pixman_color_t black = { 0, 0, 0, 0xffff };
+    XdfFit *f = &c->fit;
+    pixman_region32_t border;
+    pixman_box32_t *boxes, p;
+    int n;
+    int32_t x, y;
+
+    pixman_region32_init_rect(&border, r->x1, r->y1, r->x2 - r->x1,
+                              r->y2 - r->y1);
+    if (f->src_w) {
+        pixman_region32_t pic;
+
+        pixman_region32_init_rect(&pic, f->dst_x, f->dst_y, f->dst_w,
+                                  f->dst_h);
+        pixman_region32_subtract(&border, &border, &pic);
+        pixman_region32_fini(&pic);
+    }
+    boxes = pixman_region32_rectangles(&border, &n);
+    if (n) {
+        pixman_image_fill_boxes(PIXMAN_OP_SRC, b->image, &black, n, boxes);
+    }
+    pixman_region32_fini(&border);
+
+    p.x1 = MAX(r->x1, (int32_t)f->dst_x);
+    p.y1 = MAX(r->y1, (int32_t)f->dst_y);
+    p.x2 = MIN(r->x2, (int32_t)(f->dst_x + f->dst_w));
+    p.y2 = MIN(r->y2, (int32_t)(f->dst_y + f->dst_h));
+    if (!f->src_w || p.x1 >= p.x2 || p.y1 >= p.y2) {
+        return;
+    }
+    if (f->one_to_one) {
+        /* the guest's mode is the connector's, or 1:1: pixman's copy */
+        pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image, NULL,
+                                 b->image,
+                                 p.x1 - f->dst_x + f->src_x,
+                                 p.y1 - f->dst_y + f->src_y, 0, 0,
+                                 p.x1, p.y1, p.x2 - p.x1, p.y2 - p.y1);
+        return;
+    }
+
+    /* scaled: guest rows in XRGB8888 (converted when they are not) */
+    {
+        pixman_format_code_t fmt = surface_format(c->surface);
+        bool direct = fmt == PIXMAN_x8r8g8b8 || fmt == PIXMAN_a8r8g8b8;
+        g_autofree uint32_t *conv = NULL;
+        pixman_image_t *row_img = NULL;
+        const uint8_t *src = surface_data(c->surface);
+        int stride = surface_stride(c->surface);
+
+        if (!direct) {
+            conv = g_new(uint32_t, f->src_w);
+            row_img = pixman_image_create_bits(PIXMAN_x8r8g8b8, f->src_w, 1,
+                                               conv, f->src_w * 4);
+        }
+        for (y = p.y1; y < p.y2; y++) {
+            uint32_t sy = f->ymap[y - f->dst_y];
+            const uint32_t *srow;
+            uint32_t *drow = (uint32_t *)((uint8_t *)b->data +
+                                          (size_t)y * b->stride);
+
+            if (direct) {
+                srow = (const uint32_t *)(src + (size_t)sy * stride);
+            } else {
+                pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image,
+                                         NULL, row_img, 0, sy, 0, 0, 0, 0,
+                                         f->src_w, 1);
+                srow = conv;
+            }
+            for (x = p.x1; x < p.x2; x++) {
+                drow[x] = srow[f->xmap[x - f->dst_x]];
+            }
+        }
+        if (row_img) {
+            pixman_image_unref(row_img);
+        }
+    }
+}
+
+/* Display: flips -------------------------------------------------------- */
+
+/* CPU time of this thread: a copy's cost, whatever else runs. */
+static int64_t xdf_thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) {
+        return 0;
+    }
+    return ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+}
+
+/* PG_FLIP is answered: now the frame-done event, or a timeout. */
+static void xdf_flipped(XdfRequest *r, int status)
+{
+    XdfConnector *c = r->opaque;
+
+    if (status == -ECANCELED || c->flipping < 0 ||
+        c->buf[c->flipping].fb_cookie != r->req.op.pg_flip.fb_cookie) {
+        return;
+    }
+    if (status) {
+        xdf_ring_fail(&c->ring, "backend refused PG_FLIP: status %d",
+                      status);
+        return;
+    }
+    /* wait for the frame-done event, or give up on it after a while */
+    timer_mod(c->frame_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              XDF_FRAME_DONE_TIMEOUT_MS);
+}
+
+/*
+ * Bring the back buffer up to date (only what is stale in it) and flip
+ * to it: at most one flip outstanding, about one a refresh.
+ */
+static void xdf_flip(XdfConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_page_flip_req flip = { 0 };
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    int64_t pixels = 0, copy_ns = 0;
+    pixman_region32_t *stale;
+    pixman_box32_t *rects;
+    int back, i, n;
+    XdfBuffer *b;
+
+    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0) {
+        return;
+    }
+    if (!pixman_region32_not_empty(&c->damage) && c->front >= 0) {
+        return;
+    }
+    /*
+     * A flip at each refresh, even one the timer ran a little early, but
+     * no more than 4/3 of the connector's rate however often damage or
+     * frame-done events come: the refresh timer comes back.
+     */
+    if (now - c->last_flip_ms < c->refresh_us * 3 / 4000) {
+        return;
+    }
+
+    /* this frame's damage is stale in every buffer */
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        pixman_region32_union(&c->buf[i].stale, &c->buf[i].stale,
+                              &c->damage);
+    }
+    pixman_region32_clear(&c->damage);
+
+    back = c->front == 0 ? 1 : 0;
+    b = &c->buf[back];
+    stale = &b->stale;
+    pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
+    rects = pixman_region32_rectangles(stale, &n);
+    /* what a frame costs, for tools/run-bench: the copy's CPU time */
+    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
+        copy_ns = xdf_thread_cpu_ns();
+    }
+    for (i = 0; i < n; i++) {
+        xdf_paint(c, b, &rects[i]);
+        pixels += (int64_t)(rects[i].x2 - rects[i].x1) *
+                  (rects[i].y2 - rects[i].y1);
+    }
+    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
+        copy_ns = xdf_thread_cpu_ns() - copy_ns;
+    }
+    trace_xen_displfront_flip(xdf_id(s), c->index, back, n,
+                              pixels, copy_ns);
+    pixman_region32_clear(stale);
+
+    c->flipping = back;
+    c->last_flip_ms = now;
+    flip.fb_cookie = b->fb_cookie;
+    xdf_ring_submit(&c->ring, XENDISPL_OP_PG_FLIP, &flip, sizeof(flip),
+                    xdf_flipped, c);
+}
+
+
+/* The backend showed the frame we flipped to (or gave up waiting). */
+static void xdf_frame_done(XdfConnector *c, bool timeout)
+{
+    trace_xen_displfront_frame_done(xdf_id(c->s), c->index, c->flipping,
+                                    timeout);
+    timer_del(c->frame_timer);
+    c->front = c->flipping;
+    c->flipping = -1;
+    /* damage that arrived during the flip goes out now */
+    xdf_flip(c);
+}
+
+static void xdf_frame_timeout(void *opaque)
+{
+    XdfConnector *c = opaque;
+
+    if (c->flipping >= 0) {
+        xdf_frame_done(c, true);
+    }
+}
+
+/* Is @cookie a framebuffer the backend may still show? */
+static bool xdf_fb_known(XdfConnector *c, uint64_t cookie)
 {
     unsigned int i;
 
-    s->conn = g_new0(XenDisplFrontConnector, s->nr_connectors);
-    for (i = 0; i < s->nr_connectors; i++) {
-        s->conn[i].s = s;
-        s->conn[i].index = i;
-        pixman_region32_init(&s->conn[i].damage);
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        if (c->buf[i].state == XDF_BUFFER_ATTACHED &&
+            c->buf[i].fb_cookie == cookie) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The ring's event callback: frame-done events. */
+static void xdf_display_event(void *opaque, const struct xendispl_evt *evt)
+{
+    XdfConnector *c = opaque;
+    uint64_t cookie = evt->op.pg_flip.fb_cookie;
+
+    if (evt->type != XENDISPL_EVT_PG_FLIP) {
+        trace_xen_displfront_event_unknown(xdf_id(c->s), c->index,
+                                           evt->type);
+        return;
+    }
+    trace_xen_displfront_event_flip(xdf_id(c->s), c->index, cookie);
+    if (!xdf_fb_known(c, cookie)) {
+        xdf_ring_fail(&c->ring, "frame-done event for fb_cookie 0x%" PRIx64
+                      ", which is no framebuffer of ours", cookie);
+        return;
+    }
+    if (c->flipping >= 0 && c->buf[c->flipping].fb_cookie == cookie) {
+        xdf_frame_done(c, false);
+    }
+}
+
+/* Display: life cycle ----------------------------------------------------- */
+
+/* SET_CONFIG is answered: the connector shows our buffers; flip. */
+static void xdf_config_set(XdfRequest *r, int status)
+{
+    XdfConnector *c = r->opaque;
+
+    if (status == -ECANCELED || c->display != XDF_DISPLAY_CONFIGURING ||
+        r->req.op.set_config.fb_cookie != c->buf[0].fb_cookie) {
+        return;
+    }
+    if (status) {
+        xdf_ring_fail(&c->ring, "backend refused SET_CONFIG for connector "
+                      "%u: status %d", c->index, status);
+        return;
+    }
+    c->display = XDF_DISPLAY_ON;
+    trace_xen_displfront_display_on(xdf_id(c->s), c->index, c->buf[0].width,
+                                    c->buf[0].height);
+    xdf_flip(c);
+}
+
+/* Show the connector's first framebuffer, as large as the connector. */
+static void xdf_set_config(XdfConnector *c)
+{
+    struct xendispl_set_config_req cfg = {
+        .fb_cookie = c->buf[0].fb_cookie,
+        .width = c->buf[0].width,
+        .height = c->buf[0].height,
+        .bpp = c->buf[0].bpp,
+    };
+
+    xdf_ring_submit(&c->ring, XENDISPL_OP_SET_CONFIG, &cfg, sizeof(cfg),
+                    xdf_config_set, c);
+}
+
+/*
+ * A buffer's set-up request is answered.  Both travel on connector 0's
+ * ring (c->setup_ring), whichever connector the buffer is for.
+ */
+static XdfBuffer *xdf_setup_answered(XdfRequest *r, int status,
+                                     XdfBufferState before, uint64_t cookie,
+                                     uint64_t cookie_sent)
+{
+    XdfBuffer *b = r->opaque;
+
+    if (status == -ECANCELED || b->state != before || cookie != cookie_sent) {
+        return NULL;
+    }
+    if (status) {
+        xdf_ring_fail(b->c->setup_ring, "backend refused %s for connector "
+                      "%u: status %d", xdf_op_name(r->req.operation),
+                      b->c->index, status);
+        return NULL;
+    }
+    return b;
+}
+
+static void xdf_dbuf_created(XdfRequest *r, int status)
+{
+    XdfBuffer *b = r->opaque;
+
+    b = xdf_setup_answered(r, status, XDF_BUFFER_SHARED, b->dbuf_cookie,
+                           r->req.op.dbuf_create.dbuf_cookie);
+    if (!b || (b->be_alloc && !xdf_buffer_map_backend(b))) {
+        return;
+    }
+    b->state = XDF_BUFFER_CREATED;
+}
+
+/* Once both buffers have their framebuffer: SET_CONFIG. */
+static void xdf_fb_attached(XdfRequest *r, int status)
+{
+    XdfBuffer *b = r->opaque;
+    XdfConnector *c = b->c;
+    int i;
+
+    b = xdf_setup_answered(r, status, XDF_BUFFER_CREATED, b->fb_cookie,
+                           r->req.op.fb_attach.fb_cookie);
+    if (!b) {
+        return;
+    }
+    b->state = XDF_BUFFER_ATTACHED;
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        if (c->buf[i].state != XDF_BUFFER_ATTACHED) {
+            return;
+        }
+    }
+    xdf_set_config(c);
+}
+
+/*
+ * Forget this connector's buffers: the backend drops them with the
+ * connection.
+ */
+static void xdf_display_stop(XdfConnector *c)
+{
+    int i;
+
+    timer_del(c->frame_timer);
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        xdf_buffer_free(&c->buf[i]);
+    }
+    c->display = XDF_DISPLAY_OFF;
+    c->front = c->flipping = -1;
+}
+
+/*
+ * The connector's two buffers, for the life of the connection: the
+ * connector's size in XRGB8888, whatever the guest does, so that grants
+ * are bounded by the connector and a mode change costs a repaint, not
+ * new buffers.  DBUF_CREATE and FB_ATTACH for each, then (once they are
+ * answered) SET_CONFIG.
+ */
+static void xdf_display_start(XdfConnector *c)
+{
+    Error *local_err = NULL;
+    int i;
+
+    xdf_display_stop(c);
+    c->display = XDF_DISPLAY_CONFIGURING;
+    for (i = 0; i < XDF_NR_BUFFERS; i++) {
+        XdfBuffer *b = &c->buf[i];
+        struct xendispl_dbuf_create_req dbuf = { 0 };
+        struct xendispl_fb_attach_req fb = { 0 };
+
+        if (!xdf_buffer_share(b, c->width, c->height, &local_err)) {
+            xdf_ring_fail(&c->ring, "%s", error_get_pretty(local_err));
+            error_free(local_err);
+            return;
+        }
+        dbuf.dbuf_cookie = b->dbuf_cookie;
+        dbuf.width = b->width;
+        dbuf.height = b->height;
+        dbuf.bpp = b->bpp;
+        dbuf.buffer_sz = b->n_data * XEN_PAGE_SIZE;
+        dbuf.flags = b->be_alloc ? XENDISPL_DBUF_FLG_REQ_ALLOC : 0;
+        dbuf.gref_directory = b->dir_refs[0];
+        dbuf.data_ofs = 0;
+        xdf_ring_submit(c->setup_ring, XENDISPL_OP_DBUF_CREATE, &dbuf,
+                        sizeof(dbuf), xdf_dbuf_created, b);
+        fb.dbuf_cookie = b->dbuf_cookie;
+        fb.fb_cookie = b->fb_cookie;
+        fb.width = b->width;
+        fb.height = b->height;
+        fb.pixel_format = b->fourcc;
+        xdf_ring_submit(c->setup_ring, XENDISPL_OP_FB_ATTACH, &fb, sizeof(fb),
+                        xdf_fb_attached, b);
+    }
+}
+
+/* Display: refresh and EDID ---------------------------------------------- */
+
+/*
+ * The console refresh of this connector at its full rate again: at the
+ * connector's refresh, at once (QEMU re-arms its timer when the
+ * interval gets shorter).
+ */
+static void xdf_refresh_now(XdfConnector *c)
+{
+    c->quiet_ticks = 0;
+    if (c->dcl_registered && c->interval_ms != c->refresh_us / 1000) {
+        c->interval_ms = c->refresh_us / 1000;
+        c->next_frame_us = 0;
+        trace_xen_displfront_refresh(xdf_id(c->s), c->index, c->interval_ms);
+        update_displaychangelistener(&c->dcl, c->interval_ms);
+    }
+}
+
+static void xdf_edid_free(XdfConnector *c)
+{
+    XenDisplFront *s = c->s;
+
+    if (c->edid) {
+        qemu_xen_gntshr_unshare(s->xgs, c->edid, ARRAY_SIZE(c->edid_refs));
+        c->edid = NULL;
+    }
+    if (c->edid_dir) {
+        qemu_xen_gntshr_unshare(s->xgs, c->edid_dir, 1);
+        c->edid_dir = NULL;
+    }
+}
+
+/*
+ * GET_EDID is answered: tell the card the preferred mode, as a monitor
+ * would, when the card can pass it to the guest, and refresh at the
+ * display's rate.  Backends that do not implement GET_EDID answer
+ * -EINVAL: the connector keeps its XenStore resolution then.
+ */
+static void xdf_edid_done(XdfRequest *r, int status)
+{
+    XdfConnector *c = r->opaque;
+    XenDisplFront *s = c->s;
+    uint32_t len = r->rsp.op.get_edid.edid_sz, w, h;
+    g_autofree uint8_t *edid = NULL;
+    QemuUIInfo info;
+
+    if (status == -ECANCELED) {
+        xdf_edid_free(c);
+        return;
+    }
+    /* one read of the shared page: the backend may change it meanwhile */
+    if (!status && len <= XENDISPL_EDID_MAX_SIZE) {
+        edid = g_memdup2(c->edid, len);
+    }
+    if (status) {
+        trace_xen_displfront_edid(xdf_id(s), c->index, status, 0, 0);
+    } else if (!edid || displif_edid_preferred(edid, len, &w, &h)) {
+        warn_report("xen-displfront '%s': connector %u: ignoring the "
+                    "backend's EDID (%u bytes): not a valid EDID",
+                    xdf_id(s), c->index, len);
+    } else {
+        uint32_t mhz;
+
+        /* a mode larger than the connector would only be shrunk again */
+        w = MIN(w, c->width);
+        h = MIN(h, c->height);
+        trace_xen_displfront_edid(xdf_id(s), c->index, 0, w, h);
+        if (!displif_edid_refresh_mhz(edid, len, &mhz)) {
+            /* the display's own rate, within 10 to 125 Hz */
+            c->refresh_us = MIN(MAX(1000000000ULL / mhz, 8000), 100000);
+            xdf_refresh_now(c);
+        }
+        if (dpy_ui_info_supported(c->con)) {
+            info = *dpy_get_ui_info(c->con);
+            info.width = w;
+            info.height = h;
+            dpy_set_ui_info(c->con, &info, false);
+        }
+    }
+    xdf_edid_free(c);
+}
+
+/* Ask for the backend's EDID (GET_EDID came with protocol version 2). */
+static void xdf_get_edid(XdfConnector *c)
+{
+    XenDisplFront *s = c->s;
+    struct xendispl_get_edid_req req = {
+        .buffer_sz = XENDISPL_EDID_MAX_SIZE,
+    };
+
+    if (s->version < 2 || !c->ring.sring || c->edid) {
+        return;
+    }
+    c->edid = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
+                                          ARRAY_SIZE(c->edid_refs),
+                                          c->edid_refs, true);
+    c->edid_dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
+                                              &c->edid_dir_ref, true);
+    if (!c->edid || !c->edid_dir) {
+        warn_report("xen-displfront '%s': connector %u: cannot share a "
+                    "buffer for the EDID: %s", xdf_id(s), c->index,
+                    strerror(errno));
+        xdf_edid_free(c);
+        return;
+    }
+    displif_pgdir_fill(c->edid_dir, 1, &c->edid_dir_ref, c->edid_refs,
+                       ARRAY_SIZE(c->edid_refs));
+    req.gref_directory = c->edid_dir_ref;
+    xdf_ring_submit(&c->ring, XENDISPL_OP_GET_EDID, &req, sizeof(req),
+                    xdf_edid_done, c);
+}
+
+/* Display: the console listener ------------------------------------------ */
+
+static void xdf_gfx_update(DisplayChangeListener *dcl, int x, int y, int w,
+                           int h)
+{
+    XdfConnector *c = container_of(dcl, XdfConnector, dcl);
+
+    xdf_fit_damage(c, x, y, w, h);
+    xdf_refresh_now(c);
+}
+
+/* A new surface (a mode change): fit it anew and repaint everything. */
+static void xdf_gfx_switch(DisplayChangeListener *dcl,
+                           DisplaySurface *surface)
+{
+    XdfConnector *c = container_of(dcl, XdfConnector, dcl);
+    XenDisplFront *s = c->s;
+
+    c->surface = surface;
+    if (surface) {
+        trace_xen_displfront_gfx_switch(xdf_id(s), c->index,
+                                        surface_width(surface),
+                                        surface_height(surface),
+                                        surface_bits_per_pixel(surface),
+                                        surface_format(surface));
+    }
+    xdf_fit_compute(c);
+    pixman_region32_union_rect(&c->damage, &c->damage, 0, 0, c->width,
+                               c->height);
+    xdf_refresh_now(c);
+}
+
+/*
+ * QEMU arms the console's refresh timer a whole number of ms after the
+ * refresh callbacks return, so a fixed interval runs slow by what each
+ * refresh costs and by the rounding (17 ms a frame where a 60 Hz
+ * connector has 16.7: 58 flips a second, not 60).  Aim each refresh at
+ * the connector's own frame times instead: the next is due one period
+ * after the last was due, unless we are a period late.
+ */
+static void xdf_refresh_pace(XdfConnector *c)
+{
+    int64_t now = qemu_clock_get_us(QEMU_CLOCK_REALTIME);
+    int64_t ms;
+
+    c->next_frame_us += c->refresh_us;
+    if (c->next_frame_us <= now || c->next_frame_us > now + c->refresh_us) {
+        c->next_frame_us = now + c->refresh_us;
+    }
+    /* the timer fires at now_ms + ms, now_ms rounded down */
+    ms = MAX(1, (c->next_frame_us + 500) / 1000 - now / 1000);
+    if (ms != c->dcl.update_interval) {
+        update_displaychangelistener(&c->dcl, ms);
+    }
+}
+
+/*
+ * The console's refresh: let the card report what changed, then flip.
+ * While nothing changes the refresh backs off, doubling up to once a
+ * second (as QEMU's VNC server does); any change brings the connector's
+ * rate back (xdf_refresh_now(), from the damage callbacks).
+ */
+static void xdf_refresh(DisplayChangeListener *dcl)
+{
+    XdfConnector *c = container_of(dcl, XdfConnector, dcl);
+    uint32_t interval;
+
+    graphic_hw_update(dcl->con);
+    xdf_flip(c);
+    if (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||
+        ++c->quiet_ticks < XDF_QUIET_TICKS) {
+        xdf_refresh_pace(c);
+        return;
+    }
+    interval = MIN(c->interval_ms * 2, XDF_IDLE_REFRESH_MS);
+    if (interval != c->interval_ms) {
+        c->interval_ms = interval;
+        trace_xen_displfront_refresh(xdf_id(c->s), c->index, interval);
+        update_displaychangelistener(dcl, interval);
+    }
+}
+
+static bool xdf_check_format(DisplayChangeListener *dcl,
+                             pixman_format_code_t format)
+{
+    return true;                /* pixman converts while copying */
+}
+
+static const DisplayChangeListenerOps xdf_dcl_ops = {
+    .dpy_name = TYPE_XEN_DISPLFRONT,
+    .dpy_refresh = xdf_refresh,
+    .dpy_gfx_update = xdf_gfx_update,
+    .dpy_gfx_switch = xdf_gfx_switch,
+    .dpy_gfx_check_format = xdf_check_format,
+};
+
+/* XenBus frontend -------------------------------------------------------- */
+
+/* The connectors, @n of them, with nothing shared yet. */
+static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
+{
+    unsigned int i, j;
+
+    s->nr_connectors = n;
+    s->conn = g_new0(XdfConnector, n);
+    for (i = 0; i < n; i++) {
+        XdfConnector *c = &s->conn[i];
+
+        c->s = s;
+        c->index = i;
+        c->width = s->width;
+        c->height = s->height;
+        c->setup_ring = &s->conn[0].ring;
+        c->front = c->flipping = -1;
+        pixman_region32_init(&c->damage);
+        for (j = 0; j < XDF_NR_BUFFERS; j++) {
+            c->buf[j].c = c;
+            pixman_region32_init(&c->buf[j].stale);
+        }
     }
 }
 
@@ -353,7 +1548,7 @@ static void xdf_set_state(XenDisplFront *s, enum xenbus_state state)
     if (s->state == state) {
         return;
     }
-    trace_xen_displfront_state(xen_displfront_id(s), xs_strstate(s->state),
+    trace_xen_displfront_state(xdf_id(s), xs_strstate(s->state),
                                xs_strstate(state));
     s->state = state;
     xs_node_printf(s->xsh, XBT_NULL, s->fe_path, "state", &local_err,
@@ -363,36 +1558,12 @@ static void xdf_set_state(XenDisplFront *s, enum xenbus_state state)
     }
 }
 
-/*
- * A backend that breaks the protocol costs its own connection, never
- * QEMU or the guest: say what happened and close.
- */
-static void G_GNUC_PRINTF(2, 3)
-xdf_fail(XenDisplFrontConnector *c, const char *fmt, ...)
-{
-    XenDisplFront *s = c->s;
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-
-    error_report("xen-displfront '%s': connector %u: %s; closing the "
-                 "connection to backend domain %" PRIu32,
-                 xen_displfront_id(s), c->index, msg, s->backend_domid);
-    /* a failure even if frames flowed: the next attempt waits longer */
-    s->connection_ok = false;
-    xdf_disconnect(s);
-    xdf_set_state(s, XenbusStateClosing);
-    xdf_set_state(s, XenbusStateClosed);
-}
-
 /* xs_node_printf(), skipped once an error is set: one check per batch. */
 static void G_GNUC_PRINTF(6, 7)
 xdf_xs_printf(struct qemu_xs_handle *h, xs_transaction_t t, const char *node,
               const char *key, Error **errp, const char *fmt, ...)
 {
+    ERRP_GUARD();
     va_list ap;
 
     if (*errp) {
@@ -466,6 +1637,7 @@ static void xdf_write_be_nodes(XenDisplFront *s, xs_transaction_t t,
 static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
                                Error **errp)
 {
+    ERRP_GUARD();
     struct qemu_xs_handle *h = s->xsh;
     Error *stale = NULL;
     unsigned int i;
@@ -498,7 +1670,7 @@ static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
                           s->unique_ids[i]);
         } else {
             xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp,
-                          "%s-%u", xen_displfront_id(s), i);
+                          "%s-%u", xdf_id(s), i);
         }
     }
     xdf_xs_printf(h, t, s->fe_path, "state", errp, "%u",
@@ -651,7 +1823,7 @@ static void xdf_claim_in(XenDisplFront *s, xs_transaction_t t, Error **errp)
     }
     s->dev_id = idx;
     xdf_set_paths(s);
-    trace_xen_displfront_claim(xen_displfront_id(s), s->dev_id,
+    trace_xen_displfront_claim(xdf_id(s), s->dev_id,
                                xdf_dir_kind_names[kind]);
 
     s->wrote_nodes = kind != XDF_DIR_TOOLSTACK;
@@ -675,37 +1847,52 @@ static void xdf_claim_in(XenDisplFront *s, xs_transaction_t t, Error **errp)
         xdf_xs_printf(h, t, s->fe_path, "owner/vm-uuid", errp, "%s", uuid);
     }
     xdf_xs_printf(h, t, s->fe_path, "owner/device", errp, "%s",
-                  xen_displfront_id(s));
+                  xdf_id(s));
     xdf_xs_printf(h, t, s->fe_path, "owner/nodes", errp, "%s",
                   s->wrote_nodes ? "device" : "toolstack");
 }
 
 /*
- * Let go of our device: the directories we wrote, or our record in a
- * toolstack's; nothing if the record is not ours any more.
+ * Is our owner record still in fe_path (read in transaction @t)?  If
+ * not, lost_to_pid says whose it is (-1: nobody's) for the caller to
+ * report once the transaction is over.
  */
-/* Is our owner record still in fe_path (read in transaction @t)? */
 static bool xdf_still_ours(XenDisplFront *s, xs_transaction_t t)
 {
     struct qemu_xs_handle *h = s->xsh;
     uint64_t start = 0;
     int pid = 0;
 
+    s->lost_to_pid = 0;
     if (xs_node_scanf(h, t, s->fe_path, "owner/pid", NULL, "%d", &pid) != 1 ||
         xs_node_scanf(h, t, s->fe_path, "owner/pid-start", NULL,
                       "%" SCNu64, &start) != 1 ||
         pid != getpid() || start != s->pid_start) {
-        warn_report("xen-displfront '%s': %s is no longer ours (owner pid "
-                    "%d): leaving it", xen_displfront_id(s), s->fe_path,
-                    pid);
+        s->lost_to_pid = pid ? pid : -1;
         return false;
     }
     return true;
 }
 
+/* After a transaction that found our record gone: say so, once. */
+static void xdf_report_lost(XenDisplFront *s)
+{
+    if (s->lost_to_pid) {
+        warn_report("xen-displfront '%s': %s is no longer ours (owner pid "
+                    "%d): leaving it", xdf_id(s), s->fe_path,
+                    MAX(s->lost_to_pid, 0));
+        s->lost_to_pid = 0;
+    }
+}
+
+/*
+ * Let go of our device: the directories we wrote, or our record in a
+ * toolstack's; nothing if the record is not ours any more.
+ */
 static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
                            Error **errp)
 {
+    ERRP_GUARD();
     struct qemu_xs_handle *h = s->xsh;
 
     if (!xdf_still_ours(s, t)) {
@@ -752,6 +1939,7 @@ static void xdf_release(XenDisplFront *s)
                             &local_err)) {
         error_report_err(local_err);
     }
+    xdf_report_lost(s);
     s->claimed = false;
     s->wrote_nodes = false;
 }
@@ -762,7 +1950,7 @@ static void xdf_release(XenDisplFront *s)
  */
 static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
 {
-    unsigned int i, n = 0, be_alloc;
+    unsigned int i, n = 0, count = 0, be_alloc;
     g_autofree char *be = NULL;
     char **dirs;
 
@@ -780,32 +1968,29 @@ static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
     }
 
     dirs = qemu_xen_xs_directory(s->xsh, XBT_NULL, s->fe_path, &n);
-    s->nr_connectors = 0;
     for (i = 0; dirs && i < n; i++) {
         unsigned int idx;
 
-        if (!qemu_strtoui(dirs[i], NULL, 10, &idx) &&
-            idx + 1 > s->nr_connectors) {
-            s->nr_connectors = idx + 1;
+        if (!qemu_strtoui(dirs[i], NULL, 10, &idx) && idx + 1 > count) {
+            count = idx + 1;
         }
     }
     free(dirs);
-    if (!s->nr_connectors) {
+    if (!count) {
         error_setg(errp, "%s has no connector (0/resolution)", s->fe_path);
         return false;
     }
-
-    if (s->nr_connectors > XDF_MAX_CONNECTORS) {
+    if (count > XDF_MAX_CONNECTORS) {
         error_setg(errp, "%s has %u connectors; at most %d are supported",
-                   s->fe_path, s->nr_connectors, XDF_MAX_CONNECTORS);
+                   s->fe_path, count, XDF_MAX_CONNECTORS);
         return false;
     }
-    xdf_connectors_new(s);
+    xdf_connectors_new(s, count);
     for (i = 0; i < s->nr_connectors; i++) {
         g_autofree char *res = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
                                             "%s/%u/%s", s->fe_path, i,
                                             XENDISPL_FIELD_RESOLUTION);
-        XenDisplFrontConnector *c = &s->conn[i];
+        XdfConnector *c = &s->conn[i];
 
         if (!res || displif_parse_resolution(res, &c->width, &c->height)) {
             error_setg(errp, "%s/%u/%s is '%s', not a resolution WxH with "
@@ -817,453 +2002,6 @@ static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
     }
     return true;
 }
-
-/* Transport ------------------------------------------------------------- */
-
-static void xdf_request_timeout(void *opaque)
-{
-    XenDisplFrontConnector *c = opaque;
-    XdfRequest *r = c->in_flight;
-
-    xdf_fail(c, "request %s (id %u) got no response in %d ms",
-             xdf_op_name(r->req.operation), r->req.id,
-             c->s->req_timeout_ms);
-}
-
-static void xdf_kick(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    struct xendispl_req *slot;
-    XdfRequest *r;
-    int notify;
-
-    if (c->in_flight || QSIMPLEQ_EMPTY(&c->queue) || !c->sring) {
-        return;
-    }
-    r = QSIMPLEQ_FIRST(&c->queue);
-    QSIMPLEQ_REMOVE_HEAD(&c->queue, next);
-    r->req.id = c->next_id++;
-    c->in_flight = r;
-
-    slot = RING_GET_REQUEST(&c->ring, c->ring.req_prod_pvt);
-    memcpy(slot, &r->req, sizeof(*slot));
-    c->ring.req_prod_pvt++;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->ring, notify);
-    trace_xen_displfront_request(xen_displfront_id(s), c->index, r->req.id,
-                                 xdf_op_name(r->req.operation));
-    timer_mod(c->req_timer,
-              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + s->req_timeout_ms);
-    /* always notify: the backend may not have set rsp_event yet */
-    (void)notify;
-    qemu_xen_evtchn_notify(s->xeh, c->req_port);
-}
-
-static void xdf_submit(XenDisplFrontConnector *c, uint8_t op,
-                       const void *body, size_t len, XdfRequestDone *done,
-                       void *opaque)
-{
-    XdfRequest *r = g_new0(XdfRequest, 1);
-
-    r->req.operation = op;
-    assert(len <= sizeof(r->req.op));
-    memcpy(&r->req.op, body, len);
-    r->done = done;
-    r->opaque = opaque;
-    QSIMPLEQ_INSERT_TAIL(&c->queue, r, next);
-    xdf_kick(c);
-}
-
-/* Take the responses on the ring; how many there were. */
-static unsigned int xdf_handle_responses(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    struct xendispl_resp rsp;
-    unsigned int taken = 0;
-    XdfRequest *r;
-    int ret;
-
-    do {
-        while ((ret = displif_front_get_response(&c->ring, &rsp)) > 0) {
-            taken++;
-            r = c->in_flight;
-            if (!r || rsp.id != r->req.id ||
-                rsp.operation != r->req.operation) {
-                xdf_fail(c, "response id %u operation 0x%x answers no "
-                         "outstanding request", rsp.id, rsp.operation);
-                return taken;
-            }
-            trace_xen_displfront_response(xen_displfront_id(s), c->index,
-                                          rsp.id, xdf_op_name(rsp.operation),
-                                          rsp.status);
-            timer_del(c->req_timer);
-            c->in_flight = NULL;
-            r->rsp = rsp;
-            if (r->done) {
-                r->done(c, r, rsp.status);
-            }
-            g_free(r);
-            if (!c->sring) {
-                return taken;   /* the callback disconnected */
-            }
-        }
-        if (ret < 0) {
-            xdf_fail(c, "backend set rsp_prod to %u with %u requests sent "
-                     "and %u answered", c->ring.sring->rsp_prod,
-                     c->ring.req_prod_pvt, c->ring.rsp_cons);
-            return taken;
-        }
-    } while (displif_front_final_check(&c->ring));
-    xdf_kick(c);
-    return taken;
-}
-
-/* Is @cookie a framebuffer the backend may still show? */
-static bool xdf_fb_known(XenDisplFrontConnector *c, uint64_t cookie)
-{
-    unsigned int i;
-
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        if (c->buf[i].created && c->buf[i].fb_cookie == cookie) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout);
-
-/* Take the events on the event page; how many there were. */
-static unsigned int xdf_handle_events(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    struct xendispl_evt evt;
-    unsigned int taken = 0;
-    uint32_t prod;
-
-    /* one batch: a backend that keeps adding events cannot hold us here */
-    if (displif_front_event_prod(c->evt_page, c->evt_cons, &prod)) {
-        xdf_fail(c, "backend set in_prod to %u with %u events taken: more "
-                 "than the %zu the event ring holds", prod, c->evt_cons,
-                 (size_t)XENDISPL_IN_RING_LEN);
-        return 1;
-    }
-    while (c->evt_cons != prod) {
-        taken++;
-        displif_front_take_event(c->evt_page, &c->evt_cons, &evt);
-        if (evt.type != XENDISPL_EVT_PG_FLIP) {
-            trace_xen_displfront_event_unknown(xen_displfront_id(s),
-                                               c->index, evt.type);
-            continue;
-        }
-        trace_xen_displfront_event_flip(xen_displfront_id(s), c->index,
-                                        evt.op.pg_flip.fb_cookie);
-        if (!xdf_fb_known(c, evt.op.pg_flip.fb_cookie)) {
-            xdf_fail(c, "frame-done event for fb_cookie 0x%" PRIx64
-                     ", which is no framebuffer of ours",
-                     (uint64_t)evt.op.pg_flip.fb_cookie);
-            return taken;
-        }
-        if (c->flipping >= 0 &&
-            c->buf[c->flipping].fb_cookie == evt.op.pg_flip.fb_cookie) {
-            xdf_frame_done(c, false);
-        }
-        if (!c->evt_page) {
-            return taken;       /* disconnected meanwhile */
-        }
-    }
-    return taken;
-}
-
-/*
- * The masked period of a flood is over: take what is there, then let
- * notifications in again.
- */
-static void xdf_flood_poll(void *opaque)
-{
-    XenDisplFrontConnector *c = opaque;
-    XenDisplFront *s = c->s;
-    int port = c->masked_port;
-
-    c->masked_port = 0;
-    c->idle_kicks = 0;
-    if (!c->sring) {
-        return;
-    }
-    xdf_handle_responses(c);
-    if (c->sring) {
-        xdf_handle_events(c);
-    }
-    if (c->sring && port) {
-        qemu_xen_evtchn_unmask(s->xeh, port);
-    }
-}
-
-/*
- * A notification: take what it announces.  A backend that notifies
- * without putting anything on the ring or the event page must not keep
- * QEMU's main loop busy: after XDF_FLOOD_KICKS such notifications in a
- * row the port stays masked for a while (10 ms, doubling up to 1 s while
- * the flood lasts) and is polled then.
- */
-static void xdf_evtchn_handler(void *opaque)
-{
-    XenDisplFront *s = opaque;
-    XenDisplFrontConnector *c = NULL;
-    unsigned int i, taken = 0;
-    int port;
-
-    port = qemu_xen_evtchn_pending(s->xeh);
-    if (port <= 0) {
-        return;
-    }
-    for (i = 0; i < s->nr_connectors && s->conn && !c; i++) {
-        if (s->conn[i].sring && (port == s->conn[i].req_port ||
-                                 port == s->conn[i].evt_port)) {
-            c = &s->conn[i];
-        }
-    }
-    if (!c) {
-        qemu_xen_evtchn_unmask(s->xeh, port);
-        return;
-    }
-    taken = port == c->req_port ? xdf_handle_responses(c) :
-                                  xdf_handle_events(c);
-    if (!c->sring) {
-        return;                 /* disconnected: the port is gone */
-    }
-    if (taken) {
-        c->idle_kicks = 0;
-        c->flood_ms = XDF_FLOOD_POLL_MS;
-    } else if (++c->idle_kicks >= XDF_FLOOD_KICKS && !c->masked_port) {
-        trace_xen_displfront_flood(xen_displfront_id(s), c->index, port,
-                                   c->flood_ms);
-        c->masked_port = port;
-        timer_mod(c->poll_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  c->flood_ms);
-        c->flood_ms = MIN(c->flood_ms * 2, XDF_FLOOD_POLL_MAX_MS);
-        return;                 /* left masked until the poll */
-    }
-    qemu_xen_evtchn_unmask(s->xeh, port);
-}
-
-/* Drop every request: none owns anything but itself. */
-static void xdf_request_free_queue(XenDisplFrontConnector *c)
-{
-    XdfRequest *r;
-
-    while ((r = QSIMPLEQ_FIRST(&c->queue))) {
-        QSIMPLEQ_REMOVE_HEAD(&c->queue, next);
-        g_free(r);
-    }
-    g_free(c->in_flight);
-    c->in_flight = NULL;
-}
-
-static void xdf_edid_free(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-
-    if (c->edid) {
-        qemu_xen_gntshr_unshare(s->xgs, c->edid, ARRAY_SIZE(c->edid_refs));
-        c->edid = NULL;
-    }
-    if (c->edid_dir) {
-        qemu_xen_gntshr_unshare(s->xgs, c->edid_dir, 1);
-        c->edid_dir = NULL;
-    }
-}
-
-/*
- * The console refresh of this connector at its full rate again: at the
- * connector's refresh, at once (QEMU re-arms its timer when the
- * interval gets shorter).
- */
-static void xdf_refresh_now(XenDisplFrontConnector *c)
-{
-    c->quiet_ticks = 0;
-    if (c->dcl_registered && c->interval_ms != c->refresh_us / 1000) {
-        c->interval_ms = c->refresh_us / 1000;
-        c->next_frame_us = 0;
-        trace_xen_displfront_refresh(xen_displfront_id(c->s), c->index,
-                                     c->interval_ms);
-        update_displaychangelistener(&c->dcl, c->interval_ms);
-    }
-}
-
-/*
- * The backend's EDID (protocol version 2): tell the card the preferred
- * mode, as a monitor would, when the card can pass it to the guest.
- * Backends that do not implement GET_EDID answer -EINVAL: the connector
- * keeps its XenStore resolution then.
- */
-static void xdf_edid_done(XenDisplFrontConnector *c, XdfRequest *r,
-                          int status)
-{
-    XenDisplFront *s = c->s;
-    uint32_t len = r->rsp.op.get_edid.edid_sz, w, h;
-    g_autofree uint8_t *edid = NULL;
-    QemuUIInfo info;
-
-    /* one read of the shared page: the backend may change it meanwhile */
-    if (!status && len <= XENDISPL_EDID_MAX_SIZE) {
-        edid = g_memdup2(c->edid, len);
-    }
-    if (status) {
-        trace_xen_displfront_edid(xen_displfront_id(s), c->index, status, 0,
-                                  0);
-    } else if (!edid || displif_edid_preferred(edid, len, &w, &h)) {
-        warn_report("xen-displfront '%s': connector %u: ignoring the "
-                    "backend's EDID (%u bytes): not a valid EDID",
-                    xen_displfront_id(s), c->index, len);
-    } else {
-        uint32_t mhz;
-
-        /* a mode larger than the connector would only be shrunk again */
-        w = MIN(w, c->width);
-        h = MIN(h, c->height);
-        trace_xen_displfront_edid(xen_displfront_id(s), c->index, 0, w, h);
-        if (!displif_edid_refresh_mhz(edid, len, &mhz)) {
-            /* the display's own rate, within 10 to 125 Hz */
-            c->refresh_us = MIN(MAX(1000000000ULL / mhz, 8000), 100000);
-            xdf_refresh_now(c);
-        }
-        if (dpy_ui_info_supported(c->con)) {
-            info = *dpy_get_ui_info(c->con);
-            info.width = w;
-            info.height = h;
-            dpy_set_ui_info(c->con, &info, false);
-        }
-    }
-    xdf_edid_free(c);
-}
-
-static void xdf_get_edid(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    struct xendispl_get_edid_req req = {
-        .buffer_sz = XENDISPL_EDID_MAX_SIZE,
-    };
-
-    if (s->version < 2 || !c->sring || c->edid) {
-        return;                 /* GET_EDID came with version 2 */
-    }
-    c->edid = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
-                                          ARRAY_SIZE(c->edid_refs),
-                                          c->edid_refs, true);
-    c->edid_dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
-                                              &c->edid_dir_ref, true);
-    if (!c->edid || !c->edid_dir) {
-        warn_report("xen-displfront '%s': connector %u: cannot share a "
-                    "buffer for the EDID: %s", xen_displfront_id(s),
-                    c->index, strerror(errno));
-        xdf_edid_free(c);
-        return;
-    }
-    displif_pgdir_fill(c->edid_dir, 1, &c->edid_dir_ref, c->edid_refs,
-                       ARRAY_SIZE(c->edid_refs));
-    req.gref_directory = c->edid_dir_ref;
-    xdf_submit(c, XENDISPL_OP_GET_EDID, &req, sizeof(req), xdf_edid_done,
-               NULL);
-}
-
-static void xdf_connector_free(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-
-    xdf_display_stop(c);
-    xdf_edid_free(c);
-    xdf_request_free_queue(c);
-    if (c->req_timer) {
-        timer_free(c->req_timer);
-        c->req_timer = NULL;
-    }
-    if (c->frame_timer) {
-        timer_free(c->frame_timer);
-        c->frame_timer = NULL;
-    }
-    if (c->poll_timer) {
-        timer_free(c->poll_timer);
-        c->poll_timer = NULL;
-    }
-    c->masked_port = 0;
-    if (c->req_port > 0) {
-        qemu_xen_evtchn_unbind(s->xeh, c->req_port);
-    }
-    if (c->evt_port > 0) {
-        qemu_xen_evtchn_unbind(s->xeh, c->evt_port);
-    }
-    c->req_port = c->evt_port = 0;
-    if (c->sring) {
-        qemu_xen_gntshr_unshare(s->xgs, c->sring, 1);
-        c->sring = NULL;
-    }
-    if (c->evt_page) {
-        qemu_xen_gntshr_unshare(s->xgs, c->evt_page, 1);
-        c->evt_page = NULL;
-    }
-}
-
-static void xdf_frame_timeout(void *opaque);
-
-static bool xdf_connector_alloc(XenDisplFrontConnector *c, Error **errp)
-{
-    XenDisplFront *s = c->s;
-    int i;
-
-    c->sring = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
-                                           &c->req_ref, true);
-    if (!c->sring) {
-        xdf_error_limit(errp, errno, "connector %u: cannot share the "
-                        "request ring", c->index);
-        return false;
-    }
-    SHARED_RING_INIT(c->sring);
-    FRONT_RING_INIT(&c->ring, c->sring, XEN_PAGE_SIZE);
-
-    c->evt_page = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
-                                              &c->evt_ref, true);
-    if (!c->evt_page) {
-        xdf_error_limit(errp, errno, "connector %u: cannot share the "
-                        "event page", c->index);
-        return false;
-    }
-    memset(c->evt_page, 0, XEN_PAGE_SIZE);
-    c->evt_cons = 0;
-
-    c->req_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
-                                                    s->backend_domid);
-    if (c->req_port <= 0) {
-        xdf_error_limit(errp, c->req_port ? -c->req_port : EIO,
-                        "connector %u: cannot allocate an event channel",
-                        c->index);
-        c->req_port = 0;
-        return false;
-    }
-    c->evt_port = qemu_xen_evtchn_bind_unbound_port(s->xeh,
-                                                    s->backend_domid);
-    if (c->evt_port <= 0) {
-        xdf_error_limit(errp, c->evt_port ? -c->evt_port : EIO,
-                        "connector %u: cannot allocate an event channel",
-                        c->index);
-        c->evt_port = 0;
-        return false;
-    }
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        pixman_region32_init(&c->buf[i].stale);
-    }
-    c->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_request_timeout, c);
-    c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout, c);
-    c->poll_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_flood_poll, c);
-    c->idle_kicks = 0;
-    c->flood_ms = XDF_FLOOD_POLL_MS;
-    c->next_id = 0;
-    c->front = c->flipping = -1;
-    trace_xen_displfront_connector(xen_displfront_id(s), c->index,
-                                   c->req_ref, c->req_port, c->evt_ref,
-                                   c->evt_port);
-    return true;
-}
-
 /* Pick the highest version both ends speak; the backend may not say. */
 static void xdf_negotiate_version(XenDisplFront *s)
 {
@@ -1292,31 +2030,95 @@ static void xdf_publish_in(XenDisplFront *s, xs_transaction_t t,
     unsigned int i;
 
     for (i = 0; i < s->nr_connectors; i++) {
-        XenDisplFrontConnector *c = &s->conn[i];
+        XdfConnector *c = &s->conn[i];
         g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
 
         xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_RING_REF, errp,
-                      "%" PRIu32, c->req_ref);
+                      "%" PRIu32, c->ring.req_ref);
         xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_CHANNEL, errp,
-                      "%d", c->req_port);
+                      "%d", c->ring.req_port);
         xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_RING_REF, errp,
-                      "%" PRIu32, c->evt_ref);
+                      "%" PRIu32, c->ring.evt_ref);
         xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_CHANNEL, errp,
-                      "%d", c->evt_port);
+                      "%d", c->ring.evt_port);
     }
     xdf_xs_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_FE_VERSION, errp,
                   "%u", s->version);
 }
 
-/* Backend is waiting for us: allocate and publish the transport. */
+/*
+ * Drop the connection: close every ring (outstanding requests complete
+ * with -ECANCELED) and forget every buffer.  One that ended in a failure,
+ * or before any connector's SET_CONFIG was answered -- refused, broken,
+ * or closed by the backend -- counts as failed: the next attempt waits
+ * longer, so that no fault, ours or the backend's, makes a busy loop.
+ */
+static void xdf_disconnect(XenDisplFront *s)
+{
+    bool worked = false;
+    unsigned int i;
+
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        worked = worked || s->conn[i].display == XDF_DISPLAY_ON;
+    }
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        xdf_ring_close(&s->conn[i].ring);
+        xdf_display_stop(&s->conn[i]);
+        xdf_edid_free(&s->conn[i]);
+    }
+    if (worked) {
+        s->fail_streak = 0;
+    }
+    if (s->attempting && (!worked || s->broken)) {
+        s->fail_streak = MIN(s->fail_streak + 1, 16);
+    }
+    s->attempting = false;
+    s->broken = false;
+}
+
+/*
+ * The rings' failure callback.  A backend that breaks the protocol costs
+ * its own connection, never QEMU or the guest: say what happened and
+ * close.
+ */
+static void xdf_connection_failed(void *opaque, const char *msg)
+{
+    XdfConnector *c = opaque;
+    XenDisplFront *s = c->s;
+
+    error_report("xen-displfront '%s': connector %u: %s; closing the "
+                 "connection to backend domain %" PRIu32,
+                 xdf_id(s), c->index, msg, s->backend_domid);
+    /* a failure even if frames flowed: the next attempt waits longer */
+    s->broken = true;
+    xdf_disconnect(s);
+    xdf_set_state(s, XenbusStateClosing);
+    xdf_set_state(s, XenbusStateClosed);
+}
+
+static const XdfRingOps xdf_ring_ops = {
+    .event = xdf_display_event,
+    .fail = xdf_connection_failed,
+};
+
+/* The backend is waiting for us: open and publish every ring. */
 static bool xdf_connect(XenDisplFront *s, Error **errp)
 {
     unsigned int i;
 
     xdf_negotiate_version(s);
     for (i = 0; i < s->nr_connectors; i++) {
-        QSIMPLEQ_INIT(&s->conn[i].queue);
-        if (!xdf_connector_alloc(&s->conn[i], errp)) {
+        XdfConnector *c = &s->conn[i];
+
+        c->ring.ops = &xdf_ring_ops;
+        c->ring.opaque = c;
+        c->ring.id = xdf_id(s);
+        c->ring.index = i;
+        c->ring.xeh = s->xeh;
+        c->ring.xgs = s->xgs;
+        c->ring.backend_domid = s->backend_domid;
+        c->ring.timeout_ms = s->req_timeout_ms;
+        if (!xdf_ring_open(&c->ring, errp)) {
             return false;
         }
     }
@@ -1324,22 +2126,25 @@ static bool xdf_connect(XenDisplFront *s, Error **errp)
 }
 
 /*
- * Drop the connection.  One that ended before any connector's SET_CONFIG
- * was answered -- refused, broken, or closed by the backend -- counts as
- * failed: the next attempt waits longer, so that no fault, ours or the
- * backend's, makes a busy loop.
+ * A port was notified: the connector whose ring has it takes what it
+ * announces.
  */
-static void xdf_disconnect(XenDisplFront *s)
+static void xdf_evtchn_handler(void *opaque)
 {
+    XenDisplFront *s = opaque;
+    int port = qemu_xen_evtchn_pending(s->xeh);
     unsigned int i;
 
+    if (port <= 0) {
+        return;
+    }
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
-        xdf_connector_free(&s->conn[i]);
+        if (xdf_ring_has_port(&s->conn[i].ring, port)) {
+            xdf_ring_notified(&s->conn[i].ring, port);
+            return;
+        }
     }
-    if (s->attempting && !s->connection_ok) {
-        s->fail_streak = MIN(s->fail_streak + 1, 16);
-    }
-    s->attempting = false;
+    qemu_xen_evtchn_unmask(s->xeh, port);
 }
 
 /* Call xdf_retry() after the backoff the failures so far earn. */
@@ -1348,7 +2153,7 @@ static void xdf_schedule_retry(XenDisplFront *s)
     /* 100 ms after the first failure, doubling up to 6.4 s */
     uint32_t ms = XDF_RETRY_MS << MIN(s->fail_streak - 1, 6);
 
-    trace_xen_displfront_retry(xen_displfront_id(s), s->fail_streak, ms);
+    trace_xen_displfront_retry(xdf_id(s), s->fail_streak, ms);
     timer_mod(s->retry_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
 }
 
@@ -1372,10 +2177,10 @@ static void xdf_initialise(XenDisplFront *s)
     Error *local_err = NULL;
 
     s->attempting = true;
-    s->connection_ok = false;
+    s->broken = false;
     if (!xdf_connect(s, &local_err)) {
         error_prepend(&local_err, "xen-displfront '%s': ",
-                      xen_displfront_id(s));
+                      xdf_id(s));
         error_report_err(local_err);
         xdf_disconnect(s);
         /* the backend stays in InitWait: try again after a while */
@@ -1395,7 +2200,7 @@ static void xdf_backend_changed(void *opaque, const char *path)
     if (be == s->be_state) {
         return;
     }
-    trace_xen_displfront_backend_state(xen_displfront_id(s),
+    trace_xen_displfront_backend_state(xdf_id(s),
                                        xs_strstate(s->be_state),
                                        xs_strstate(be));
     s->be_state = be;
@@ -1466,14 +2271,14 @@ static void xdf_recreate_backend(void *opaque)
     if (s->be_state != XenbusStateClosed || !s->wrote_nodes) {
         return;
     }
-    trace_xen_displfront_recreate(xen_displfront_id(s), s->be_path,
+    trace_xen_displfront_recreate(xdf_id(s), s->be_path,
                                   XDF_BE_RECREATE_MS);
     if (!xdf_xs_transaction(s, xdf_recreate_be_in,
                             "recreate the backend directory", &local_err)) {
-        error_prepend(&local_err, "xen-displfront '%s': ",
-                      xen_displfront_id(s));
+        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(s));
         error_report_err(local_err);
     }
+    xdf_report_lost(s);
 }
 
 /* The backoff after a lost connection is over: take InitWait now. */
@@ -1486,670 +2291,19 @@ static void xdf_retry(void *opaque)
         xdf_initialise(s);
     }
 }
-
-/* Display --------------------------------------------------------------- */
-
-static void xdf_buffer_free(XenDisplFront *s, XdfBuffer *b)
-{
-    if (b->image) {
-        pixman_image_unref(b->image);
-    }
-    if (b->data && b->be_alloc) {
-        qemu_xen_gnttab_unmap(s->xgt, b->data, b->data_refs, b->n_data);
-    } else if (b->data) {
-        qemu_xen_gntshr_unshare(s->xgs, b->data, b->n_data);
-    }
-    if (b->dir) {
-        qemu_xen_gntshr_unshare(s->xgs, b->dir, b->n_dir);
-    }
-    g_free(b->data_refs);
-    g_free(b->dir_refs);
-    pixman_region32_fini(&b->stale);
-    memset(b, 0, sizeof(*b));
-    pixman_region32_init(&b->stale);
-}
+/* QOM device ------------------------------------------------------------- */
 
 /*
- * Share the page directory and, unless the backend allocates the
- * buffer (be-alloc), the data pages.  Sized so that a backend copying
- * height * 4 * ceil(width * bpp / 32) bytes never reads past the end.
+ * The console connector @index follows: head (head + @index) of the
+ * card whose qdev id is @display, or, when no card is named, the first
+ * graphic console.  The lookup is QEMU's; the messages name the card's
+ * type and say what to do.
  */
-static bool xdf_buffer_alloc(XenDisplFront *s, XdfBuffer *b, uint32_t width,
-                             uint32_t height, Error **errp)
-{
-    pixman_format_code_t format = PIXMAN_x8r8g8b8;
-    uint32_t bpp = PIXMAN_FORMAT_BPP(format);
-    uint64_t size = displif_buffer_size(width, height, bpp);
-
-    b->width = width;
-    b->height = height;
-    b->bpp = bpp;
-    b->format = format;
-    b->stride = displif_stride(width, bpp);
-    b->fourcc = XDF_DRM_FORMAT_XRGB8888;
-    b->n_data = displif_pages(size);
-    b->n_dir = displif_dir_pages(b->n_data);
-    b->data_refs = g_new0(uint32_t, b->n_data);
-    b->dir_refs = g_new0(uint32_t, b->n_dir);
-
-    b->be_alloc = s->be_alloc;
-    if (!b->be_alloc) {
-        /* writable: backends (displ_be) map buffers read-write */
-        b->data = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid,
-                                              b->n_data, b->data_refs, true);
-        if (!b->data) {
-            xdf_error_limit(errp, errno, "cannot share %u pages for a %ux%u "
-                            "display buffer", b->n_data, width, height);
-            return false;
-        }
-        b->image = pixman_image_create_bits(format, width, height, b->data,
-                                            b->stride);
-    }
-    /* writable: the backend fills in the refs when it allocates */
-    b->dir = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, b->n_dir,
-                                         b->dir_refs, true);
-    if (!b->dir) {
-        xdf_error_limit(errp, errno, "cannot share %u page-directory pages",
-                        b->n_dir);
-        return false;
-    }
-    displif_pgdir_fill(b->dir, b->n_dir, b->dir_refs,
-                       b->be_alloc ? NULL : b->data_refs, b->n_data);
-    b->dbuf_cookie = ++s->next_cookie;
-    b->fb_cookie = ++s->next_cookie;
-    return true;
-}
-
-static void xdf_flip(XenDisplFrontConnector *c);
-
-/*
- * The backend allocated a buffer for us: take its grant references from
- * the directory, check them and map the pages.
- */
-static bool xdf_buffer_map_backend(XenDisplFrontConnector *c, XdfBuffer *b)
-{
-    XenDisplFront *s = c->s;
-
-    if (displif_pgdir_read(b->dir, b->n_dir, b->dir_refs, b->data_refs,
-                           b->n_data)) {
-        xdf_fail(c, "backend left dbuf_cookie 0x%" PRIx64 "'s page "
-                 "directory incomplete or broken (%u refs expected)",
-                 b->dbuf_cookie, b->n_data);
-        return false;
-    }
-    b->data = qemu_xen_gnttab_map_refs(s->xgt, b->n_data, s->backend_domid,
-                                       b->data_refs,
-                                       PROT_READ | PROT_WRITE);
-    if (!b->data) {
-        xdf_fail(c, "cannot map the %u pages backend domain %" PRIu32
-                 " granted for dbuf_cookie 0x%" PRIx64 ": %s", b->n_data,
-                 s->backend_domid, b->dbuf_cookie, strerror(errno));
-        return false;
-    }
-    b->image = pixman_image_create_bits(b->format, b->width, b->height,
-                                        b->data, b->stride);
-    return true;
-}
-
-/*
- * A set-up request is answered.  DBUF and FB requests travel on
- * connector 0's ring (@ring) on behalf of the connector in r->opaque.
- */
-static void xdf_config_done(XenDisplFrontConnector *ring, XdfRequest *r,
-                            int status)
-{
-    XenDisplFrontConnector *c = r->opaque ? r->opaque : ring;
-    XenDisplFront *s = c->s;
-    XdfBuffer *b = NULL;
-    int i;
-
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        if ((r->req.operation == XENDISPL_OP_DBUF_CREATE &&
-             c->buf[i].dbuf_cookie == r->req.op.dbuf_create.dbuf_cookie) ||
-            (r->req.operation == XENDISPL_OP_FB_ATTACH &&
-             c->buf[i].fb_cookie == r->req.op.fb_attach.fb_cookie)) {
-            b = &c->buf[i];
-        }
-    }
-    if (r->req.operation == XENDISPL_OP_SET_CONFIG ?
-        r->req.op.set_config.fb_cookie != c->buf[0].fb_cookie : !b) {
-        return;                 /* answers a connection since closed */
-    }
-    if (status) {
-        xdf_fail(ring, "backend refused %s for connector %u: status %d",
-                 xdf_op_name(r->req.operation), c->index, status);
-        return;
-    }
-    if (r->req.operation == XENDISPL_OP_DBUF_CREATE && b->be_alloc &&
-        !xdf_buffer_map_backend(c, b)) {
-        return;
-    }
-    if (r->req.operation == XENDISPL_OP_FB_ATTACH) {
-        bool all = true;
-
-        b->created = true;
-        for (i = 0; i < XDF_NR_BUFFERS; i++) {
-            all = all && c->buf[i].created;
-        }
-        if (all) {
-            xdf_set_config(c);
-        }
-    }
-    if (r->req.operation == XENDISPL_OP_SET_CONFIG) {
-        s->fail_streak = 0;     /* this connection works */
-        s->connection_ok = true;
-        c->display = XDF_DISPLAY_ON;
-        trace_xen_displfront_display_on(xen_displfront_id(s), c->index,
-                                        c->buf[0].width, c->buf[0].height);
-        xdf_flip(c);
-    }
-}
-
-/* Show the connector's first framebuffer, as large as the connector. */
-static void xdf_set_config(XenDisplFrontConnector *c)
-{
-    struct xendispl_set_config_req cfg = {
-        .fb_cookie = c->buf[0].fb_cookie,
-        .width = c->buf[0].width,
-        .height = c->buf[0].height,
-        .bpp = c->buf[0].bpp,
-    };
-
-    xdf_submit(c, XENDISPL_OP_SET_CONFIG, &cfg, sizeof(cfg),
-               xdf_config_done, NULL);
-}
-
-/*
- * The connector's two buffers, for the life of the connection: the
- * connector's size in XRGB8888, whatever the guest does, so that grants
- * are bounded by the connector and a mode change costs a repaint, not
- * new buffers.  Then (once they are there) SET_CONFIG.
- */
-static void xdf_display_start(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    XenDisplFrontConnector *c0 = &s->conn[0];
-    Error *local_err = NULL;
-    int i;
-
-    if (s->state != XenbusStateConnected) {
-        return;
-    }
-    xdf_display_stop(c);
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        XdfBuffer *b = &c->buf[i];
-        struct xendispl_dbuf_create_req dbuf = { 0 };
-        struct xendispl_fb_attach_req fb = { 0 };
-
-        if (!xdf_buffer_alloc(s, b, c->width, c->height, &local_err)) {
-            xdf_fail(c, "%s", error_get_pretty(local_err));
-            error_free(local_err);
-            return;
-        }
-        /* all of it is stale until first drawn */
-        pixman_region32_union_rect(&b->stale, &b->stale, 0, 0, b->width,
-                                   b->height);
-        dbuf.dbuf_cookie = b->dbuf_cookie;
-        dbuf.width = b->width;
-        dbuf.height = b->height;
-        dbuf.bpp = b->bpp;
-        dbuf.buffer_sz = b->n_data * XEN_PAGE_SIZE;
-        dbuf.flags = b->be_alloc ? XENDISPL_DBUF_FLG_REQ_ALLOC : 0;
-        dbuf.gref_directory = b->dir_refs[0];
-        dbuf.data_ofs = 0;
-        /* DBUF and FB requests go on connector 0's ring */
-        xdf_submit(c0, XENDISPL_OP_DBUF_CREATE, &dbuf, sizeof(dbuf),
-                   xdf_config_done, c);
-        fb.dbuf_cookie = b->dbuf_cookie;
-        fb.fb_cookie = b->fb_cookie;
-        fb.width = b->width;
-        fb.height = b->height;
-        fb.pixel_format = b->fourcc;
-        xdf_submit(c0, XENDISPL_OP_FB_ATTACH, &fb, sizeof(fb),
-                   xdf_config_done, c);
-    }
-    c->display = XDF_DISPLAY_CONFIGURING;
-}
-
-/*
- * Forget this connector's buffers: the backend drops them with the
- * connection.
- */
-static void xdf_display_stop(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    int i;
-
-    if (c->frame_timer) {
-        timer_del(c->frame_timer);
-    }
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        xdf_buffer_free(s, &c->buf[i]);
-    }
-    c->display = XDF_DISPLAY_OFF;
-    c->front = c->flipping = -1;
-}
-
-static void xdf_flip_done(XenDisplFrontConnector *c, XdfRequest *r,
-                          int status)
-{
-    if (c->flipping < 0 ||
-        c->buf[c->flipping].fb_cookie != r->req.op.pg_flip.fb_cookie) {
-        return;                 /* answers a connection since closed */
-    }
-    if (status) {
-        xdf_fail(c, "backend refused PG_FLIP: status %d", status);
-        return;
-    }
-    /* wait for the frame-done event, or give up on it after a while */
-    timer_mod(c->frame_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              XDF_FRAME_DONE_TIMEOUT_MS);
-}
-
-static void xdf_frame_done(XenDisplFrontConnector *c, bool timeout)
-{
-    trace_xen_displfront_frame_done(xen_displfront_id(c->s), c->index,
-                                    c->flipping, timeout);
-    timer_del(c->frame_timer);
-    c->front = c->flipping;
-    c->flipping = -1;
-    /* damage that arrived during the flip goes out now */
-    xdf_flip(c);
-}
-
-static void xdf_frame_timeout(void *opaque)
-{
-    XenDisplFrontConnector *c = opaque;
-
-    if (c->flipping >= 0) {
-        xdf_frame_done(c, true);
-    }
-}
-
-/* Fit ------------------------------------------------------------------ */
-
-static void xdf_fit_free(XdfFit *f)
-{
-    g_free(f->xmap);
-    g_free(f->ymap);
-    memset(f, 0, sizeof(*f));
-}
-
-/*
- * Place a @src_w x @src_h picture in the connector (see the fit
- * property): scale keeps the aspect ratio at the largest size that fits
- * (W = cw and H = cw * sh / sw rounded down, or H = ch and W = ch * sw /
- * sh, whichever fits), centred; buffer pixel d of the picture shows
- * guest pixel (2 * d + 1) * s / (2 * D), nearest to its centre, so that
- * an integer ratio repeats every pixel exactly.  center and crop are 1:1,
- * centred or at the top left, cut to the connector.
- */
-static void xdf_fit_compute(XenDisplFrontConnector *c)
-{
-    XdfFit *f = &c->fit;
-    uint32_t sw = c->surface ? surface_width(c->surface) : 0;
-    uint32_t sh = c->surface ? surface_height(c->surface) : 0;
-    uint32_t cw = c->width, ch = c->height, i;
-
-    xdf_fit_free(f);
-    f->src_w = sw;
-    f->src_h = sh;
-    if (!sw || !sh) {
-        return;
-    }
-    if ((sw == cw && sh == ch) || c->s->fit_mode != XDF_FIT_SCALE) {
-        f->one_to_one = true;
-        f->dst_w = MIN(sw, cw);
-        f->dst_h = MIN(sh, ch);
-        if (c->s->fit_mode == XDF_FIT_CENTER) {
-            f->dst_x = (cw - f->dst_w) / 2;
-            f->dst_y = (ch - f->dst_h) / 2;
-            f->src_x = (sw - f->dst_w) / 2;
-            f->src_y = (sh - f->dst_h) / 2;
-        }
-    } else {
-        if ((uint64_t)cw * sh <= (uint64_t)ch * sw) {
-            f->dst_w = cw;
-            f->dst_h = MAX(1, (uint64_t)cw * sh / sw);
-        } else {
-            f->dst_w = MAX(1, (uint64_t)ch * sw / sh);
-            f->dst_h = ch;
-        }
-        f->dst_x = (cw - f->dst_w) / 2;
-        f->dst_y = (ch - f->dst_h) / 2;
-        f->xmap = g_new(uint32_t, f->dst_w);
-        f->ymap = g_new(uint32_t, f->dst_h);
-        for (i = 0; i < f->dst_w; i++) {
-            f->xmap[i] = (2 * (uint64_t)i + 1) * sw / (2 * (uint64_t)f->dst_w);
-        }
-        for (i = 0; i < f->dst_h; i++) {
-            f->ymap[i] = (2 * (uint64_t)i + 1) * sh / (2 * (uint64_t)f->dst_h);
-        }
-    }
-    trace_xen_displfront_fit(xen_displfront_id(c->s), c->index, sw, sh,
-                             xdf_fit_names[c->s->fit_mode], f->dst_x,
-                             f->dst_y, f->dst_w, f->dst_h);
-}
-
-/*
- * Guest columns [@a, @b) in buffer columns, for one axis of a scaled
- * picture: a little wider than exact, which only repaints a few more.
- */
-static void xdf_fit_span(uint32_t a, uint32_t b, uint32_t src, uint32_t dst,
-                         int32_t *da, int32_t *db)
-{
-    *da = MAX(0, (int64_t)a * dst / src - 1);
-    *db = MIN(dst, ((int64_t)b * dst + src - 1) / src + 1);
-}
-
-/* Guest damage @x, @y, @w, @h, as damage of the buffers. */
-static void xdf_fit_damage(XenDisplFrontConnector *c, int x, int y, int w,
-                           int h)
-{
-    XdfFit *f = &c->fit;
-    int32_t x1 = MAX(x, 0), y1 = MAX(y, 0);
-    int32_t x2 = MIN(x + w, (int32_t)f->src_w);
-    int32_t y2 = MIN(y + h, (int32_t)f->src_h);
-    int32_t dx1, dx2, dy1, dy2;
-
-    if (x1 >= x2 || y1 >= y2) {
-        return;
-    }
-    if (f->one_to_one) {
-        dx1 = MAX(x1 - (int32_t)f->src_x, 0);
-        dy1 = MAX(y1 - (int32_t)f->src_y, 0);
-        dx2 = MIN(x2 - (int32_t)f->src_x, (int32_t)f->dst_w);
-        dy2 = MIN(y2 - (int32_t)f->src_y, (int32_t)f->dst_h);
-    } else {
-        xdf_fit_span(x1, x2, f->src_w, f->dst_w, &dx1, &dx2);
-        xdf_fit_span(y1, y2, f->src_h, f->dst_h, &dy1, &dy2);
-    }
-    if (dx1 >= dx2 || dy1 >= dy2) {
-        return;
-    }
-    pixman_region32_union_rect(&c->damage, &c->damage, f->dst_x + dx1,
-                               f->dst_y + dy1, dx2 - dx1, dy2 - dy1);
-    /*
-     * A guest that flushes many small rectangles must not make every
-     * union slower than the last: past a few, the bounding box will do.
-     */
-    if (pixman_region32_n_rects(&c->damage) > XDF_MAX_DAMAGE_RECTS) {
-        pixman_box32_t box = *pixman_region32_extents(&c->damage);
-
-        pixman_region32_reset(&c->damage, &box);
-    }
-}
-
-/* Paint @r of buffer @b: the guest's picture, black around it. */
-static void xdf_paint(XenDisplFrontConnector *c, XdfBuffer *b,
-                      const pixman_box32_t *r)
-{
-    static const pixman_color_t black = { 0, 0, 0, 0xffff };
-    XdfFit *f = &c->fit;
-    pixman_region32_t border;
-    pixman_box32_t *boxes, p;
-    int n;
-    int32_t x, y;
-
-    pixman_region32_init_rect(&border, r->x1, r->y1, r->x2 - r->x1,
-                              r->y2 - r->y1);
-    if (f->src_w) {
-        pixman_region32_t pic;
-
-        pixman_region32_init_rect(&pic, f->dst_x, f->dst_y, f->dst_w,
-                                  f->dst_h);
-        pixman_region32_subtract(&border, &border, &pic);
-        pixman_region32_fini(&pic);
-    }
-    boxes = pixman_region32_rectangles(&border, &n);
-    if (n) {
-        pixman_image_fill_boxes(PIXMAN_OP_SRC, b->image, &black, n, boxes);
-    }
-    pixman_region32_fini(&border);
-
-    p.x1 = MAX(r->x1, (int32_t)f->dst_x);
-    p.y1 = MAX(r->y1, (int32_t)f->dst_y);
-    p.x2 = MIN(r->x2, (int32_t)(f->dst_x + f->dst_w));
-    p.y2 = MIN(r->y2, (int32_t)(f->dst_y + f->dst_h));
-    if (!f->src_w || p.x1 >= p.x2 || p.y1 >= p.y2) {
-        return;
-    }
-    if (f->one_to_one) {
-        /* the guest's mode is the connector's, or 1:1: pixman's copy */
-        pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image, NULL,
-                                 b->image,
-                                 p.x1 - f->dst_x + f->src_x,
-                                 p.y1 - f->dst_y + f->src_y, 0, 0,
-                                 p.x1, p.y1, p.x2 - p.x1, p.y2 - p.y1);
-        return;
-    }
-
-    /* scaled: guest rows in XRGB8888 (converted when they are not) */
-    {
-        pixman_format_code_t fmt = surface_format(c->surface);
-        bool direct = fmt == PIXMAN_x8r8g8b8 || fmt == PIXMAN_a8r8g8b8;
-        g_autofree uint32_t *conv = NULL;
-        pixman_image_t *row_img = NULL;
-        const uint8_t *src = surface_data(c->surface);
-        int stride = surface_stride(c->surface);
-
-        if (!direct) {
-            conv = g_new(uint32_t, f->src_w);
-            row_img = pixman_image_create_bits(PIXMAN_x8r8g8b8, f->src_w, 1,
-                                               conv, f->src_w * 4);
-        }
-        for (y = p.y1; y < p.y2; y++) {
-            uint32_t sy = f->ymap[y - f->dst_y];
-            const uint32_t *srow;
-            uint32_t *drow = (uint32_t *)((uint8_t *)b->data +
-                                          (size_t)y * b->stride);
-
-            if (direct) {
-                srow = (const uint32_t *)(src + (size_t)sy * stride);
-            } else {
-                pixman_image_composite32(PIXMAN_OP_SRC, c->surface->image,
-                                         NULL, row_img, 0, sy, 0, 0, 0, 0,
-                                         f->src_w, 1);
-                srow = conv;
-            }
-            for (x = p.x1; x < p.x2; x++) {
-                drow[x] = srow[f->xmap[x - f->dst_x]];
-            }
-        }
-        if (row_img) {
-            pixman_image_unref(row_img);
-        }
-    }
-}
-
-/* Flips ---------------------------------------------------------------- */
-
-/* CPU time of this thread: a copy's cost, whatever else runs. */
-static int64_t xdf_thread_cpu_ns(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) {
-        return 0;
-    }
-    return ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
-}
-
-/*
- * Bring the back buffer up to date (only what is stale in it) and flip
- * to it: at most one flip outstanding, about one a refresh.
- */
-static void xdf_flip(XenDisplFrontConnector *c)
-{
-    XenDisplFront *s = c->s;
-    struct xendispl_page_flip_req flip = { 0 };
-    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
-    int64_t pixels = 0, copy_ns = 0;
-    pixman_region32_t *stale;
-    pixman_box32_t *rects;
-    int back, i, n;
-    XdfBuffer *b;
-
-    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0) {
-        return;
-    }
-    if (!pixman_region32_not_empty(&c->damage) && c->front >= 0) {
-        return;
-    }
-    /*
-     * A flip at each refresh, even one the timer ran a little early, but
-     * no more than 4/3 of the connector's rate however often damage or
-     * frame-done events come: the refresh timer comes back.
-     */
-    if (now - c->last_flip_ms < c->refresh_us * 3 / 4000) {
-        return;
-    }
-
-    /* this frame's damage is stale in every buffer */
-    for (i = 0; i < XDF_NR_BUFFERS; i++) {
-        pixman_region32_union(&c->buf[i].stale, &c->buf[i].stale,
-                              &c->damage);
-    }
-    pixman_region32_clear(&c->damage);
-
-    back = c->front == 0 ? 1 : 0;
-    b = &c->buf[back];
-    stale = &b->stale;
-    pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
-    rects = pixman_region32_rectangles(stale, &n);
-    /* what a frame costs, for tools/run-bench: the copy's CPU time */
-    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
-        copy_ns = xdf_thread_cpu_ns();
-    }
-    for (i = 0; i < n; i++) {
-        xdf_paint(c, b, &rects[i]);
-        pixels += (int64_t)(rects[i].x2 - rects[i].x1) *
-                  (rects[i].y2 - rects[i].y1);
-    }
-    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
-        copy_ns = xdf_thread_cpu_ns() - copy_ns;
-    }
-    trace_xen_displfront_flip(xen_displfront_id(s), c->index, back, n,
-                              pixels, copy_ns);
-    pixman_region32_clear(stale);
-
-    c->flipping = back;
-    c->last_flip_ms = now;
-    flip.fb_cookie = b->fb_cookie;
-    xdf_submit(c, XENDISPL_OP_PG_FLIP, &flip, sizeof(flip), xdf_flip_done,
-               NULL);
-}
-
-static void xen_displfront_gfx_update(DisplayChangeListener *dcl,
-                                      int x, int y, int w, int h)
-{
-    XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
-                                             dcl);
-
-    xdf_fit_damage(c, x, y, w, h);
-    xdf_refresh_now(c);
-}
-
-/* A new surface (a mode change): fit it anew and repaint everything. */
-static void xen_displfront_gfx_switch(DisplayChangeListener *dcl,
-                                      DisplaySurface *surface)
-{
-    XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
-                                             dcl);
-    XenDisplFront *s = c->s;
-
-    c->surface = surface;
-    if (surface) {
-        trace_xen_displfront_gfx_switch(xen_displfront_id(s), c->index,
-                                        surface_width(surface),
-                                        surface_height(surface),
-                                        surface_bits_per_pixel(surface),
-                                        surface_format(surface));
-    }
-    xdf_fit_compute(c);
-    pixman_region32_union_rect(&c->damage, &c->damage, 0, 0, c->width,
-                               c->height);
-    xdf_refresh_now(c);
-}
-
-/*
- * QEMU arms the console's refresh timer a whole number of ms after the
- * refresh callbacks return, so a fixed interval runs slow by what each
- * refresh costs and by the rounding (17 ms a frame where a 60 Hz
- * connector has 16.7: 58 flips a second, not 60).  Aim each refresh at
- * the connector's own frame times instead: the next is due one period
- * after the last was due, unless we are a period late.
- */
-static void xdf_refresh_pace(XenDisplFrontConnector *c)
-{
-    int64_t now = qemu_clock_get_us(QEMU_CLOCK_REALTIME);
-    int64_t ms;
-
-    c->next_frame_us += c->refresh_us;
-    if (c->next_frame_us <= now || c->next_frame_us > now + c->refresh_us) {
-        c->next_frame_us = now + c->refresh_us;
-    }
-    /* the timer fires at now_ms + ms, now_ms rounded down */
-    ms = MAX(1, (c->next_frame_us + 500) / 1000 - now / 1000);
-    if (ms != c->dcl.update_interval) {
-        update_displaychangelistener(&c->dcl, ms);
-    }
-}
-
-/*
- * The console's refresh: let the card report what changed, then flip.
- * While nothing changes the refresh backs off, doubling up to once a
- * second (as QEMU's VNC server does); any change brings the connector's
- * rate back (xdf_refresh_now(), from the damage callbacks).
- */
-static void xen_displfront_refresh(DisplayChangeListener *dcl)
-{
-    XenDisplFrontConnector *c = container_of(dcl, XenDisplFrontConnector,
-                                             dcl);
-    uint32_t interval;
-
-    graphic_hw_update(dcl->con);
-    if (c->s->state == XenbusStateConnected) {
-        xdf_flip(c);
-    }
-    if (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||
-        ++c->quiet_ticks < XDF_QUIET_TICKS) {
-        xdf_refresh_pace(c);
-        return;
-    }
-    interval = MIN(c->interval_ms * 2, XDF_IDLE_REFRESH_MS);
-    if (interval != c->interval_ms) {
-        c->interval_ms = interval;
-        trace_xen_displfront_refresh(xen_displfront_id(c->s), c->index,
-                                     interval);
-        update_displaychangelistener(dcl, interval);
-    }
-}
-
-static bool xen_displfront_check_format(DisplayChangeListener *dcl,
-                                        pixman_format_code_t format)
-{
-    return true;                /* pixman converts while copying */
-}
-
-static const DisplayChangeListenerOps xen_displfront_dcl_ops = {
-    .dpy_name = TYPE_XEN_DISPLFRONT,
-    .dpy_refresh = xen_displfront_refresh,
-    .dpy_gfx_update = xen_displfront_gfx_update,
-    .dpy_gfx_switch = xen_displfront_gfx_switch,
-    .dpy_gfx_check_format = xen_displfront_check_format,
-};
-
-/*
- * Find the console connector @index follows: head (head + @index) of
- * the card whose qdev id is @display, or, when no card is named, the
- * first graphic console.
- */
-static QemuConsole *xen_displfront_find_console(XenDisplFront *s,
-                                                unsigned int index,
-                                                Error **errp)
+static QemuConsole *xdf_find_console(XenDisplFront *s, unsigned int index,
+                                     Error **errp)
 {
     uint32_t head = s->head + index;
+    Error *local_err = NULL;
     QemuConsole *con;
     DeviceState *card;
     int i;
@@ -2176,246 +2330,36 @@ static QemuConsole *xen_displfront_find_console(XenDisplFront *s,
         return NULL;
     }
 
-    card = qdev_find_recursive(sysbus_get_default(), s->display);
-    if (!card) {
+    con = qemu_console_lookup_by_device_name(s->display, head, &local_err);
+    if (con && qemu_console_is_graphic(con)) {
+        return con;
+    }
+    if (local_err &&
+        error_get_class(local_err) == ERROR_CLASS_DEVICE_NOT_FOUND) {
+        error_free(local_err);
         error_setg(errp, "display '%s': no device with that id", s->display);
         error_append_hint(errp, "A card given with -device must come before "
                           "xen-displfront on the command line.\n");
         return NULL;
     }
-    con = qemu_console_lookup_by_device(card, head);
-    if (!con || !qemu_console_is_graphic(con)) {
-        if (index) {
-            error_setg(errp, "connector %u: display '%s' (%s) has no "
-                       "graphic console at head %" PRIu32, index, s->display,
-                       object_get_typename(OBJECT(card)), head);
-        } else {
-            error_setg(errp, "display '%s' (%s) has no graphic console at "
-                       "head %" PRIu32, s->display,
-                       object_get_typename(OBJECT(card)), head);
-        }
-        return NULL;
-    }
-    return con;
-}
-
-/* Follow each connector's console; one device per console. */
-static bool xen_displfront_bind_consoles(XenDisplFront *s, Error **errp)
-{
-    XenDisplFront *other;
-    unsigned int i, j;
-
-    for (i = 0; i < s->nr_connectors; i++) {
-        XenDisplFrontConnector *c = &s->conn[i];
-
-        c->con = xen_displfront_find_console(s, i, errp);
-        if (!c->con) {
-            return false;
-        }
-        QLIST_FOREACH(other, &xen_displfronts, next) {
-            for (j = 0; j < other->nr_connectors; j++) {
-                if (other->conn[j].con == c->con) {
-                    error_setg(errp, "console %d is already followed by "
-                               "xen-displfront '%s'",
-                               qemu_console_get_index(c->con),
-                               xen_displfront_id(other));
-                    return false;
-                }
-            }
-        }
-    }
-    for (i = 0; i < s->nr_connectors; i++) {
-        XenDisplFrontConnector *c = &s->conn[i];
-
-        c->dcl.ops = &xen_displfront_dcl_ops;
-        c->dcl.con = c->con;
-        c->refresh_us = XDF_REFRESH_US;
-        c->interval_ms = c->refresh_us / 1000;
-        c->dcl.update_interval = c->interval_ms;
-        register_displaychangelistener(&c->dcl);
-        c->dcl_registered = true;
-    }
-    return true;
-}
-
-static void xen_displfront_unbind_consoles(XenDisplFront *s)
-{
-    unsigned int i;
-
-    for (i = 0; s->conn && i < s->nr_connectors; i++) {
-        if (s->conn[i].dcl_registered) {
-            unregister_displaychangelistener(&s->conn[i].dcl);
-            s->conn[i].dcl_registered = false;
-        }
-    }
-}
-
-/* Device ----------------------------------------------------------------- */
-
-/*
- * Open XenStore, event channels and grant sharing.  Without a Xen
- * accelerator nothing has set up the operation tables: use the real Xen
- * libraries then, as any dom0 or stub-domain process would.
- */
-static bool xen_displfront_open_xen(XenDisplFront *s, Error **errp)
-{
-    char *domid;
-
-    if (xen_mode == XEN_DISABLED && !xen_xenstore_ops) {
-        setup_xen_backend_ops();
-    }
-    s->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_retry, s);
-    s->recreate_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
-                                     xdf_recreate_backend, s);
-
-    s->xsh = qemu_xen_xs_open();
-    if (!s->xsh) {
-        error_setg_errno(errp, errno, "cannot reach XenStore");
-        error_append_hint(errp, "xen-displfront needs Xen: run QEMU in dom0 "
-                          "or a stub domain with xenstored running, or "
-                          "under xensim (build/xensim run -- ...).\n");
-        return false;
-    }
-    if (!xen_gntshr_ops || !xen_evtchn_ops ||
-        !xen_evtchn_ops->bind_unbound_port) {
-        error_setg(errp, "this Xen (%s) cannot share pages with a backend",
-                   xen_mode == XEN_EMULATE ? "QEMU's own Xen emulation" :
-                   "accelerator");
-        error_append_hint(errp, "Use real Xen libraries: drop the "
-                          "accelerator's xen-version option.\n");
-        return false;
-    }
-    s->xeh = qemu_xen_evtchn_open();
-    if (!s->xeh) {
-        error_setg_errno(errp, errno, "cannot open Xen event channels "
-                         "(/dev/xen/evtchn)");
-        return false;
-    }
-    s->xgs = qemu_xen_gntshr_open();
-    if (!s->xgs) {
-        error_setg_errno(errp, errno, "cannot open Xen grant sharing "
-                         "(/dev/xen/gntalloc)");
-        return false;
-    }
-    s->xgt = qemu_xen_gnttab_open();
-    if (!s->xgt) {
-        error_setg_errno(errp, errno, "cannot open Xen grant mapping "
-                         "(/dev/xen/gntdev)");
-        return false;
-    }
-
-    if (s->frontend_domid == DOMID_SELF) {
-        /*
-         * A domain's "domid" node sits in its home, which is where
-         * relative paths lead; dom0's toolstack may not write it.
-         */
-        domid = qemu_xen_xs_read(s->xsh, XBT_NULL, "domid", NULL);
-        if (domid && (qemu_strtoui(domid, NULL, 10, &s->frontend_domid) ||
-                      s->frontend_domid >= DOMID_FIRST_RESERVED)) {
-            error_setg(errp, "XenStore node 'domid' holds '%s', not a domain "
-                       "id; set frontend-domid", domid);
-            g_free(domid);
-            return false;
-        }
-        if (!domid) {
-            s->frontend_domid = 0;
-        }
-        g_free(domid);
-    }
-    return true;
-}
-
-static void xen_displfront_close_xen(XenDisplFront *s)
-{
-    if (s->retry_timer) {
-        timer_free(s->retry_timer);
-        s->retry_timer = NULL;
-    }
-    if (s->recreate_timer) {
-        timer_free(s->recreate_timer);
-        s->recreate_timer = NULL;
-    }
-    if (s->be_watch) {
-        qemu_xen_xs_unwatch(s->xsh, s->be_watch);
-        s->be_watch = NULL;
-    }
-    if (s->xeh) {
-        qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), NULL, NULL, NULL);
-    }
-    if (s->xgs) {
-        qemu_xen_gntshr_close(s->xgs);
-        s->xgs = NULL;
-    }
-    if (s->xgt) {
-        qemu_xen_gnttab_close(s->xgt);
-        s->xgt = NULL;
-    }
-    if (s->xeh) {
-        qemu_xen_evtchn_close(s->xeh);
-        s->xeh = NULL;
-    }
-    if (s->xsh) {
-        qemu_xen_xs_close(s->xsh);
-        s->xsh = NULL;
-    }
-}
-
-/*
- * Claim a device index (writing the nodes, or taking what a toolstack
- * wrote), bind the consoles and start watching the backend.
- */
-static bool xen_displfront_setup_xenstore(XenDisplFront *s, Error **errp)
-{
-    unsigned int i;
-
-    if (!xdf_pid_start(getpid(), &s->pid_start)) {
-        s->pid_start = 0;       /* no /proc: the pid alone names us */
-    }
-    if (!xdf_xs_transaction(s, xdf_claim_in, "claim a vdispl device",
-                            errp)) {
-        return false;
-    }
-    s->claimed = true;
-    g_free(s->dev_id_prop);
-    s->dev_id_prop = g_strdup_printf("%" PRIu32, s->dev_id);
-
-    if (!s->wrote_nodes) {
-        /* a toolstack set it up (xl.cfg vdispl=): it rules */
-        if (!xdf_read_nodes(s, errp)) {
-            return false;
-        }
+    error_free(local_err);
+    card = qdev_find_recursive(sysbus_get_default(), s->display);
+    if (index) {
+        error_setg(errp, "connector %u: display '%s' (%s) has no graphic "
+                   "console at head %" PRIu32, index, s->display,
+                   object_get_typename(OBJECT(card)), head);
     } else {
-        s->nr_connectors = s->connectors;
-        xdf_connectors_new(s);
-        for (i = 0; i < s->nr_connectors; i++) {
-            s->conn[i].width = s->width;
-            s->conn[i].height = s->height;
-        }
+        error_setg(errp, "display '%s' (%s) has no graphic console at head %"
+                   PRIu32, s->display, object_get_typename(OBJECT(card)),
+                   head);
     }
-    if (!xen_displfront_bind_consoles(s, errp)) {
-        return false;
-    }
-    /*
-     * Say Initialising even over nodes a toolstack (or a QEMU that
-     * died) left: a backend still Connected to our past self resets.
-     */
-    s->state = XenbusStateUnknown;
-    xdf_set_state(s, XenbusStateInitialising);
-    trace_xen_displfront_xenstore(xen_displfront_id(s), s->fe_path,
-                                  s->be_path, s->wrote_nodes);
-
-    qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), xdf_evtchn_handler, NULL,
-                        s);
-    s->be_state = XenbusStateUnknown;
-    s->be_watch = xs_node_watch(s->xsh, s->be_path, "state",
-                                xdf_backend_changed, s, errp);
-    return s->be_watch != NULL;
+    return NULL;
 }
 
-static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
+static bool xdf_check_config(XenDisplFront *s, Error **errp)
 {
     const char *res = s->resolution ? s->resolution :
-                      XEN_DISPLFRONT_DEFAULT_RESOLUTION;
+                      XDF_DEFAULT_RESOLUTION;
     unsigned int dev_id;
     int ret;
 
@@ -2502,76 +2446,268 @@ static bool xen_displfront_check_config(XenDisplFront *s, Error **errp)
         }
     }
     /* the card must exist before we talk to Xen */
-    return xen_displfront_find_console(s, 0, errp) != NULL;
+    return xdf_find_console(s, 0, errp) != NULL;
 }
 
-static void xen_displfront_exit_notify(Notifier *n, void *data);
 
-static void xen_displfront_realize(DeviceState *dev, Error **errp)
+/*
+ * Open XenStore, event channels and grant sharing, and find the
+ * frontend domain.  Without a Xen accelerator nothing has set up the
+ * operation tables: use the real Xen libraries then, as any dom0 or
+ * stub-domain process would.
+ */
+static bool xdf_open_xen(XenDisplFront *s, Error **errp)
+{
+    g_autofree char *domid = NULL;
+
+    if (xen_mode == XEN_DISABLED && !xen_xenstore_ops) {
+        setup_xen_backend_ops();
+    }
+    s->xsh = qemu_xen_xs_open();
+    if (!s->xsh) {
+        error_setg_errno(errp, errno, "cannot reach XenStore");
+        error_append_hint(errp, "xen-displfront needs Xen: run QEMU in dom0 "
+                          "or a stub domain with xenstored running, or "
+                          "under xensim (build/xensim run -- ...).\n");
+        return false;
+    }
+    if (!xen_gntshr_ops || !xen_evtchn_ops ||
+        !xen_evtchn_ops->bind_unbound_port) {
+        error_setg(errp, "this Xen (%s) cannot share pages with a backend",
+                   xen_mode == XEN_EMULATE ? "QEMU's own Xen emulation" :
+                   "accelerator");
+        error_append_hint(errp, "Use real Xen libraries: drop the "
+                          "accelerator's xen-version option.\n");
+        return false;
+    }
+    s->xeh = qemu_xen_evtchn_open();
+    if (!s->xeh) {
+        error_setg_errno(errp, errno, "cannot open Xen event channels "
+                         "(/dev/xen/evtchn)");
+        return false;
+    }
+    s->xgs = qemu_xen_gntshr_open();
+    if (!s->xgs) {
+        error_setg_errno(errp, errno, "cannot open Xen grant sharing "
+                         "(/dev/xen/gntalloc)");
+        return false;
+    }
+    s->xgt = qemu_xen_gnttab_open();
+    if (!s->xgt) {
+        error_setg_errno(errp, errno, "cannot open Xen grant mapping "
+                         "(/dev/xen/gntdev)");
+        return false;
+    }
+
+    if (s->frontend_domid == DOMID_SELF) {
+        /*
+         * A domain's "domid" node sits in its home, which is where
+         * relative paths lead; dom0's toolstack may not write it.
+         */
+        domid = qemu_xen_xs_read(s->xsh, XBT_NULL, "domid", NULL);
+        if (domid && (qemu_strtoui(domid, NULL, 10, &s->frontend_domid) ||
+                      s->frontend_domid >= DOMID_FIRST_RESERVED)) {
+            error_setg(errp, "XenStore node 'domid' holds '%s', not a domain "
+                       "id; set frontend-domid", domid);
+            return false;
+        }
+        if (!domid) {
+            s->frontend_domid = 0;
+        }
+    }
+    return true;
+}
+
+/*
+ * Claim a device index: write the nodes, or take what a toolstack
+ * wrote, with our owner record; then the connectors they describe.
+ */
+static bool xdf_claim(XenDisplFront *s, Error **errp)
+{
+    if (!xdf_pid_start(getpid(), &s->pid_start)) {
+        s->pid_start = 0;       /* no /proc: the pid alone names us */
+    }
+    if (!xdf_xs_transaction(s, xdf_claim_in, "claim a vdispl device",
+                            errp)) {
+        return false;
+    }
+    s->claimed = true;
+    g_free(s->dev_id_prop);
+    s->dev_id_prop = g_strdup_printf("%" PRIu32, s->dev_id);
+
+    if (!s->wrote_nodes) {
+        /* a toolstack set it up (xl.cfg vdispl=): it rules */
+        return xdf_read_nodes(s, errp);
+    }
+    xdf_connectors_new(s, s->connectors);
+    return true;
+}
+
+/* Follow each connector's console; one device per console. */
+static bool xdf_bind_consoles(XenDisplFront *s, Error **errp)
+{
+    XenDisplFront *other;
+    unsigned int i, j;
+
+    for (i = 0; i < s->nr_connectors; i++) {
+        XdfConnector *c = &s->conn[i];
+
+        c->con = xdf_find_console(s, i, errp);
+        if (!c->con) {
+            return false;
+        }
+        QLIST_FOREACH(other, &xdf_devices, next) {
+            for (j = 0; j < other->nr_connectors; j++) {
+                if (other->conn[j].con == c->con) {
+                    error_setg(errp, "console %d is already followed by "
+                               "xen-displfront '%s'",
+                               qemu_console_get_index(c->con),
+                               xdf_id(other));
+                    return false;
+                }
+            }
+        }
+    }
+    for (i = 0; i < s->nr_connectors; i++) {
+        XdfConnector *c = &s->conn[i];
+
+        c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout,
+                                      c);
+        c->dcl.ops = &xdf_dcl_ops;
+        c->dcl.con = c->con;
+        c->refresh_us = XDF_REFRESH_US;
+        c->interval_ms = c->refresh_us / 1000;
+        c->dcl.update_interval = c->interval_ms;
+        register_displaychangelistener(&c->dcl);
+        c->dcl_registered = true;
+    }
+    return true;
+}
+
+/*
+ * Go Initialising (even over nodes a toolstack, or a QEMU that died,
+ * left: a backend still Connected to our past self resets) and let the
+ * backend's state drive us from now on.
+ */
+static bool xdf_watch_backend(XenDisplFront *s, Error **errp)
+{
+    s->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_retry, s);
+    s->recreate_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                     xdf_recreate_backend, s);
+    s->state = XenbusStateUnknown;
+    xdf_set_state(s, XenbusStateInitialising);
+    trace_xen_displfront_xenstore(xdf_id(s), s->fe_path, s->be_path,
+                                  s->wrote_nodes);
+    qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), xdf_evtchn_handler, NULL,
+                        s);
+    s->be_state = XenbusStateUnknown;
+    s->be_watch = xs_node_watch(s->xsh, s->be_path, "state",
+                                xdf_backend_changed, s, errp);
+    return s->be_watch != NULL;
+}
+
+/*
+ * Undo what realize did, whichever step it reached, in the reverse
+ * order: on a failed realize, on unplug and when QEMU quits.  A
+ * connection is closed as displif.h wants it (Closing, then Closed) and
+ * only the nodes we own are removed.
+ */
+static void xdf_teardown(XenDisplFront *s)
+{
+    unsigned int i;
+
+    if (!s->xsh) {
+        return;                 /* never opened, or torn down already */
+    }
+    if (s->be_watch) {
+        qemu_xen_xs_unwatch(s->xsh, s->be_watch);
+        s->be_watch = NULL;
+    }
+    if (s->xeh) {
+        qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), NULL, NULL, NULL);
+    }
+    if (s->state != XenbusStateUnknown) {
+        xdf_set_state(s, XenbusStateClosing);
+        xdf_disconnect(s);
+        xdf_set_state(s, XenbusStateClosed);
+    }
+    g_clear_pointer(&s->retry_timer, timer_free);
+    g_clear_pointer(&s->recreate_timer, timer_free);
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        XdfConnector *c = &s->conn[i];
+
+        if (c->dcl_registered) {
+            unregister_displaychangelistener(&c->dcl);
+            c->dcl_registered = false;
+        }
+        g_clear_pointer(&c->frame_timer, timer_free);
+    }
+    xdf_release(s);
+    if (s->xgs) {
+        qemu_xen_gntshr_close(s->xgs);
+        s->xgs = NULL;
+    }
+    if (s->xgt) {
+        qemu_xen_gnttab_close(s->xgt);
+        s->xgt = NULL;
+    }
+    if (s->xeh) {
+        qemu_xen_evtchn_close(s->xeh);
+        s->xeh = NULL;
+    }
+    if (s->xsh) {
+        qemu_xen_xs_close(s->xsh);
+        s->xsh = NULL;
+    }
+}
+
+static void xdf_exit_notify(Notifier *n, void *data)
+{
+    xdf_teardown(container_of(n, XenDisplFront, exit_notifier));
+}
+
+static void xdf_realize(DeviceState *dev, Error **errp)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
 
-    if (!xen_displfront_check_config(s, errp)) {
+    if (!xdf_check_config(s, errp) ||      /* properties; the card exists */
+        !xdf_open_xen(s, errp) ||          /* handles; the frontend domain */
+        !xdf_claim(s, errp) ||             /* a dev-id and its nodes */
+        !xdf_bind_consoles(s, errp) ||     /* each connector's console */
+        !xdf_watch_backend(s, errp)) {     /* Initialising: the state machine */
+        xdf_teardown(s);
         return;
     }
-    if (!xen_displfront_open_xen(s, errp) ||
-        !xen_displfront_setup_xenstore(s, errp)) {
-        xen_displfront_unbind_consoles(s);
-        xdf_release(s);
-        xen_displfront_close_xen(s);
-        return;
-    }
-
-    trace_xen_displfront_realize(xen_displfront_id(s),
+    trace_xen_displfront_realize(xdf_id(s),
                                  qemu_console_get_index(s->conn[0].con),
                                  s->head, s->nr_connectors,
                                  s->conn[0].width, s->conn[0].height,
                                  s->frontend_domid, s->backend_domid,
                                  s->dev_id);
-
-    QLIST_INSERT_HEAD(&xen_displfronts, s, next);
-    s->exit_notifier.notify = xen_displfront_exit_notify;
+    QLIST_INSERT_HEAD(&xdf_devices, s, next);
+    s->exit_notifier.notify = xdf_exit_notify;
     qemu_add_exit_notifier(&s->exit_notifier);
 }
 
-/*
- * Close the connection as displif.h wants it (Closing, then Closed) and
- * remove the nodes we created, on unplug and when QEMU quits.
- */
-static void xen_displfront_close(XenDisplFront *s)
-{
-    if (!s->xsh) {
-        return;
-    }
-    xdf_set_state(s, XenbusStateClosing);
-    xdf_disconnect(s);
-    xdf_set_state(s, XenbusStateClosed);
-    xdf_release(s);
-    xen_displfront_close_xen(s);
-}
-
-static void xen_displfront_exit_notify(Notifier *n, void *data)
-{
-    xen_displfront_close(container_of(n, XenDisplFront, exit_notifier));
-}
-
-static void xen_displfront_unrealize(DeviceState *dev)
+static void xdf_unrealize(DeviceState *dev)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
 
     qemu_remove_exit_notifier(&s->exit_notifier);
     QLIST_REMOVE(s, next);
-    xen_displfront_unbind_consoles(s);
-    xen_displfront_close(s);
+    xdf_teardown(s);
 }
 
-static void xen_displfront_finalize(Object *obj)
+static void xdf_finalize(Object *obj)
 {
     XenDisplFront *s = XEN_DISPLFRONT(obj);
-    unsigned int i;
+    unsigned int i, j;
 
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
         pixman_region32_fini(&s->conn[i].damage);
+        for (j = 0; j < XDF_NR_BUFFERS; j++) {
+            pixman_region32_fini(&s->conn[i].buf[j].stale);
+        }
         xdf_fit_free(&s->conn[i].fit);
     }
     g_free(s->conn);
@@ -2580,17 +2716,17 @@ static void xen_displfront_finalize(Object *obj)
     g_free(s->be_path);
 }
 
-static char *xen_displfront_get_state(Object *obj, Error **errp)
+static char *xdf_get_state(Object *obj, Error **errp)
 {
     return g_strdup(xs_strstate(XEN_DISPLFRONT(obj)->state));
 }
 
-static const VMStateDescription xen_displfront_vmstate = {
+static const VMStateDescription xdf_vmstate = {
     .name = TYPE_XEN_DISPLFRONT,
     .unmigratable = 1,
 };
 
-static const Property xen_displfront_properties[] = {
+static const Property xdf_properties[] = {
     DEFINE_PROP_STRING("display", XenDisplFront, display),
     DEFINE_PROP_UINT32("head", XenDisplFront, head, 0),
     DEFINE_PROP_UINT32("backend-domid", XenDisplFront, backend_domid, 0),
@@ -2606,18 +2742,18 @@ static const Property xen_displfront_properties[] = {
                        XDF_REQ_TIMEOUT_MS),
 };
 
-static void xen_displfront_class_init(ObjectClass *klass, void *data)
+static void xdf_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
 
     dc->desc = "Xen displif frontend for an emulated card";
-    dc->realize = xen_displfront_realize;
-    dc->unrealize = xen_displfront_unrealize;
-    dc->vmsd = &xen_displfront_vmstate;
+    dc->realize = xdf_realize;
+    dc->unrealize = xdf_unrealize;
+    dc->vmsd = &xdf_vmstate;
     set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
-    device_class_set_props(dc, xen_displfront_properties);
+    device_class_set_props(dc, xdf_properties);
 
-    object_class_property_add_str(klass, "state", xen_displfront_get_state,
+    object_class_property_add_str(klass, "state", xdf_get_state,
                                   NULL);
     object_class_property_set_description(klass, "state",
         "XenBus state of the frontend");
@@ -2634,7 +2770,7 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
         "one) or a number; once realized, the index in use");
     object_class_property_set_description(klass, "resolution",
         "connector resolution WIDTHxHEIGHT (default: "
-        XEN_DISPLFRONT_DEFAULT_RESOLUTION ")");
+        XDF_DEFAULT_RESOLUTION ")");
     object_class_property_set_description(klass, "unique-id",
         "each connector's unique-id for the backend, ':' between them "
         "(default: <qdev id>-<connector>)");
@@ -2650,17 +2786,17 @@ static void xen_displfront_class_init(ObjectClass *klass, void *data)
         "how long the backend has to answer a request, in ms");
 }
 
-static const TypeInfo xen_displfront_info = {
+static const TypeInfo xdf_info = {
     .name = TYPE_XEN_DISPLFRONT,
     .parent = TYPE_DEVICE,
     .instance_size = sizeof(XenDisplFront),
-    .instance_finalize = xen_displfront_finalize,
-    .class_init = xen_displfront_class_init,
+    .instance_finalize = xdf_finalize,
+    .class_init = xdf_class_init,
 };
 
-static void xen_displfront_register_types(void)
+static void xdf_register_types(void)
 {
-    type_register_static(&xen_displfront_info);
+    type_register_static(&xdf_info);
 }
 
-type_init(xen_displfront_register_types)
+type_init(xdf_register_types)

@@ -1,8 +1,12 @@
 /*
  * libFuzzer target: everything a displif backend or XenStore hands the
  * frontend, through the same code the device runs -- the request ring's
- * responses, the event page, page directories the backend fills in,
- * EDIDs, and connector resolutions.
+ * responses, the event page, page directories the backend fills in
+ * (chains of any length), EDIDs (of any announced length), and
+ * connector resolutions -- against the displif.h the device is built
+ * with (patches/0001, extracted as qemu-displif.h).  Responses and events
+ * are also read while a second thread keeps changing the shared page, as
+ * a hostile backend may: a value fetched twice would break the checks.
  *
  *   build/fuzz-displif -runs=N [CORPUS]
  *
@@ -12,6 +16,7 @@
  */
 
 #include <assert.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +26,7 @@
 #define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#include <xen/io/displif.h>
+#include "qemu-displif.h"
 
 #include "displif-front.h"
 
@@ -37,9 +42,68 @@ static void take(void *dst, size_t len, const uint8_t **data, size_t *size)
     *size -= n;
 }
 
-static void fuzz_responses(const uint8_t *data, size_t size)
+/*
+ * The racing backend: while a run reads a shared page, a second thread
+ * writes bytes of it (which ones, and what, from the run's input).
+ */
+static uint8_t *race_page;      /* the page being read, or NULL */
+static uint8_t race_seed[64];
+static uint32_t race_orig[4];   /* the page's first words, as it began */
+
+static void *race_thread(void *arg)
 {
-    static uint8_t page[DISPLIF_PAGE_SIZE] __attribute__((aligned(4096)));
+    uint32_t i = 0;
+
+    for (;;) {
+        uint8_t *p = __atomic_load_n(&race_page, __ATOMIC_ACQUIRE);
+        uint8_t r = race_seed[i % sizeof(race_seed)];
+
+        if (p && (r & 1)) {
+            /*
+             * The indices at the start of the page, a word at a time,
+             * back and forth between what they were and something else:
+             * a reader that checks one fetch and uses another sees both.
+             */
+            unsigned int w = (r >> 1) % 4;
+
+            __atomic_store_n((uint32_t *)p + w, (i & 2) ? race_orig[w] :
+                             race_orig[w] + (r * 0x9e3779b9u >> (i % 24)),
+                             __ATOMIC_RELAXED);
+        } else if (p) {
+            __atomic_store_n(&p[(r * 131u + i) % DISPLIF_PAGE_SIZE],
+                             (uint8_t)(r ^ i), __ATOMIC_RELAXED);
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static void race_start(uint8_t *page, const uint8_t **data, size_t *size)
+{
+    static pthread_t thread;
+    static int started;
+
+    if (!started) {
+        started = !pthread_create(&thread, NULL, race_thread, NULL);
+        assert(started);
+    }
+    memset(race_seed, 0, sizeof(race_seed));
+    memcpy(race_seed, *data, *size < sizeof(race_seed) ? *size :
+           sizeof(race_seed));
+    memcpy(race_orig, page, sizeof(race_orig));
+    __atomic_store_n(&race_page, page, __ATOMIC_RELEASE);
+}
+
+static void race_stop(void)
+{
+    __atomic_store_n(&race_page, NULL, __ATOMIC_RELEASE);
+}
+
+static void fuzz_responses(const uint8_t *data, size_t size, bool race)
+{
+    /* the racing thread's page apart: it may write a byte after a run */
+    static uint8_t pages[2][DISPLIF_PAGE_SIZE] __attribute__((aligned(4096)));
+    uint8_t *page = pages[race];
     struct xen_displif_front_ring ring;
     struct xendispl_resp rsp;
     uint32_t idx[2];
@@ -47,12 +111,15 @@ static void fuzz_responses(const uint8_t *data, size_t size)
     int ret;
 
     take(idx, sizeof(idx), &data, &size);
-    take(page, sizeof(page), &data, &size);
+    take(page, DISPLIF_PAGE_SIZE, &data, &size);
     ring.sring = (struct xen_displif_sring *)page;
     ring.nr_ents = __RING_SIZE(ring.sring, DISPLIF_PAGE_SIZE);
     ring.rsp_cons = idx[0];
     /* we never have more requests out than the ring holds */
     ring.req_prod_pvt = idx[0] + idx[1] % (ring.nr_ents + 1);
+    if (race) {
+        race_start(page, &data, &size);
+    }
 
     do {
         while ((ret = displif_front_get_response(&ring, &rsp)) > 0) {
@@ -62,51 +129,67 @@ static void fuzz_responses(const uint8_t *data, size_t size)
             assert(ring.rsp_cons - idx[0] <= ring.req_prod_pvt - idx[0]);
         }
         if (ret < 0) {
-            return;
+            break;
         }
     } while (displif_front_final_check(&ring));
-    assert(ring.sring->rsp_event == ring.rsp_cons + 1);
+    race_stop();
+    assert(taken == ring.rsp_cons - idx[0]);
+    assert(race || ret < 0 || ring.sring->rsp_event == ring.rsp_cons + 1);
 }
 
-static void fuzz_events(const uint8_t *data, size_t size)
+static void fuzz_events(const uint8_t *data, size_t size, bool race)
 {
-    static uint8_t page[DISPLIF_PAGE_SIZE] __attribute__((aligned(4096)));
+    static uint8_t pages[2][DISPLIF_PAGE_SIZE] __attribute__((aligned(4096)));
+    uint8_t *page = pages[race];
     struct xendispl_event_page *ep = (struct xendispl_event_page *)page;
     struct xendispl_evt evt;
     uint32_t cons, start, prod;
     unsigned int taken = 0;
 
     take(&cons, sizeof(cons), &data, &size);
-    take(page, sizeof(page), &data, &size);
+    take(page, DISPLIF_PAGE_SIZE, &data, &size);
     start = cons;
+    if (race) {
+        race_start(page, &data, &size);
+    }
     if (displif_front_event_prod(ep, cons, &prod)) {
+        race_stop();
         return;
     }
+    /* one batch, whatever in_prod says meanwhile */
     while (cons != prod) {
         displif_front_take_event(ep, &cons, &evt);
         taken++;
         assert(taken <= XENDISPL_IN_RING_LEN);
-        assert(ep->in_cons == cons);
     }
+    race_stop();
     assert(cons - start == taken);
+    assert(race || !taken || ep->in_cons == cons);
 }
 
+/* A directory chain of any length: up to 64 pages (an 8K buffer's 33). */
 static void fuzz_pgdir(const uint8_t *data, size_t size)
 {
-    static uint8_t dir[3 * DISPLIF_PAGE_SIZE];
-    uint32_t dir_refs[3], n[2], refs[3 * DISPLIF_GREFS_PER_DIR_PAGE];
-    uint32_t n_data, n_dir, i;
+    uint32_t n[2], n_data, n_dir, i, *dir_refs, *refs;
+    uint8_t *dir;
 
     take(n, sizeof(n), &data, &size);
-    take(dir_refs, sizeof(dir_refs), &data, &size);
-    take(dir, sizeof(dir), &data, &size);
-    n_data = n[0] % (3 * DISPLIF_GREFS_PER_DIR_PAGE + 1);
+    n_data = n[0] % (64 * DISPLIF_GREFS_PER_DIR_PAGE + 1);
     n_dir = displif_dir_pages(n_data);
+    /* exactly as large as the device's: ASan sees any read past them */
+    dir_refs = malloc(n_dir * sizeof(*dir_refs) + 1);
+    refs = malloc(n_data * sizeof(*refs) + 1);
+    dir = malloc((size_t)n_dir * DISPLIF_PAGE_SIZE + 1);
+    take(dir_refs, n_dir * sizeof(*dir_refs), &data, &size);
+    take(dir, (size_t)n_dir * DISPLIF_PAGE_SIZE, &data, &size);
     if (displif_pgdir_read(dir, n_dir, dir_refs, refs, n_data) == 0) {
         for (i = 0; i < n_data; i++) {
             assert(refs[i] != 0);
         }
     }
+    free(dir);
+    free(refs);
+    free(dir_refs);
 }
 
 static void fuzz_resolution(const uint8_t *data, size_t size)
@@ -123,19 +206,36 @@ static void fuzz_resolution(const uint8_t *data, size_t size)
     }
 }
 
+/*
+ * An EDID of the length the backend announces (edid_sz, any 32-bit
+ * value): as the device, only one that fits the buffer offered is
+ * copied, and exactly that many bytes, so ASan sees any read past it.
+ */
 static void fuzz_edid(const uint8_t *data, size_t size)
 {
-    static uint8_t edid[XENDISPL_EDID_MAX_SIZE];
-    uint32_t len = size < sizeof(edid) ? size : sizeof(edid), w, h, mhz;
+    uint32_t len, w, h, mhz;
+    uint8_t *edid;
 
-    take(edid, sizeof(edid), &data, &size);
+    take(&len, sizeof(len), &data, &size);
+    if (len & 0x80000000u) {
+        len = (len & 0x7fffffffu) % (2 * XENDISPL_EDID_MAX_SIZE);
+    } else {
+        len = size < XENDISPL_EDID_MAX_SIZE ? size : XENDISPL_EDID_MAX_SIZE;
+    }
+    if (len > XENDISPL_EDID_MAX_SIZE) {
+        return;                 /* the device ignores it: nothing read */
+    }
+    edid = malloc(len + 1);
+    take(edid, len, &data, &size);
     if (displif_edid_preferred(edid, len, &w, &h) == 0) {
+        assert(len >= 128);
         assert(w >= 1 && w <= DISPLIF_MAX_SIDE);
         assert(h >= 1 && h <= DISPLIF_MAX_SIDE);
     }
     if (displif_edid_refresh_mhz(edid, len, &mhz) == 0) {
         assert(mhz >= 1000 && mhz <= 1000000);
     }
+    free(edid);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -143,12 +243,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!size) {
         return 0;
     }
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
     case 0:
-        fuzz_responses(data + 1, size - 1);
+    case 5:
+        fuzz_responses(data + 1, size - 1, data[0] % 7 == 5);
         break;
     case 1:
-        fuzz_events(data + 1, size - 1);
+    case 6:
+        fuzz_events(data + 1, size - 1, data[0] % 7 == 6);
         break;
     case 2:
         fuzz_pgdir(data + 1, size - 1);

@@ -68,9 +68,10 @@ domid=$(xl domid "$NAME")
 say "$NAME is domain $domid; device model: $(pgrep -af "xen-domid $domid" | cut -c1-300)"
 qmp=/var/run/xen/qmp-libxl-$domid
 python3 "$PWD/tools/realxen/tests/qemu-backend.py" --build "$B" --out "$DIR" \
-    --qmp "$qmp" || fails=$((fails + 1))
+    --qmp "$qmp"
+ok $? "the HVM domU's screen at xdf-backend (qemu-backend.py)"
 cp /var/log/xen/qemu-dm-$NAME.log "$DIR/" 2>/dev/null
-xl destroy "$NAME" && ok "xl destroy" || bad "xl destroy"
+xl destroy "$NAME" && ok 0 "xl destroy" || ok 1 "xl destroy"
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 
 # Two guests, one backend for the host; other connectors, other pictures.
@@ -83,15 +84,13 @@ if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
     python3 -B -X faulthandler "$PWD/tools/realxen/tests/two-hvm.py" \
         --build "$B" --out "$DIR/two" "$NAME-a" "$NAME-b"
     rc=$?
-    if [ $rc != 0 ]; then
-        fails=$((fails + 1))
-        [ $rc -gt 128 ] && dmesg | tail -n 15 | sed 's/^/#   dmesg: /'
-    fi
+    ok $rc "two HVM domUs, one xdf-backend --all (two-hvm.py)"
+    [ $rc -gt 128 ] && dmesg | tail -n 15 | sed 's/^/#   dmesg: /'
 fi
-xl destroy "$NAME-b" && ok "xl destroy $NAME-b" || bad "xl destroy $NAME-b"
+xl destroy "$NAME-b" && ok 0 "xl destroy $NAME-b" || ok 1 "xl destroy $NAME-b"
 xl destroy "$NAME-a" 2>/dev/null
 trap - EXIT
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 
 back_to_baseline
-exit $((fails > 0))
+tap_end

@@ -1,21 +1,21 @@
 # Helpers for the scripts that run in the real-Xen rig's dom0 (sourced;
-# bash).  They report in TAP style ("ok - ...", "not ok - ...") and count
-# failures in $fails.
+# bash; run from the project's root).  They report with the project's
+# TAP helper (tools/tap.sh: ok STATUS TEXT, tap_end); the Python helpers
+# they run number their own lines.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 B=${XDF_BUILD:-build}
 case $B in /*) ;; *) B=$PWD/$B ;; esac
 OUT=${XDF_RUN:-/tmp}
-fails=0
+. "$PWD/tools/tap.sh"
 
 say() { echo "## $*"; }
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; fails=$((fails + 1)); }
 check() {   # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
     local what=$1
     shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
+    "$@"
+    ok $? "$what"
 }
 
 # Our binaries must run in dom0 as built on the host (same Debian release):
@@ -69,11 +69,11 @@ back_to_baseline() {
     g1=$(grants after)
     e1=$(evtchns after)
     say "after: $g1 grant entries in use, $e1 event channels of dom0"
-    if [ "$g1" = "$g0" ]; then ok "grants back to baseline ($g0)"
-    else bad "grants: $g0 before, $g1 after (see grants-*.txt)"; fi
-    if [ "$e1" = "$e0" ]; then ok "event channels back to baseline ($e0)"
+    if [ "$g1" = "$g0" ]; then ok 0 "grants back to baseline ($g0)"
+    else ok 1 "grants: $g0 before, $g1 after (see grants-*.txt)"; fi
+    if [ "$e1" = "$e0" ]; then ok 0 "event channels back to baseline ($e0)"
     else
-        bad "event channels: $e0 before, $e1 after"
+        ok 1 "event channels: $e0 before, $e1 after"
         diff "$OUT/evtchn-before.txt" "$OUT/evtchn-after.txt"
     fi
 }
@@ -85,12 +85,12 @@ wait_for() {
     until "$@"; do
         i=$((i + 1))
         if [ $i -ge "$t" ]; then
-            bad "$what (not within $t s)"
+            ok 1 "$what (not within $t s)"
             return 1
         fi
         sleep 1
     done
-    ok "$what (${i} s)"
+    ok 0 "$what (${i} s)"
 }
 
 # What a process of ours is doing (when it does not answer).
@@ -107,10 +107,10 @@ xl_create() {
     local cfg=$1 what=$2 log=${1%.cfg}.xl-create.log t0 name f
     t0=$(date +%s)
     if xl create "$cfg" > "$log" 2>&1; then
-        ok "$what ($(( $(date +%s) - t0 )) s)"
+        ok 0 "$what ($(( $(date +%s) - t0 )) s)"
         return 0
     fi
-    bad "$what (see below)"
+    ok 1 "$what (see below)"
     sed 's/^/#   /' "$log"
     name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$cfg")
     for f in /var/log/xen/qemu-dm-$name.log; do
