@@ -47,6 +47,7 @@
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/interface/io/displif.h"
 #include "migration/vmstate.h"
+#include "system/runstate.h"
 #include "system/system.h"
 #include "ui/console.h"
 #include "qom/object.h"
@@ -681,6 +682,7 @@ struct XenDisplFront {
     uint64_t next_cookie;
 
     Notifier exit_notifier;
+    VMChangeStateEntry *vm_state;  /* flips stop while the VM does */
     QLIST_ENTRY(XenDisplFront) next;
 };
 
@@ -1048,7 +1050,9 @@ static void xdf_flip(XdfConnector *c)
     int back, i, n;
     XdfBuffer *b;
 
-    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0) {
+    /* a stopped VM (paused, migrated away, not yet in) shows what it did */
+    if (c->display != XDF_DISPLAY_ON || c->flipping >= 0 ||
+        !runstate_is_running()) {
         return;
     }
     if (!pixman_region32_not_empty(&c->damage) && c->front >= 0) {
@@ -1317,6 +1321,9 @@ static void xdf_display_start(XdfConnector *c)
 static void xdf_refresh_now(XdfConnector *c)
 {
     c->quiet_ticks = 0;
+    if (!runstate_is_running()) {
+        return;                 /* nothing is flipped until it runs */
+    }
     if (c->dcl_registered && c->interval_ms != c->refresh_us / 1000) {
         c->interval_ms = c->refresh_us / 1000;
         c->next_frame_us = 0;
@@ -1477,9 +1484,10 @@ static void xdf_refresh_pace(XdfConnector *c)
 
 /*
  * The console's refresh: let the card report what changed, then flip.
- * While nothing changes the refresh backs off, doubling up to once a
- * second (as QEMU's VNC server does); any change brings the connector's
- * rate back (xdf_refresh_now(), from the damage callbacks).
+ * While nothing changes, or the VM is stopped, the refresh backs off,
+ * doubling up to once a second (as QEMU's VNC server does); any change
+ * of a running VM brings the connector's rate back (xdf_refresh_now(),
+ * from the damage callbacks and when the VM runs again).
  */
 static void xdf_refresh(DisplayChangeListener *dcl)
 {
@@ -1488,8 +1496,9 @@ static void xdf_refresh(DisplayChangeListener *dcl)
 
     graphic_hw_update(dcl->con);
     xdf_flip(c);
-    if (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||
-        ++c->quiet_ticks < XDF_QUIET_TICKS) {
+    if (runstate_is_running() &&
+        (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||
+         ++c->quiet_ticks < XDF_QUIET_TICKS)) {
         xdf_refresh_pace(c);
         return;
     }
@@ -2661,6 +2670,17 @@ static void xdf_teardown(XenDisplFront *s)
     }
 }
 
+/* The VM runs again (cont, or a migration came in): flip what changed. */
+static void xdf_vm_state_change(void *opaque, bool running, RunState state)
+{
+    XenDisplFront *s = opaque;
+    unsigned int i;
+
+    for (i = 0; running && i < s->nr_connectors; i++) {
+        xdf_refresh_now(&s->conn[i]);
+    }
+}
+
 static void xdf_exit_notify(Notifier *n, void *data)
 {
     xdf_teardown(container_of(n, XenDisplFront, exit_notifier));
@@ -2687,6 +2707,7 @@ static void xdf_realize(DeviceState *dev, Error **errp)
     QLIST_INSERT_HEAD(&xdf_devices, s, next);
     s->exit_notifier.notify = xdf_exit_notify;
     qemu_add_exit_notifier(&s->exit_notifier);
+    s->vm_state = qemu_add_vm_change_state_handler(xdf_vm_state_change, s);
 }
 
 static void xdf_unrealize(DeviceState *dev)
@@ -2694,6 +2715,7 @@ static void xdf_unrealize(DeviceState *dev)
     XenDisplFront *s = XEN_DISPLFRONT(dev);
 
     qemu_remove_exit_notifier(&s->exit_notifier);
+    qemu_del_vm_change_state_handler(s->vm_state);
     QLIST_REMOVE(s, next);
     xdf_teardown(s);
 }
@@ -2721,9 +2743,23 @@ static char *xdf_get_state(Object *obj, Error **errp)
     return g_strdup(xs_strstate(XEN_DISPLFRONT(obj)->state));
 }
 
+/*
+ * Migration moves nothing of ours.  The guest sees no state in this
+ * device (its picture is the card's, which migrates), and the connection
+ * cannot move: its grants, ports and XenStore nodes belong to this QEMU.
+ * So the destination's device claims its own directory and connects when
+ * it is realized, and flips the card's picture as soon as the migrated
+ * VM runs; the source's keeps its connection, showing the last frame,
+ * until it quits or is unplugged, then leaves and removes its nodes.  A
+ * version, so that a future device with state can tell old streams.
+ */
 static const VMStateDescription xdf_vmstate = {
     .name = TYPE_XEN_DISPLFRONT,
-    .unmigratable = 1,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static const Property xdf_properties[] = {

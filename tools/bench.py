@@ -77,9 +77,12 @@ def log(text):
 
 class Guest:
     """One QEMU driven through the qtest protocol: a bochs-display, with or
-    without -device xen-displfront following it."""
+    without -device xen-displfront following it; QMP on self.qmp_path.
+    @incoming: a migration URI to wait on (the card's state, video memory
+    included, comes from the source then: nothing is set up)."""
 
-    def __init__(self, name, qemu, out, width, height, device=True):
+    def __init__(self, name, qemu, out, width, height, device=True,
+                 incoming=None):
         self.name, self.width, self.height = name, width, height
         self.stride = width * 4
         self.frame_bytes = self.stride * height
@@ -97,11 +100,15 @@ class Guest:
         vgamem = 4 << 20
         while vgamem < FRAMES * self.frame_bytes:
             vgamem *= 2
+        self.qmp_path = os.path.join(out, f'{name}-qmp.sock')
         cmd = [qemu, '-M', 'pc', '-accel', 'qtest', '-m', '128',
                '-nodefaults', '-display', 'none', '-name', name,
                '-qtest', f'unix:{sock_path}', '-qtest-log', '/dev/null',
+               '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
                '-device', f'bochs-display,id=card0,addr={PCI_SLOT:#x}.0,'
                           f'vgamem={vgamem}']
+        if incoming:
+            cmd += ['-incoming', incoming]
         if device:
             cmd += ['-device', f'xen-displfront,id=xdf0,display=card0,'
                                f'resolution={width}x{height}',
@@ -122,7 +129,17 @@ class Guest:
         self.sock.settimeout(60)
         self.buf = b''
         self.pending = 0
-        self._setup_card()
+        self._qmp = None
+        if not incoming:
+            self._setup_card()
+
+    def qmp(self, name, **args):
+        """A QMP command's return value."""
+        if not self._qmp:
+            sys.path.insert(0, os.path.join(TOOLS, 'guest'))
+            from guestboot import QMP
+            self._qmp = QMP(self.qmp_path, time.monotonic() + 20)
+        return self._qmp.cmd(name, **args)
 
     # the qtest protocol: one command, one "OK" (or "FAIL") line
     def send(self, line):

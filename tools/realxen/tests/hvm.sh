@@ -9,8 +9,10 @@
 # and device_del (qemu-backend.py --qmp on libxl's QMP socket), then
 # "xl destroy".  Then, on the same Xen boot, two such domUs at once with
 # one "xdf-backend --all" (two-hvm.py): each screen reaches its own
-# output, "xl destroy" of one leaves the other up.  Grants and event
-# channels back to their baseline at the end.
+# output, "xl destroy" of one leaves the other up.  Then "xl save" and
+# "xl restore" of another (save-restore.py): the firmware screen comes
+# back at the backend pixel for pixel.  Grants and event channels back to
+# their baseline at the end.
 #
 # Environment: XDF_BUILD (build folder, default build).
 #
@@ -27,7 +29,7 @@ baseline
 mkdir -p "$DIR"
 
 cleanup() {
-    for n in "$NAME" "$NAME-a" "$NAME-b"; do
+    for n in "$NAME" "$NAME-a" "$NAME-b" "$NAME-s"; do
         xl destroy "$n" 2>/dev/null
     done
 }
@@ -89,6 +91,16 @@ if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
 fi
 xl destroy "$NAME-b" && ok 0 "xl destroy $NAME-b" || ok 1 "xl destroy $NAME-b"
 xl destroy "$NAME-a" 2>/dev/null
+xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
+
+# Save and restore: the device model quits and a new one comes.
+hvm_cfg "$NAME-s" ""
+if xl_create "$DIR/$NAME-s.cfg" "xl create of an HVM domU to save"; then
+    python3 -B "$PWD/tools/realxen/tests/save-restore.py" --build "$B" \
+        --out "$DIR/save" "$NAME-s"
+    ok $? "xl save and xl restore (save-restore.py)"
+fi
+xl destroy "$NAME-s" 2>/dev/null
 trap - EXIT
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 

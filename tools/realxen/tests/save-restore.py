@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# save-restore.py --build B --out DIR NAME
+#
+# Runs in dom0 of the real-Xen rig, for HVM domU NAME whose device model
+# is our QEMU with -device xen-displfront,id=xdf0 (made by hvm.sh): one
+# "xdf-backend --all" serves it; the firmware screen must reach the
+# backend pixel for pixel as the device model's screendump shows it; then
+# "xl save" (the device model quits: the device's nodes must go) and
+# "xl restore" (a new device model, a new device): the screen must come
+# back at the backend, pixel for pixel, with no guest action.
+#
+# TAP-style lines on stdout; exit status 0 when all passed.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import argparse
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+qb = load('qemu_backend', os.path.join(HERE, 'qemu-backend.py'))
+FE = '/local/domain/0/device/vdispl'
+
+
+class AllBackend:
+    """xdf-backend --all; what device 0-<dev> shows, on SIGUSR1."""
+
+    def __init__(self, exe, out):
+        self.dir = os.path.join(out, 'frames')
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = open(os.path.join(out, 'backend.log'), 'w')
+        # PNG is slow under TCG: save on SIGUSR1 only
+        self.proc = subprocess.Popen([exe, '--all', '--output-dir', self.dir,
+                                      '--every', '1000000'],
+                                     stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.dev = 0
+
+    def shown(self):
+        path = os.path.join(self.dir, f'0-{self.dev}', 'conn0-last.png')
+        if os.path.exists(path):
+            os.unlink(path)
+        self.proc.send_signal(signal.SIGUSR1)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if os.path.exists(path):
+                try:
+                    return qb.images.read_image(path)
+                except (qb.images.BadImage, zlib.error, ValueError) as e:
+                    qb.note(f'{path}: {e}; reading it again')
+            time.sleep(0.5)
+        return None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def domid(name):
+    r = subprocess.run(['xl', 'domid', name], capture_output=True, text=True)
+    return int(r.stdout) if r.returncode == 0 else None
+
+
+def device_model(name, timeout):
+    """QMP of domain @name's device model, and our device's dev-id."""
+    d = domid(name)
+    qmp = qb.QMP(f'/var/run/xen/qmp-libxl-{d}', time.monotonic() + timeout)
+    dev = int(qmp.cmd('qom-get', path='xdf0', property='dev-id'))
+    return d, qmp, dev
+
+
+def screen_at_backend(qmp, backend, dump, timeout, when):
+    good, state = qb.wait_state(qmp, 'Connected', timeout)
+    (qb.ok if good else qb.bad)(f'{when}: device Connected (state {state})')
+    good, why = qb.same_screen(qmp, backend, dump, None, timeout)
+    (qb.ok if good else qb.bad)(f'{when}: the backend shows the '
+                                f'screendump pixel for pixel ({why})')
+    return good
+
+
+def xl(args, what, timeout):
+    t0 = time.monotonic()
+    r = subprocess.run(['xl'] + args, capture_output=True, text=True,
+                       timeout=timeout)
+    dt = time.monotonic() - t0
+    (qb.ok if r.returncode == 0 else qb.bad)(
+        f'{what} (status {r.returncode}, {dt:.0f} s)')
+    for line in (r.stdout + r.stderr).splitlines()[-6:]:
+        qb.note(f'xl: {line}')
+    return r.returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--timeout', type=int, default=300)
+    ap.add_argument('name')
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    exe = os.path.join(args.build, 'tools/backend/xdf-backend')
+    dump = os.path.join(args.out, 'screendump.ppm')
+    image = os.path.join(args.out, f'{args.name}.save')
+    backend = AllBackend(exe, args.out)
+    try:
+        d, qmp, backend.dev = device_model(args.name, 60)
+        qb.note(f'{args.name} is domain {d}, device dev-id {backend.dev}')
+        if not screen_at_backend(qmp, backend, dump, args.timeout,
+                                 'before xl save'):
+            return 1
+        old = backend.dev
+        if not xl(['save', args.name, image], f'xl save {args.name}',
+                  args.timeout):
+            return 1
+        end = time.monotonic() + args.timeout
+        while (time.monotonic() < end and
+               qb.xs_read(f'{FE}/{old}/state') is not None):
+            time.sleep(0.5)
+        left = qb.xs_read(f'{FE}/{old}/state')
+        (qb.ok if left is None else qb.bad)(
+            f'the saved domain\'s device removed its nodes ({FE}/{old}/state: '
+            f'{left})')
+        if not xl(['restore', image], f'xl restore {args.name}',
+                  args.timeout):
+            return 1
+        d, qmp, backend.dev = device_model(args.name, 60)
+        qb.note(f'restored as domain {d}, device dev-id {backend.dev}')
+        screen_at_backend(qmp, backend, dump, args.timeout,
+                          'after xl restore')
+    except Exception as e:      # noqa: BLE001 - report, then clean up
+        qb.bad(f'{type(e).__name__}: {e}')
+    finally:
+        rc = backend.stop()
+        (qb.ok if rc == 0 else qb.bad)(f'backend exited (status {rc})')
+        for line in open(os.path.join(args.out,
+                                      'backend.log')).read().splitlines()[-4:]:
+            qb.note(f'backend: {line}')
+        if os.path.exists(image):
+            os.unlink(image)
+    return 1 if qb.fails else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

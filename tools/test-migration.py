@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+# test-migration.py SRCDIR BUILDDIR OUT: a guest with xen-displfront
+# migrates, as TAP.  Runs under xensim (meson starts it with "xensim run
+# --").
+#
+# The guest is a bochs-display driven through QEMU's qtest protocol (as in
+# tools/bench.py): the source QEMU draws seven frames into video memory
+# and shows one.  One "xdf-backend --all" serves every device.  Then:
+#   - ten migrations back and forth, each to a new QEMU started with
+#     -incoming: afterwards the destination's device is Connected, the
+#     backend shows, from the destination's directory, the picture the
+#     guest had, pixel for pixel, and then what the guest draws next; the
+#     source quits and its nodes go;
+#   - grants, ports and mappings are back where they were with one QEMU;
+#   - stop: the guest draws, no flip goes out; cont: it does;
+#   - a migration cancelled halfway leaves the source Connected and
+#     showing what the guest draws.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import os
+import subprocess
+import sys
+import time
+
+SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
+sys.path[:0] = [os.path.join(SRCDIR, 'tools')]
+from bench import Backend, Guest, check_picture, FE  # noqa: E402
+from xdftest import Tap, xs_read  # noqa: E402
+
+QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
+W, H = 640, 480
+MIGRATIONS = 10
+
+tap = Tap()
+ok, note = tap.ok, tap.note
+
+
+def xensim_stat():
+    """xensimd's tables: {'ports': N, 'grants': N, 'mappings': N, ...}."""
+    r = subprocess.run(['xensim-stat'], capture_output=True, text=True)
+    return dict((k, int(v)) for k, v in
+                (f.split('=') for f in r.stdout.split()))
+
+
+def wait_for(cond, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def connected(g):
+    dev = g.dev_id()
+    return dev is not None and xs_read(f'{FE}/{dev}/state') == '4'
+
+
+def shows(be, g, seconds=10):
+    """The backend shows g's picture (retried while frames come)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            check_picture(be, g)
+            return True, ''
+        except (RuntimeError, OSError) as e:
+            if time.monotonic() > deadline:
+                return False, str(e)
+            time.sleep(0.2)
+
+
+def migrate(src, dst_name, speed=None):
+    """Start a QEMU waiting for @src's migration, and start it."""
+    sock = os.path.join(OUT, f'{dst_name}-mig.sock')
+    if os.path.exists(sock):
+        os.unlink(sock)
+    dst = Guest(dst_name, QEMU, OUT, W, H, incoming=f'unix:{sock}')
+    if not wait_for(lambda: os.path.exists(sock), 20):
+        raise RuntimeError(f'{dst_name}: no migration socket {sock}')
+    if speed:
+        src.qmp('migrate-set-parameters', **{'max-bandwidth': speed})
+    src.qmp('migrate', uri=f'unix:{sock}')
+    return dst
+
+
+def migration_status(g):
+    return g.qmp('query-migrate').get('status')
+
+
+def quit_qemu(g):
+    pid = g.proc.pid
+    try:
+        g.qmp('quit')
+    except (EOFError, OSError):
+        pass
+    rc = g.proc.wait(timeout=20)
+    g.sock.close()
+    g.qemu_log.close()
+    return rc, pid
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    be = Backend(BUILDDIR, OUT)
+    src = Guest('mig-0', QEMU, OUT, W, H)
+    try:
+        src.show(3)
+        good, why = shows(be, src)
+        ok(good, f'the source shows the guest\'s frame 3 ({why or "exact"})')
+        base = xensim_stat()
+        note(f'with one QEMU: {base}')
+
+        frame = 3
+        for i in range(1, MIGRATIONS + 1):
+            dst = migrate(src, f'mig-{i}')
+            done = wait_for(lambda: migration_status(src) in
+                            ('completed', 'failed', 'cancelled'), 30)
+            status = migration_status(src)
+            ok(done and status == 'completed',
+               f'migration {i}: {status}')
+            dst.offset = frame
+            ok(wait_for(lambda: connected(dst)),
+               f'migration {i}: the destination device is Connected '
+               f'(dev-id {dst.dev_id()})')
+            good, why = shows(be, dst)
+            ok(good, f'migration {i}: the backend shows the guest\'s '
+                     f'picture from the destination ({why or "exact"})')
+            old = src.dev_id()
+            rc, pid = quit_qemu(src)
+            gone = wait_for(lambda: xs_read(f'{FE}/{old}/owner/pid') !=
+                            str(pid))
+            ok(rc == 0 and gone, f'migration {i}: the source quits (status '
+                                 f'{rc}) and its nodes go')
+            frame = (frame + 1) % 7
+            dst.show(frame)
+            good, why = shows(be, dst)
+            ok(good, f'migration {i}: what the guest draws next shows '
+                     f'({why or "exact"})')
+            src = dst
+
+        time.sleep(0.5)
+        now = xensim_stat()
+        same = all(now[k] == base[k] for k in ('ports', 'grants',
+                                                  'mappings'))
+        ok(same, f'after {MIGRATIONS} migrations: ports, grants and '
+                 f'mappings as with one QEMU ({now})')
+
+        # stop: no flips; cont: the change goes out
+        src.qmp('stop')
+        time.sleep(0.3)
+        src.flips()
+        src.show(0)
+        time.sleep(0.6)
+        ok(not src.flips(), 'stopped: the guest drew, no flip went out')
+        src.qmp('cont')
+        good, why = shows(be, src)
+        ok(good, f'after cont the change shows ({why or "exact"})')
+
+        # a migration cancelled halfway
+        dst = migrate(src, 'mig-cancel', speed=1)
+        wait_for(lambda: migration_status(src) == 'active', 10)
+        src.qmp('migrate_cancel')
+        ok(wait_for(lambda: migration_status(src) == 'cancelled', 10),
+           f'a slow migration is cancelled ({migration_status(src)})')
+        dst.close()
+        src.show(5)
+        ok(connected(src), 'the source is still Connected')
+        good, why = shows(be, src)
+        ok(good, f'and shows what the guest draws ({why or "exact"})')
+    finally:
+        src.close()
+        be.close()
+    return tap.end()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
