@@ -2686,6 +2686,11 @@ static void xdf_exit_notify(Notifier *n, void *data)
     xdf_teardown(container_of(n, XenDisplFront, exit_notifier));
 }
 
+/*
+ * The consoles are bound after the claim: a toolstack's directory says
+ * how many connectors there are.  The card of the first is checked with
+ * the properties, before anything is asked of Xen.
+ */
 static void xdf_realize(DeviceState *dev, Error **errp)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);

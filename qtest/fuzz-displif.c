@@ -107,8 +107,8 @@ static void fuzz_responses(const uint8_t *data, size_t size, bool race)
     struct xen_displif_front_ring ring;
     struct xendispl_resp rsp;
     uint32_t idx[2];
-    unsigned int taken = 0;
-    int ret;
+    unsigned int taken, round;
+    int ret = 0;
 
     take(idx, sizeof(idx), &data, &size);
     take(page, DISPLIF_PAGE_SIZE, &data, &size);
@@ -120,21 +120,26 @@ static void fuzz_responses(const uint8_t *data, size_t size, bool race)
     if (race) {
         race_start(page, &data, &size);
     }
-
-    do {
-        while ((ret = displif_front_get_response(&ring, &rsp)) > 0) {
-            taken++;
-            /* never more responses than requests sent */
-            assert(taken <= ring.nr_ents);
-            assert(ring.rsp_cons - idx[0] <= ring.req_prod_pvt - idx[0]);
-        }
-        if (ret < 0) {
-            break;
-        }
-    } while (displif_front_final_check(&ring));
+    for (round = 0; round < (race ? 256 : 1); round++) {
+        ring.rsp_cons = idx[0];
+        taken = 0;
+        do {
+            while ((ret = displif_front_get_response(&ring, &rsp)) > 0) {
+                taken++;
+                /* never more responses than requests sent */
+                assert(taken <= ring.nr_ents);
+                assert(ring.rsp_cons - idx[0] <=
+                       ring.req_prod_pvt - idx[0]);
+            }
+            if (ret < 0) {
+                break;
+            }
+        } while (displif_front_final_check(&ring));
+        assert(taken == ring.rsp_cons - idx[0]);
+        assert(race || ret < 0 ||
+               ring.sring->rsp_event == ring.rsp_cons + 1);
+    }
     race_stop();
-    assert(taken == ring.rsp_cons - idx[0]);
-    assert(race || ret < 0 || ring.sring->rsp_event == ring.rsp_cons + 1);
 }
 
 static void fuzz_events(const uint8_t *data, size_t size, bool race)
@@ -144,7 +149,7 @@ static void fuzz_events(const uint8_t *data, size_t size, bool race)
     struct xendispl_event_page *ep = (struct xendispl_event_page *)page;
     struct xendispl_evt evt;
     uint32_t cons, start, prod;
-    unsigned int taken = 0;
+    unsigned int taken, round;
 
     take(&cons, sizeof(cons), &data, &size);
     take(page, DISPLIF_PAGE_SIZE, &data, &size);
@@ -152,19 +157,23 @@ static void fuzz_events(const uint8_t *data, size_t size, bool race)
     if (race) {
         race_start(page, &data, &size);
     }
-    if (displif_front_event_prod(ep, cons, &prod)) {
-        race_stop();
-        return;
-    }
-    /* one batch, whatever in_prod says meanwhile */
-    while (cons != prod) {
-        displif_front_take_event(ep, &cons, &evt);
-        taken++;
-        assert(taken <= XENDISPL_IN_RING_LEN);
+    /* racing, again and again: the other thread's writes land anywhere */
+    for (round = 0; round < (race ? 256 : 1); round++) {
+        cons = start;
+        taken = 0;
+        if (displif_front_event_prod(ep, cons, &prod)) {
+            continue;
+        }
+        /* one batch, whatever in_prod says meanwhile */
+        while (cons != prod) {
+            displif_front_take_event(ep, &cons, &evt);
+            taken++;
+            assert(taken <= XENDISPL_IN_RING_LEN);
+        }
+        assert(cons - start == taken);
+        assert(race || !taken || ep->in_cons == cons);
     }
     race_stop();
-    assert(cons - start == taken);
-    assert(race || !taken || ep->in_cons == cons);
 }
 
 /* A directory chain of any length: up to 64 pages (an 8K buffer's 33). */

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
@@ -97,13 +98,16 @@ def screen_at_backend(qmp, backend, dump, timeout, when):
 
 
 def xl(args, what, timeout):
+    """Run xl; on failure show libxl's own account (xl -vvv's last
+    lines)."""
     t0 = time.monotonic()
-    r = subprocess.run(['xl'] + args, capture_output=True, text=True,
-                       timeout=timeout)
+    r = subprocess.run(['xl', '-vvv'] + args, capture_output=True,
+                       text=True, timeout=timeout)
     dt = time.monotonic() - t0
     (qb.ok if r.returncode == 0 else qb.bad)(
         f'{what} (status {r.returncode}, {dt:.0f} s)')
-    for line in (r.stdout + r.stderr).splitlines()[-6:]:
+    lines = (r.stdout + r.stderr).splitlines()
+    for line in lines[-(40 if r.returncode else 4):]:
         qb.note(f'xl: {line}')
     return r.returncode == 0
 
@@ -118,7 +122,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     exe = os.path.join(args.build, 'tools/backend/xdf-backend')
     dump = os.path.join(args.out, 'screendump.ppm')
-    image = os.path.join(args.out, f'{args.name}.save')
+    # not on the 9p run folder: Xen's save writes from foreign mappings,
+    # which 9p cannot take (EFAULT)
+    image = os.path.join(tempfile.mkdtemp(prefix='xdf-save-'),
+                         f'{args.name}.save')
     backend = AllBackend(exe, args.out)
     try:
         d, qmp, backend.dev = device_model(args.name, 60)
@@ -127,6 +134,8 @@ def main():
                                  'before xl save'):
             return 1
         old = backend.dev
+        # libxl's QMP socket takes one client: let xl have it
+        qmp.sock.close()
         if not xl(['save', args.name, image], f'xl save {args.name}',
                   args.timeout):
             return 1
