@@ -860,11 +860,14 @@ static void xdf_fit_compute(XdfConnector *c)
         f->dst_y = (ch - f->dst_h) / 2;
         f->xmap = g_new(uint32_t, f->dst_w);
         f->ymap = g_new(uint32_t, f->dst_h);
+        /* the rule input will invert: displif_fit_guest_pixel() */
         for (i = 0; i < f->dst_w; i++) {
-            f->xmap[i] = (2 * (uint64_t)i + 1) * sw / (2 * (uint64_t)f->dst_w);
+            displif_fit_guest_pixel(f->dst_x + i, f->dst_x, f->dst_w, 0, sw,
+                                    false, &f->xmap[i]);
         }
         for (i = 0; i < f->dst_h; i++) {
-            f->ymap[i] = (2 * (uint64_t)i + 1) * sh / (2 * (uint64_t)f->dst_h);
+            displif_fit_guest_pixel(f->dst_y + i, f->dst_y, f->dst_h, 0, sh,
+                                    false, &f->ymap[i]);
         }
     }
     trace_xen_displfront_fit(xdf_id(c->s), c->index, sw, sh,

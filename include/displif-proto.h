@@ -241,4 +241,35 @@ static inline int displif_edid_refresh_mhz(const uint8_t *edid, uint32_t len,
     return 0;
 }
 
+/*
+ * One axis of a picture fitted into the connector (the fit property,
+ * docs/xen-displfront.rst): the guest's @src_len pixels are shown at
+ * connector coordinates [@dst_off, @dst_off + @dst_len), 1:1 from guest
+ * pixel @src_off, or scaled, each buffer pixel d showing guest pixel
+ * (2 * d + 1) * src_len / (2 * dst_len), the one nearest to its centre.
+ * *@g is the guest pixel shown at connector coordinate @c; outside the
+ * picture, the nearest edge's, and false is returned.  The device's copy
+ * and its input (a click lands on the pixel shown under it) both use it.
+ */
+static inline bool displif_fit_guest_pixel(uint32_t c, uint32_t dst_off,
+                                           uint32_t dst_len,
+                                           uint32_t src_off,
+                                           uint32_t src_len,
+                                           bool one_to_one, uint32_t *g)
+{
+    uint32_t d;
+
+    if (!dst_len || !src_len) {
+        *g = 0;
+        return false;
+    }
+    d = c < dst_off ? 0 : c - dst_off;
+    if (d >= dst_len) {
+        d = dst_len - 1;
+    }
+    *g = one_to_one ? src_off + d :
+         (uint32_t)((2 * (uint64_t)d + 1) * src_len / (2 * (uint64_t)dst_len));
+    return c >= dst_off && c - dst_off < dst_len;
+}
+
 #endif /* DISPLIF_PROTO_H */

@@ -2,9 +2,10 @@
  * libFuzzer target: everything a displif backend or XenStore hands the
  * frontend, through the same code the device runs -- the request ring's
  * responses, the event page, page directories the backend fills in
- * (chains of any length), EDIDs (of any announced length), and
- * connector resolutions -- against the displif.h the device is built
- * with (patches/0001, extracted as qemu-displif.h).  Responses and events
+ * (chains of any length), EDIDs (of any announced length), connector
+ * resolutions, and a kbdif (vkbd) backend's input events -- against the
+ * displif.h the device is built with (patches/0001, extracted as
+ * qemu-displif.h; kbdif.h is Xen's).  Responses and events
  * are also read while a second thread keeps changing the shared page, as
  * a hostile backend may: a value fetched twice would break the checks.
  *
@@ -27,8 +28,10 @@
 #define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #include "qemu-displif.h"
+#include <xen/io/kbdif.h>
 
 #include "displif-front.h"
+#include "kbdif-front.h"
 
 
 /* Copy up to @len bytes of input to @dst, zero-filling the rest. */
@@ -247,19 +250,63 @@ static void fuzz_edid(const uint8_t *data, size_t size)
     free(edid);
 }
 
+/* A kbdif (vkbd) backend's event page, and each event checked. */
+static void fuzz_kbdif(const uint8_t *data, size_t size)
+{
+    static uint8_t page[DISPLIF_PAGE_SIZE] __attribute__((aligned(4096)));
+    struct xenkbd_page *kp = (struct xenkbd_page *)page;
+    union xenkbd_in_event evt;
+    uint32_t cons, start, prod, area[2], code;
+    unsigned int taken = 0;
+
+    take(&cons, sizeof(cons), &data, &size);
+    take(area, sizeof(area), &data, &size);
+    take(page, sizeof(page), &data, &size);
+    area[0] %= 8193;
+    area[1] %= 8193;
+    start = cons;
+    if (kbdif_front_event_prod(kp, cons, &prod)) {
+        return;
+    }
+    while (cons != prod) {
+        kbdif_front_take_event(kp, &cons, &evt);
+        taken++;
+        assert(taken <= XENKBD_IN_RING_LEN);
+        switch (kbdif_check_event(&evt, area[0], area[1], &code)) {
+        case KBDIF_INPUT_KEY:
+        case KBDIF_INPUT_BUTTON:
+            assert(code <= KBDIF_KEY_MAX);
+            break;
+        case KBDIF_INPUT_POS:
+            assert(evt.pos.abs_x >= 0 && (uint32_t)evt.pos.abs_x < area[0]);
+            assert(evt.pos.abs_y >= 0 && (uint32_t)evt.pos.abs_y < area[1]);
+            break;
+        case KBDIF_INPUT_BAD:
+            assert(evt.type == XENKBD_TYPE_KEY || !area[0] || !area[1]);
+            break;
+        default:
+            break;
+        }
+    }
+    assert(cons - start == taken);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size) {
         return 0;
     }
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
     case 5:
-        fuzz_responses(data + 1, size - 1, data[0] % 7 == 5);
+        fuzz_responses(data + 1, size - 1, data[0] % 8 == 5);
         break;
     case 1:
     case 6:
-        fuzz_events(data + 1, size - 1, data[0] % 7 == 6);
+        fuzz_events(data + 1, size - 1, data[0] % 8 == 6);
+        break;
+    case 7:
+        fuzz_kbdif(data + 1, size - 1);
         break;
     case 2:
         fuzz_pgdir(data + 1, size - 1);

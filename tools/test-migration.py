@@ -13,8 +13,8 @@
 #     source quits and its nodes go;
 #   - grants, ports and mappings are back where they were with one QEMU;
 #   - stop: the guest draws, no flip goes out; cont: it does;
-#   - a migration cancelled halfway leaves the source Connected and
-#     showing what the guest draws.
+#   - a migration cancelled halfway (stopped before its switch-over)
+#     leaves the source Connected and showing what the guest draws.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -70,16 +70,17 @@ def shows(be, g, seconds=10):
             time.sleep(0.2)
 
 
-def migrate(src, dst_name, speed=None):
-    """Start a QEMU waiting for @src's migration, and start it."""
+def migrate(src, dst_name, pause=False):
+    """Start a QEMU waiting for @src's migration, and start it; @pause:
+    stop it before the switch-over (pre-switchover)."""
     sock = os.path.join(OUT, f'{dst_name}-mig.sock')
     if os.path.exists(sock):
         os.unlink(sock)
     dst = Guest(dst_name, QEMU, OUT, W, H, incoming=f'unix:{sock}')
     if not wait_for(lambda: os.path.exists(sock), 20):
         raise RuntimeError(f'{dst_name}: no migration socket {sock}')
-    if speed:
-        src.qmp('migrate-set-parameters', **{'max-bandwidth': speed})
+    src.qmp('migrate-set-capabilities', capabilities=[
+        {'capability': 'pause-before-switchover', 'state': pause}])
     src.qmp('migrate', uri=f'unix:{sock}')
     return dst
 
@@ -157,12 +158,14 @@ def main():
         good, why = shows(be, src)
         ok(good, f'after cont the change shows ({why or "exact"})')
 
-        # a migration cancelled halfway
-        dst = migrate(src, 'mig-cancel', speed=1)
-        wait_for(lambda: migration_status(src) == 'active', 10)
+        # a migration cancelled halfway: memory sent, before the switch
+        dst = migrate(src, 'mig-cancel', pause=True)
+        wait_for(lambda: migration_status(src) == 'pre-switchover', 30)
+        status = migration_status(src)
         src.qmp('migrate_cancel')
         ok(wait_for(lambda: migration_status(src) == 'cancelled', 10),
-           f'a slow migration is cancelled ({migration_status(src)})')
+           f'a migration stopped before its switch-over ({status}) is '
+           f'cancelled ({migration_status(src)})')
         dst.close()
         src.show(5)
         ok(connected(src), 'the source is still Connected')

@@ -1,0 +1,109 @@
+/*
+ * xen-displfront: the frontend's reading of what a kbdif (vkbd) backend
+ * writes into the shared page -- input events -- with every check a
+ * frontend must make, and nothing from QEMU, so that unit tests and a
+ * fuzzer can drive exactly this code.  The groundwork of the device's
+ * input (kbdif) frontend.
+ *
+ * Include kbdif.h first (QEMU's copy, or Xen's <xen/io/kbdif.h>).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef KBDIF_FRONT_H
+#define KBDIF_FRONT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Linux's input codes (linux/input-event-codes.h) that kbdif carries. */
+#define KBDIF_KEY_MAX           0x2ff   /* KEY_MAX */
+#define KBDIF_BTN_LEFT          0x110
+#define KBDIF_BTN_RIGHT         0x111
+#define KBDIF_BTN_MIDDLE        0x112
+#define KBDIF_BTN_SIDE          0x113
+#define KBDIF_BTN_EXTRA         0x114
+
+/*
+ * How far the backend says the events go: *@prod, read once for a
+ * batch.  Returns 0, or -EPROTO when in_prod claims more events than the
+ * ring holds (or runs behind @cons, our own copy of the consumer index:
+ * the backend may scribble on the page's in_cons).
+ */
+static inline int kbdif_front_event_prod(struct xenkbd_page *page,
+                                         uint32_t cons, uint32_t *prod)
+{
+    *prod = __atomic_load_n(&page->in_prod, __ATOMIC_ACQUIRE);
+    return *prod - cons <= XENKBD_IN_RING_LEN ? 0 : -EPROTO;
+}
+
+/*
+ * Take the event at *@cons (below the batch's prod) into @evt, copied
+ * out once, and publish the new consumer index to the page.
+ */
+static inline void kbdif_front_take_event(struct xenkbd_page *page,
+                                          uint32_t *cons,
+                                          union xenkbd_in_event *evt)
+{
+    memcpy(evt, &XENKBD_IN_RING_REF(page, *cons), sizeof(*evt));
+    (*cons)++;
+    __atomic_store_n(&page->in_cons, *cons, __ATOMIC_RELEASE);
+}
+
+/* What an event asks of the guest, once checked. */
+typedef enum KbdifInput {
+    KBDIF_INPUT_KEY,            /* a keyboard key: Linux code in @code */
+    KBDIF_INPUT_BUTTON,         /* a pointer button: BTN_* in @code */
+    KBDIF_INPUT_MOTION,         /* relative motion (and wheel) */
+    KBDIF_INPUT_POS,            /* absolute position (and wheel) */
+    KBDIF_INPUT_IGNORED,        /* a type we do not ask for or know */
+    KBDIF_INPUT_BAD,            /* a key code past KEY_MAX, a position
+                                   with no pointer area: costs the
+                                   connection */
+} KbdifInput;
+
+/*
+ * Classify @evt.  A key beyond KEY_MAX is KBDIF_INPUT_BAD, as is a
+ * position when there is no pointer area; types we did not ask for or do
+ * not know are KBDIF_INPUT_IGNORED; an absolute position outside
+ * [0, @width) x [0, @height) is clamped into it (a backend rounding at
+ * the edge is not an attack); *@code is the key or button code.
+ */
+static inline KbdifInput kbdif_check_event(union xenkbd_in_event *evt,
+                                           uint32_t width, uint32_t height,
+                                           uint32_t *code)
+{
+    switch (evt->type) {
+    case XENKBD_TYPE_KEY:
+        *code = evt->key.keycode;
+        if (*code > KBDIF_KEY_MAX) {
+            return KBDIF_INPUT_BAD;
+        }
+        return *code >= KBDIF_BTN_LEFT && *code <= KBDIF_BTN_EXTRA ?
+               KBDIF_INPUT_BUTTON : KBDIF_INPUT_KEY;
+    case XENKBD_TYPE_MOTION:
+        return KBDIF_INPUT_MOTION;
+    case XENKBD_TYPE_POS:
+        if (!width || !height) {
+            return KBDIF_INPUT_BAD;
+        }
+        if (evt->pos.abs_x < 0) {
+            evt->pos.abs_x = 0;
+        } else if ((uint32_t)evt->pos.abs_x >= width) {
+            evt->pos.abs_x = width - 1;
+        }
+        if (evt->pos.abs_y < 0) {
+            evt->pos.abs_y = 0;
+        } else if ((uint32_t)evt->pos.abs_y >= height) {
+            evt->pos.abs_y = height - 1;
+        }
+        return KBDIF_INPUT_POS;
+    default:
+        /* multi-touch (not asked for), or newer than we know */
+        return KBDIF_INPUT_IGNORED;
+    }
+}
+
+#endif /* KBDIF_FRONT_H */
