@@ -37,7 +37,8 @@ import sys
 import time
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS)
+sys.path[:0] = [TOOLS, os.path.join(TOOLS, 'guest')]
+from guestboot import QMP  # noqa: E402
 from xdftest import stop, xs_read  # noqa: E402
 
 SIZES = {'480p': (640, 480), '1080p': (1920, 1080), '2160p': (3840, 2160)}
@@ -48,7 +49,9 @@ FRAMES = 7
 PARTIAL = 10                    # partial updates change 1/PARTIAL of rows
 GAP_S = 0.016                   # baseline copies: one a 60 Hz refresh
 GUESTS = 4
-WARMUP_S = 0.5
+# the first change after the guest idled waits for the backed-off
+# refresh: up to its idle interval (1 s), then the full rate is back
+WARMUP_S = 1.2
 FE = '/local/domain/0/device/vdispl'
 
 # bochs-display under -accel qtest: no firmware, so we place the BARs
@@ -136,8 +139,6 @@ class Guest:
     def qmp(self, name, **args):
         """A QMP command's return value."""
         if not self._qmp:
-            sys.path.insert(0, os.path.join(TOOLS, 'guest'))
-            from guestboot import QMP
             self._qmp = QMP(self.qmp_path, time.monotonic() + 20)
         return self._qmp.cmd(name, **args)
 
@@ -323,8 +324,8 @@ def settle(guests, seconds=0.2):
 
 def full_frames(guests, seconds):
     """Every guest shows the next frame CHANGES_PER_S times a second; the
-    flip rate counts from WARMUP_S on (the first change meets a refresh
-    that backed off while the guest was idle)."""
+    flips count from WARMUP_S on (the first change meets a refresh that
+    backed off while the guest was idle)."""
     def step(n):
         for g in guests:
             g.show((n + 1) % FRAMES, wait=False)
@@ -333,7 +334,8 @@ def full_frames(guests, seconds):
     for g in guests:
         g.flips()
     t0, t1 = pace(seconds + WARMUP_S, CHANGES_PER_S, step)
-    return t0 + WARMUP_S, t1, settle(guests)
+    t0 += WARMUP_S
+    return t0, t1, [[f for f in fl if f[0] >= t0] for fl in settle(guests)]
 
 
 def partial_rows(g, seconds):

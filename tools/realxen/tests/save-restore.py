@@ -7,7 +7,9 @@
 # backend pixel for pixel as the device model's screendump shows it; then
 # "xl save" (the device model quits: the device's nodes must go) and
 # "xl restore" (a new device model, a new device): the screen must come
-# back at the backend, pixel for pixel, with no guest action.
+# back at the backend, pixel for pixel, with no guest action; then "xl
+# migrate" to this same host (a device model on each side for a moment):
+# the screen comes back from the destination's device model.
 #
 # TAP-style lines on stdout; exit status 0 when all passed.
 #
@@ -16,6 +18,7 @@
 import argparse
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,6 +91,12 @@ def device_model(name, timeout):
     return d, qmp, dev
 
 
+def connector_size_of(dev):
+    res = qb.xs_read(f'{FE}/{dev}/0/resolution') or '0x0'
+    w, h = (int(v) for v in res.split('x'))
+    return w, h
+
+
 def screen_at_backend(qmp, backend, dump, timeout, when):
     good, state = qb.wait_state(qmp, 'Connected', timeout)
     (qb.ok if good else qb.bad)(f'{when}: device Connected (state {state})')
@@ -127,6 +136,8 @@ def main():
     image = os.path.join(tempfile.mkdtemp(prefix='xdf-save-'),
                          f'{args.name}.save')
     backend = AllBackend(exe, args.out)
+    # the screendump is fitted into the connector of the device shown
+    qb.connector_size = lambda: connector_size_of(backend.dev)
     try:
         d, qmp, backend.dev = device_model(args.name, 60)
         qb.note(f'{args.name} is domain {d}, device dev-id {backend.dev}')
@@ -152,8 +163,24 @@ def main():
             return 1
         d, qmp, backend.dev = device_model(args.name, 60)
         qb.note(f'restored as domain {d}, device dev-id {backend.dev}')
+        if not screen_at_backend(qmp, backend, dump, args.timeout,
+                                 'after xl restore'):
+            return 1
+
+        # xl migrate to this host: xl runs "SSH HOST xl migrate-receive"
+        qmp.sock.close()
+        ssh = os.path.join(os.path.dirname(image), 'here')
+        with open(ssh, 'w') as f:
+            f.write('#!/bin/sh\n# xl migrate\'s "ssh HOST COMMAND": run '
+                    'COMMAND here\nshift\nexec sh -c "$*"\n')
+        os.chmod(ssh, 0o755)
+        if not xl(['migrate', '-s', ssh, args.name, 'localhost'],
+                  f'xl migrate {args.name} localhost', args.timeout):
+            return 1
+        d, qmp, backend.dev = device_model(args.name, 60)
+        qb.note(f'migrated as domain {d}, device dev-id {backend.dev}')
         screen_at_backend(qmp, backend, dump, args.timeout,
-                          'after xl restore')
+                          'after xl migrate')
     except Exception as e:      # noqa: BLE001 - report, then clean up
         qb.bad(f'{type(e).__name__}: {e}')
     finally:
@@ -162,8 +189,7 @@ def main():
         for line in open(os.path.join(args.out,
                                       'backend.log')).read().splitlines()[-4:]:
             qb.note(f'backend: {line}')
-        if os.path.exists(image):
-            os.unlink(image)
+        shutil.rmtree(os.path.dirname(image), ignore_errors=True)
     return 1 if qb.fails else 0
 
 
