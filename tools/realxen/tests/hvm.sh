@@ -9,9 +9,10 @@
 # and device_del (qemu-backend.py --qmp on libxl's QMP socket), then
 # "xl destroy".  Then, on the same Xen boot, two such domUs at once with
 # one "xdf-backend --all" (two-hvm.py): each screen reaches its own
-# output, "xl destroy" of one leaves the other up.  Then "xl save" and
-# "xl restore" of another (save-restore.py): the firmware screen comes
-# back at the backend pixel for pixel.  Grants and event channels back to
+# output, "xl destroy" of one leaves the other up.  Then "xl save",
+# "xl restore" and "xl migrate" (to this host) of another
+# (save-restore.py): the firmware screen comes back at the backend pixel
+# for pixel each time.  Grants and event channels back to
 # their baseline at the end.
 #
 # Environment: XDF_BUILD (build folder, default build).
@@ -98,7 +99,7 @@ hvm_cfg "$NAME-s" ""
 if xl_create "$DIR/$NAME-s.cfg" "xl create of an HVM domU to save"; then
     python3 -B "$PWD/tools/realxen/tests/save-restore.py" --build "$B" \
         --out "$DIR/save" "$NAME-s"
-    ok $? "xl save and xl restore (save-restore.py)"
+    ok $? "xl save, xl restore, xl migrate to this host (save-restore.py)"
 fi
 xl destroy "$NAME-s" 2>/dev/null
 trap - EXIT
