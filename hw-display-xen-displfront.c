@@ -1330,7 +1330,8 @@ static void xdf_refresh_now(XdfConnector *c)
     if (c->dcl_registered && c->interval_ms != c->refresh_us / 1000) {
         c->interval_ms = c->refresh_us / 1000;
         c->next_frame_us = 0;
-        trace_xen_displfront_refresh(xdf_id(c->s), c->index, c->interval_ms);
+        trace_xen_displfront_refresh(xdf_id(c->s), c->index, c->interval_ms,
+                                     c->refresh_us);
         update_displaychangelistener(&c->dcl, c->interval_ms);
     }
 }
@@ -1508,7 +1509,8 @@ static void xdf_refresh(DisplayChangeListener *dcl)
     interval = MIN(c->interval_ms * 2, XDF_IDLE_REFRESH_MS);
     if (interval != c->interval_ms) {
         c->interval_ms = interval;
-        trace_xen_displfront_refresh(xdf_id(c->s), c->index, interval);
+        trace_xen_displfront_refresh(xdf_id(c->s), c->index, interval,
+                                     c->refresh_us);
         update_displaychangelistener(dcl, interval);
     }
 }

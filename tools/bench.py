@@ -67,7 +67,7 @@ FLIP_RE = re.compile(
     r'buffer \d+ after copying \d+ rectangles, (\d+) pixels in (\d+) ns')
 REFRESH_RE = re.compile(
     r'^\d+@(\d+\.\d+):xen_displfront_refresh \S+ connector \d+ refreshed '
-    r'every (\d+) ms')
+    r'every (\d+) ms \(frame period (\d+) us\)')
 
 libc = ctypes.CDLL(None)
 libc.memcpy.restype = ctypes.c_void_p
@@ -247,7 +247,10 @@ class Guest:
                 continue
             m = REFRESH_RE.match(line)
             if m:
-                self.refresh.append((float(m.group(1)), int(m.group(2))))
+                # at full rate the refresh is paced at the frame period
+                ms, period = int(m.group(2)), int(m.group(3)) / 1000
+                self.refresh.append((float(m.group(1)),
+                                     period if ms == int(period) else ms))
         return out
 
     def interval_at(self, t):
@@ -570,7 +573,7 @@ def bench_size(label, width, height, args, be, qemu):
                f"with the device, {r['w0']:.1f} without")
     report(f'latency-{label}', lat, lambda r:
            f"p50 {fmt(r['p50'], ' ms')}, p99 {fmt(r['p99'], ' ms')}, refresh "
-           f"interval {r['interval']:.0f} ms")
+           f"interval {fmt(r['interval'], ' ms')}")
     return full
 
 
