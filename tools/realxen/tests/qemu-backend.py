@@ -80,9 +80,13 @@ class Backend:
                                      stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
+    def last_png(self):
+        """Where the backend saves what connector 0 shows."""
+        return os.path.join(self.dir, 'conn0-last.png')
+
     def shown(self):
         """Have the backend save what connector 0 shows; read it back."""
-        path = os.path.join(self.dir, 'conn0-last.png')
+        path = self.last_png()
         if os.path.exists(path):
             os.unlink(path)
         self.proc.send_signal(signal.SIGUSR1)

@@ -19,12 +19,10 @@ import argparse
 import importlib.util
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,8 +38,8 @@ qb = load('qemu_backend', os.path.join(HERE, 'qemu-backend.py'))
 FE = '/local/domain/0/device/vdispl'
 
 
-class AllBackend:
-    """xdf-backend --all; what device 0-<dev> shows, on SIGUSR1."""
+class AllBackend(qb.Backend):
+    """xdf-backend --all: qemu-backend.py's Backend, for device 0-<dev>."""
 
     def __init__(self, exe, out):
         self.dir = os.path.join(out, 'frames')
@@ -54,28 +52,8 @@ class AllBackend:
                                      stderr=subprocess.STDOUT)
         self.dev = 0
 
-    def shown(self):
-        path = os.path.join(self.dir, f'0-{self.dev}', 'conn0-last.png')
-        if os.path.exists(path):
-            os.unlink(path)
-        self.proc.send_signal(signal.SIGUSR1)
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            if os.path.exists(path):
-                try:
-                    return qb.images.read_image(path)
-                except (qb.images.BadImage, zlib.error, ValueError) as e:
-                    qb.note(f'{path}: {e}; reading it again')
-            time.sleep(0.5)
-        return None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+    def last_png(self):
+        return os.path.join(self.dir, f'0-{self.dev}', 'conn0-last.png')
 
 
 def domid(name):
@@ -104,6 +82,20 @@ def screen_at_backend(qmp, backend, dump, timeout, when):
     (qb.ok if good else qb.bad)(f'{when}: the backend shows the '
                                 f'screendump pixel for pixel ({why})')
     return good
+
+
+# Exit status when SeaBIOS (no bootable disk) rebooted the guest before
+# the save could start: the rig's timing, not the device; hvm.sh tries a
+# fresh domain once more.
+REBOOTED = 3
+
+
+def shut_down(name):
+    """Has domain @name shut down (state flag s: SeaBIOS's reboot, kept
+    by on_reboot = "preserve")?"""
+    r = subprocess.run(['xl', 'list', name], capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    return len(lines) > 1 and 's' in lines[1].split()[4]
 
 
 def xl(args, what, timeout):
@@ -149,6 +141,9 @@ def main():
         qmp.sock.close()
         if not xl(['save', args.name, image], f'xl save {args.name}',
                   args.timeout):
+            if shut_down(args.name):
+                qb.note('SeaBIOS rebooted the guest before the save')
+                return REBOOTED
             return 1
         end = time.monotonic() + args.timeout
         while (time.monotonic() < end and
