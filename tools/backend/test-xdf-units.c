@@ -1,5 +1,5 @@
 /*
- * Unit tests of xdf-backend's EDID and image code
+ * Unit tests of xdf-backend's EDID, image and input code
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "xdf-edid.h"
+#include "xdf-input.h"
 #include "xdf-image.h"
 
 static void check_edid(uint32_t w, uint32_t h)
@@ -133,6 +134,101 @@ static void test_png(void)
     g_rmdir(dir);
 }
 
+static void test_keysyms(void)
+{
+    /* the X keysyms of a US keyboard; Linux's KEY_* numbers */
+    static const struct {
+        uint32_t keysym, key;
+    } cases[] = {
+        { 'a', 30 }, { 'A', 30 }, { 'q', 16 }, { 'z', 44 }, { 'm', 50 },
+        { 'x', 45 }, { 'e', 18 }, { 'n', 49 }, { '1', 2 }, { '!', 2 },
+        { '0', 11 }, { ')', 11 }, { ' ', 57 }, { '-', 12 }, { '_', 12 },
+        { '/', 53 }, { '?', 53 }, { '`', 41 }, { '~', 41 }, { '"', 40 },
+        { 0xff0d, 28 },         /* Return */
+        { 0xff08, 14 },         /* BackSpace */
+        { 0xff09, 15 },         /* Tab */
+        { 0xff1b, 1 },          /* Escape */
+        { 0xffe1, 42 },         /* Shift_L */
+        { 0xffe3, 29 },         /* Control_L */
+        { 0xffe9, 56 },         /* Alt_L */
+        { 0xff51, 105 },        /* Left */
+        { 0xff54, 108 },        /* Down */
+        { 0xffbe, 59 },         /* F1 */
+        { 0xffc7, 68 },         /* F10 */
+        { 0xffc8, 87 },         /* F11 */
+        { 0xffc9, 88 },         /* F12 */
+        { 0x00e9, 0 },          /* eacute: not on a US keyboard */
+        { 0x20ac, 0 },          /* EuroSign */
+        { 0, 0 }, { 0x1f, 0 }, { 0x7f, 0 }, { 0xffffffff, 0 },
+    };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_assert_cmpuint(xdf_keysym_to_key(cases[i].keysym), ==,
+                         cases[i].key);
+    }
+}
+
+static void test_pointer(void)
+{
+    union xenkbd_in_event ev[XDF_POINTER_MAX_EVENTS];
+    XdfPointer p = { 0 };
+    unsigned int n;
+
+    /* absolute: the first event gives the position */
+    n = xdf_pointer_events(&p, 0, 10, 20, true, ev);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpuint(ev[0].type, ==, XENKBD_TYPE_POS);
+    g_assert_cmpint(ev[0].pos.abs_x, ==, 10);
+    g_assert_cmpint(ev[0].pos.abs_y, ==, 20);
+    g_assert_cmpint(ev[0].pos.rel_z, ==, 0);
+    /* the same place again: nothing */
+    g_assert_cmpuint(xdf_pointer_events(&p, 0, 10, 20, true, ev), ==, 0);
+    /* a click somewhere else: position first, then the button */
+    n = xdf_pointer_events(&p, 1, 30, 40, true, ev);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(ev[0].type, ==, XENKBD_TYPE_POS);
+    g_assert_cmpint(ev[0].pos.abs_x, ==, 30);
+    g_assert_cmpuint(ev[1].type, ==, XENKBD_TYPE_KEY);
+    g_assert_cmpuint(ev[1].key.keycode, ==, XDF_BTN_LEFT);
+    g_assert_cmpuint(ev[1].key.pressed, ==, 1);
+    /* release left, press right and middle: in bit order */
+    n = xdf_pointer_events(&p, 6, 30, 40, true, ev);
+    g_assert_cmpuint(n, ==, 3);
+    g_assert_cmpuint(ev[0].key.keycode, ==, XDF_BTN_LEFT);
+    g_assert_cmpuint(ev[0].key.pressed, ==, 0);
+    g_assert_cmpuint(ev[1].key.keycode, ==, XDF_BTN_MIDDLE);
+    g_assert_cmpuint(ev[1].key.pressed, ==, 1);
+    g_assert_cmpuint(ev[2].key.keycode, ==, XDF_BTN_RIGHT);
+    g_assert_cmpuint(ev[2].key.pressed, ==, 1);
+    n = xdf_pointer_events(&p, 0, 30, 40, true, ev);
+    g_assert_cmpuint(n, ==, 2);
+    /* wheel up on the press only, then down */
+    n = xdf_pointer_events(&p, 8, 30, 40, true, ev);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpint(ev[0].pos.rel_z, ==, -1);
+    g_assert_cmpuint(xdf_pointer_events(&p, 0, 30, 40, true, ev), ==, 0);
+    n = xdf_pointer_events(&p, 16, 30, 40, true, ev);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpint(ev[0].pos.rel_z, ==, 1);
+
+    /* relative: nothing to measure from at first, then the distance */
+    memset(&p, 0, sizeof(p));
+    g_assert_cmpuint(xdf_pointer_events(&p, 0, 100, 100, false, ev), ==, 0);
+    n = xdf_pointer_events(&p, 0, 90, 105, false, ev);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpuint(ev[0].type, ==, XENKBD_TYPE_MOTION);
+    g_assert_cmpint(ev[0].motion.rel_x, ==, -10);
+    g_assert_cmpint(ev[0].motion.rel_y, ==, 5);
+    g_assert_cmpint(ev[0].motion.rel_z, ==, 0);
+    n = xdf_pointer_events(&p, 16 | 4, 90, 105, false, ev);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(ev[0].type, ==, XENKBD_TYPE_MOTION);
+    g_assert_cmpint(ev[0].motion.rel_x, ==, 0);
+    g_assert_cmpint(ev[0].motion.rel_z, ==, 1);
+    g_assert_cmpuint(ev[1].key.keycode, ==, XDF_BTN_RIGHT);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -140,5 +236,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xdf-backend/formats", test_formats);
     g_test_add_func("/xdf-backend/stride", test_stride);
     g_test_add_func("/xdf-backend/png", test_png);
+    g_test_add_func("/xdf-backend/keysyms", test_keysyms);
+    g_test_add_func("/xdf-backend/pointer", test_pointer);
     return g_test_run();
 }
