@@ -33,6 +33,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/bitops.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
@@ -46,15 +47,18 @@
 #include "hw/xen/xen_backend_ops.h"
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/interface/io/displif.h"
+#include "hw/xen/interface/io/kbdif.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "system/system.h"
 #include "ui/console.h"
+#include "ui/input.h"
 #include "qom/object.h"
 #include "trace/trace-hw_display_xen_displfront.h"
 
 #include "displif-proto.h"
 #include "displif-front.h"
+#include "kbdif-front.h"
 
 OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 
@@ -76,6 +80,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_RETRY_MS            100     /* first reconnect backoff */
 #define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
 #define XDF_BE_RECREATE_MS      5000    /* a backend Closed this long */
+#define XDF_INPUT_MAX_WHEEL     16      /* wheel steps one event may make */
 
 /*
  * The buffers' format, DRM's XRGB8888 (fourcc "XR24"): what every
@@ -149,6 +154,67 @@ xdf_error_limit(Error **errp, int err, const char *fmt, ...)
 
 /* Transport -------------------------------------------------------------- */
 
+/*
+ * Notifications that brought nothing.  A backend that notifies a port
+ * again and again without putting anything behind it must not keep
+ * QEMU's main loop busy: after XDF_FLOOD_KICKS such notifications in a
+ * row the port stays masked for a while (10 ms, doubling up to 1 s while
+ * the flood lasts) and its user polls it then.
+ */
+typedef struct XdfFlood {
+    unsigned int idle_kicks;
+    uint32_t ms;                /* the next masked period */
+    QEMUTimer *timer;           /* the poll */
+    int masked_port;            /* left masked meanwhile, 0: none */
+} XdfFlood;
+
+static void xdf_flood_init(XdfFlood *f, QEMUTimerCB *poll, void *opaque)
+{
+    f->idle_kicks = 0;
+    f->ms = XDF_FLOOD_POLL_MS;
+    f->masked_port = 0;
+    f->timer = timer_new_ms(QEMU_CLOCK_REALTIME, poll, opaque);
+}
+
+static void xdf_flood_fini(XdfFlood *f)
+{
+    g_clear_pointer(&f->timer, timer_free);
+    f->masked_port = 0;
+}
+
+/*
+ * @port was notified and brought @taken items: unmask it and return 0,
+ * or, past the flood limit, leave it masked, arm the poll and return
+ * how long the port stays masked.
+ */
+static uint32_t xdf_flood_kicked(XdfFlood *f, xenevtchn_handle *xeh,
+                                 int port, unsigned int taken)
+{
+    uint32_t ms = f->ms;
+
+    if (taken) {
+        f->idle_kicks = 0;
+        f->ms = XDF_FLOOD_POLL_MS;
+    } else if (++f->idle_kicks >= XDF_FLOOD_KICKS && !f->masked_port) {
+        f->masked_port = port;
+        timer_mod(f->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
+        f->ms = MIN(ms * 2, XDF_FLOOD_POLL_MAX_MS);
+        return ms;
+    }
+    qemu_xen_evtchn_unmask(xeh, port);
+    return 0;
+}
+
+/* The poll is due: the port to unmask once it is read, 0: none. */
+static int xdf_flood_polled(XdfFlood *f)
+{
+    int port = f->masked_port;
+
+    f->masked_port = 0;
+    f->idle_kicks = 0;
+    return port;
+}
+
 typedef struct XdfRequest XdfRequest;
 
 /*
@@ -212,11 +278,7 @@ typedef struct XdfRing {
     uint32_t evt_ref;
     int evt_port;
 
-    /* notifications that brought nothing: past a few, a flood */
-    unsigned int idle_kicks;
-    uint32_t flood_ms;          /* masked for this long, then polled */
-    QEMUTimer *poll_timer;
-    int masked_port;            /* left masked meanwhile, 0: none */
+    XdfFlood flood;
 } XdfRing;
 
 static void G_GNUC_PRINTF(2, 3)
@@ -360,10 +422,8 @@ static unsigned int xdf_ring_take_events(XdfRing *ring)
 static void xdf_ring_flood_poll(void *opaque)
 {
     XdfRing *ring = opaque;
-    int port = ring->masked_port;
+    int port = xdf_flood_polled(&ring->flood);
 
-    ring->masked_port = 0;
-    ring->idle_kicks = 0;
     if (!ring->sring) {
         return;
     }
@@ -383,34 +443,24 @@ static bool xdf_ring_has_port(XdfRing *ring, int port)
 }
 
 /*
- * @port, one of the ring's, was notified: take what it announces.  A
- * backend that notifies without putting anything on the ring or the
- * event page must not keep QEMU's main loop busy: after XDF_FLOOD_KICKS
- * such notifications in a row the port stays masked for a while (10 ms,
- * doubling up to 1 s while the flood lasts) and is polled then.
+ * @port, one of the ring's, was notified: take what it announces (a
+ * flood of empty notifications is polled, see XdfFlood).
  */
 static void xdf_ring_notified(XdfRing *ring, int port)
 {
     unsigned int taken;
+    uint32_t masked_ms;
 
     taken = port == ring->req_port ? xdf_ring_take_responses(ring) :
                                      xdf_ring_take_events(ring);
     if (!ring->sring) {
         return;                 /* closed: the port is gone */
     }
-    if (taken) {
-        ring->idle_kicks = 0;
-        ring->flood_ms = XDF_FLOOD_POLL_MS;
-    } else if (++ring->idle_kicks >= XDF_FLOOD_KICKS && !ring->masked_port) {
-        trace_xen_displfront_flood(ring->id, ring->index, port,
-                                   ring->flood_ms);
-        ring->masked_port = port;
-        timer_mod(ring->poll_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  ring->flood_ms);
-        ring->flood_ms = MIN(ring->flood_ms * 2, XDF_FLOOD_POLL_MAX_MS);
-        return;                 /* left masked until the poll */
+    masked_ms = xdf_flood_kicked(&ring->flood, ring->xeh, port, taken);
+    if (masked_ms) {
+        trace_xen_displfront_flood(ring->id, "connector", ring->index, port,
+                                   masked_ms);
     }
-    qemu_xen_evtchn_unmask(ring->xeh, port);
 }
 
 /*
@@ -430,15 +480,8 @@ static void xdf_ring_close(XdfRing *ring)
         r->done(r, -ECANCELED);
         g_free(r);
     }
-    if (ring->req_timer) {
-        timer_free(ring->req_timer);
-        ring->req_timer = NULL;
-    }
-    if (ring->poll_timer) {
-        timer_free(ring->poll_timer);
-        ring->poll_timer = NULL;
-    }
-    ring->masked_port = 0;
+    g_clear_pointer(&ring->req_timer, timer_free);
+    xdf_flood_fini(&ring->flood);
     if (ring->req_port > 0) {
         qemu_xen_evtchn_unbind(ring->xeh, ring->req_port);
     }
@@ -474,10 +517,7 @@ static bool xdf_ring_open(XdfRing *ring, Error **errp)
     FRONT_RING_INIT(&ring->ring, ring->sring, XEN_PAGE_SIZE);
     ring->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_ring_timeout,
                                    ring);
-    ring->poll_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_ring_flood_poll,
-                                    ring);
-    ring->idle_kicks = 0;
-    ring->flood_ms = XDF_FLOOD_POLL_MS;
+    xdf_flood_init(&ring->flood, xdf_ring_flood_poll, ring);
     ring->next_id = 0;
 
     ring->evt_page = qemu_xen_gntshr_share_pages(ring->xgs,
@@ -550,6 +590,72 @@ typedef struct XdfFit {
 
 typedef struct XdfConnector XdfConnector;
 
+/*
+ * A XenBus frontend device of ours: the vdispl device, or a connector's
+ * vkbd.  Each is claimed, owned, released and driven by its backend's
+ * state in the same way (see "XenBus" below); what a connection is, its
+ * ops say.
+ */
+typedef struct XdfXenbus XdfXenbus;
+
+typedef struct XdfXenbusOps {
+    const char *driver;         /* in XenStore: vdispl, vkbd */
+    /* the device's own nodes in directories we write, or NULL */
+    void (*fe_nodes)(XdfXenbus *xb, xs_transaction_t t, Error **errp);
+    void (*be_nodes)(XdfXenbus *xb, xs_transaction_t t, Error **errp);
+    /* may we take a toolstack's directory @fe (no live user)?  NULL: yes */
+    bool (*adopt)(XdfXenbus *xb, xs_transaction_t t, const char *fe);
+    /* the backend waits (InitWait): share and publish what it needs */
+    bool (*connect)(XdfXenbus *xb, Error **errp);
+    /* the backend is Connected, and now so are we */
+    void (*connected)(XdfXenbus *xb);
+    /* drop the connection; whether it had worked */
+    bool (*disconnect)(XdfXenbus *xb);
+} XdfXenbusOps;
+
+struct XdfXenbus {
+    XenDisplFront *s;           /* handles, domains, owner */
+    const XdfXenbusOps *ops;
+    void *opaque;               /* the ops' */
+    char *name;                 /* "<driver>/<dev-id>", in messages */
+    bool dev_id_auto;
+    uint32_t dev_id;            /* the index asked for, then the one claimed */
+    char *fe_path;              /* .../device/<driver>/<dev-id> */
+    char *be_path;              /* .../backend/<driver>/<fe>/<dev-id> */
+    bool claimed;               /* our owner record is in fe_path */
+    bool wrote_nodes;           /* we created both directories */
+    int lost_to_pid;            /* another owner found at release, or 0 */
+    struct qemu_xs_watch *be_watch;
+    enum xenbus_state state;
+    enum xenbus_state be_state;
+    unsigned int fail_streak;   /* attempts that failed since one worked */
+    bool attempting;            /* a connection attempt is under way */
+    bool broken;                /* it ended in a failure */
+    QEMUTimer *retry_timer;     /* reconnect after a backoff */
+    QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
+};
+
+/*
+ * A connector's input: a kbdif (vkbd) device, linked to the connector by
+ * unique-id, whose events go to the connector's console.
+ */
+typedef struct XdfInput {
+    XdfXenbus bus;
+    struct xenkbd_page *page;   /* NULL while not connected */
+    uint32_t page_ref;
+    int port;
+    uint32_t cons;              /* ours: the backend may write in_cons */
+    XdfFlood flood;
+    bool connected;             /* the backend took the page */
+    bool abs;                   /* we asked for absolute positions */
+    uint32_t area_w;            /* the backend's pointer area */
+    uint32_t area_h;
+    bool have_pos;              /* gx, gy: the last position, in the guest */
+    uint32_t gx, gy;
+    bool said_relative;         /* "no absolute device" said */
+    unsigned long pressed[BITS_TO_LONGS(KBDIF_KEY_MAX + 1)];
+} XdfInput;
+
 /* A display buffer's life: shared, then DBUF_CREATE, then FB_ATTACH. */
 typedef enum XdfBufferState {
     XDF_BUFFER_NONE,            /* nothing shared */
@@ -598,6 +704,9 @@ struct XdfConnector {
     uint32_t height;
     XdfRing ring;
 
+    char *unique_id;            /* the connector's, links its vkbd */
+    XdfInput input;
+
     /* the console: head (head + index) of the card */
     QemuConsole *con;
     DisplayChangeListener dcl;
@@ -642,14 +751,13 @@ struct XenDisplFront {
     char *unique_id;            /* per connector, ':' between them */
     char *fit;                  /* scale (default), center or crop */
     bool be_alloc;
+    bool input;                 /* a vkbd frontend per connector */
     uint32_t connectors;
     uint32_t req_timeout_ms;
 
     /* parsed config */
     uint32_t width;
     uint32_t height;
-    bool dev_id_auto;
-    uint32_t dev_id;            /* the index asked for, then the one claimed */
     char **unique_ids;          /* from unique-id, NULL: <qdev id>-<n> */
     XdfFitMode fit_mode;
 
@@ -659,22 +767,10 @@ struct XenDisplFront {
     xengntshr_handle *xgs;
     xengnttab_handle *xgt;      /* maps backend-allocated buffers */
 
-    /* XenBus */
-    char *fe_path;              /* .../device/vdispl/<dev-id> */
-    char *be_path;              /* .../backend/vdispl/<fe>/<dev-id> */
-    bool claimed;               /* our owner record is in fe_path */
-    bool wrote_nodes;           /* we created both directories */
-    uint64_t pid_start;         /* our process's start, in the record */
-    int lost_to_pid;            /* another owner found at release, or 0 */
-    struct qemu_xs_watch *be_watch;
-    enum xenbus_state state;
-    enum xenbus_state be_state;
+    /* XenBus: the vdispl device */
+    XdfXenbus bus;
+    uint64_t pid_start;         /* our process's start, in owner records */
     unsigned int version;
-    unsigned int fail_streak;   /* attempts that failed since one worked */
-    bool attempting;            /* a connection attempt is under way */
-    bool broken;                /* it ended in a failure */
-    QEMUTimer *retry_timer;     /* reconnect after a backoff */
-    QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
 
     /* connectors */
     unsigned int nr_connectors;
@@ -694,6 +790,657 @@ static const char *xdf_id(XenDisplFront *s)
     DeviceState *dev = DEVICE(s);
 
     return dev->id ? dev->id : TYPE_XEN_DISPLFRONT;
+}
+
+/* XenBus ----------------------------------------------------------------- */
+
+static void xdf_bus_set_state(XdfXenbus *xb, enum xenbus_state state)
+{
+    Error *local_err = NULL;
+
+    if (xb->state == state) {
+        return;
+    }
+    trace_xen_displfront_state(xdf_id(xb->s), xb->name,
+                               xs_strstate(xb->state), xs_strstate(state));
+    xb->state = state;
+    xs_node_printf(xb->s->xsh, XBT_NULL, xb->fe_path, "state", &local_err,
+                   "%u", state);
+    if (local_err) {
+        error_report_err(local_err);
+    }
+}
+
+/* xs_node_printf(), skipped once an error is set: one check per batch. */
+static void G_GNUC_PRINTF(6, 7)
+xdf_xs_printf(struct qemu_xs_handle *h, xs_transaction_t t, const char *node,
+              const char *key, Error **errp, const char *fmt, ...)
+{
+    ERRP_GUARD();
+    va_list ap;
+
+    if (*errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    xs_node_vprintf(h, t, node, key, errp, fmt, ap);
+    va_end(ap);
+}
+
+typedef void XdfXsWrite(XdfXenbus *xb, xs_transaction_t t, Error **errp);
+
+/*
+ * Run @write in one XenStore transaction, again while it conflicts with
+ * another writer; @what names the job in errors.
+ */
+static bool xdf_xs_transaction(XdfXenbus *xb, XdfXsWrite *write,
+                               const char *what, Error **errp)
+{
+    struct qemu_xs_handle *h = xb->s->xsh;
+    Error *local_err = NULL;
+    xs_transaction_t t;
+    int tries;
+
+    for (tries = 0; tries < XDF_XS_TRIES; tries++) {
+        t = qemu_xen_xs_transaction_start(h);
+        if (t == XBT_NULL) {
+            error_setg_errno(errp, errno, "cannot %s: no XenStore "
+                             "transaction", what);
+            return false;
+        }
+        write(xb, t, &local_err);
+        if (local_err) {
+            qemu_xen_xs_transaction_end(h, t, true);
+            error_propagate_prepend(errp, local_err, "cannot %s: ", what);
+            return false;
+        }
+        if (qemu_xen_xs_transaction_end(h, t, false)) {
+            return true;
+        }
+        if (errno != EAGAIN) {
+            error_setg_errno(errp, errno, "cannot %s", what);
+            return false;
+        }
+    }
+    error_setg(errp, "cannot %s: XenStore transactions kept conflicting "
+               "(%d tries)", what, XDF_XS_TRIES);
+    return false;
+}
+
+/*
+ * The frontend and backend directories, as a toolstack would write them
+ * (xl.cfg's vdispl= or vkb=), when none exist yet.  Owner of each is its
+ * own domain, and the other end may read it.
+ */
+/* The backend directory, as a toolstack would write it. */
+static void xdf_write_be_nodes(XdfXenbus *xb, xs_transaction_t t,
+                               Error **errp)
+{
+    ERRP_GUARD();
+    XenDisplFront *s = xb->s;
+    struct qemu_xs_handle *h = s->xsh;
+
+    xs_node_create(h, t, xb->be_path, s->backend_domid, s->frontend_domid,
+                   XS_PERM_READ, errp);
+    xdf_xs_printf(h, t, xb->be_path, "frontend", errp, "%s", xb->fe_path);
+    xdf_xs_printf(h, t, xb->be_path, "frontend-id", errp, "%" PRIu32,
+                  s->frontend_domid);
+    xdf_xs_printf(h, t, xb->be_path, "online", errp, "1");
+    xdf_xs_printf(h, t, xb->be_path, "state", errp, "%u",
+                  XenbusStateInitialising);
+    if (!*errp && xb->ops->be_nodes) {
+        xb->ops->be_nodes(xb, t, errp);
+    }
+}
+
+static void xdf_write_nodes_in(XdfXenbus *xb, xs_transaction_t t,
+                               Error **errp)
+{
+    ERRP_GUARD();
+    XenDisplFront *s = xb->s;
+    struct qemu_xs_handle *h = s->xsh;
+    Error *stale = NULL;
+
+    /* whatever an earlier run left */
+    xs_node_destroy(h, t, xb->fe_path, &stale);
+    error_free(stale);
+    stale = NULL;
+    xs_node_destroy(h, t, xb->be_path, &stale);
+    error_free(stale);
+
+    xs_node_create(h, t, xb->fe_path, s->frontend_domid, s->backend_domid,
+                   XS_PERM_READ, errp);
+    if (*errp) {
+        return;
+    }
+    xdf_write_be_nodes(xb, t, errp);
+    xdf_xs_printf(h, t, xb->fe_path, "backend", errp, "%s", xb->be_path);
+    xdf_xs_printf(h, t, xb->fe_path, "backend-id", errp, "%" PRIu32,
+                  s->backend_domid);
+    if (!*errp && xb->ops->fe_nodes) {
+        xb->ops->fe_nodes(xb, t, errp);
+    }
+    xdf_xs_printf(h, t, xb->fe_path, "state", errp, "%u",
+                  XenbusStateInitialising);
+}
+
+/*
+ * Ownership.  Every QEMU in a domain is a vdispl (and vkbd) frontend of
+ * that domain, so the devices of all its guests meet under one
+ * device/vdispl/ (and device/vkbd/).  A device claims its index in a
+ * transaction and records itself in <frontend dir>/owner/: pid and
+ * pid-start (its start time, so that a reused pid is not taken for it),
+ * the VM's name and UUID, the qdev id, and who wrote the directories
+ * ("device": us, "toolstack": xl.cfg's vdispl= or vkb=).  Liveness is
+ * judged by pid in QEMU's own domain, where every QEMU that shares this
+ * namespace runs.
+ */
+
+/* Start time of process @pid (/proc/PID/stat field 22); false if none. */
+static bool xdf_pid_start(long pid, uint64_t *start)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
+    g_autofree char *stat = NULL;
+    const char *p, *end;
+    int field;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL)) {
+        return false;
+    }
+    /* field 2 is the command in parentheses, which may hold anything */
+    p = strrchr(stat, ')');
+    for (field = 3; p && field <= 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p && !qemu_strtou64(p + 1, &end, 10, start) && *end == ' ';
+}
+
+typedef enum XdfDirKind {
+    XDF_DIR_FREE,           /* no frontend directory */
+    XDF_DIR_STALE,          /* left by a QEMU that died, or half made */
+    XDF_DIR_TOOLSTACK,      /* a toolstack's, with no live user */
+    XDF_DIR_IN_USE,         /* a live QEMU's */
+} XdfDirKind;
+
+static const char *const xdf_dir_kind_names[] = {
+    [XDF_DIR_FREE] = "free",
+    [XDF_DIR_STALE] = "reclaimed",
+    [XDF_DIR_TOOLSTACK] = "toolstack",
+    [XDF_DIR_IN_USE] = "in use",
+};
+
+/*
+ * What frontend directory @fe is to us; for one in use, *@owner names
+ * the QEMU (and device) that has it.
+ */
+static XdfDirKind xdf_dir_kind(XdfXenbus *xb, xs_transaction_t t,
+                               const char *fe, char **owner)
+{
+    struct qemu_xs_handle *h = xb->s->xsh;
+    g_autofree char *dir = xs_node_read(h, t, NULL, NULL, "%s", fe);
+    g_autofree char *pid_str = NULL;
+    g_autofree char *nodes = NULL;
+    g_autofree char *backend = NULL;
+    uint64_t pid, start, now;
+
+    if (!dir) {
+        return XDF_DIR_FREE;
+    }
+    pid_str = xs_node_read(h, t, NULL, NULL, "%s/owner/pid", fe);
+    if (pid_str && !qemu_strtou64(pid_str, NULL, 10, &pid) &&
+        pid <= INT32_MAX) {
+        if (xs_node_scanf(h, t, fe, "owner/pid-start", NULL, "%" SCNu64,
+                          &start) == 1 &&
+            xdf_pid_start(pid, &now) && now == start) {
+            g_autofree char *vm = xs_node_read(h, t, NULL, NULL,
+                                               "%s/owner/vm-name", fe);
+            g_autofree char *dev = xs_node_read(h, t, NULL, NULL,
+                                                "%s/owner/device", fe);
+
+            *owner = g_strdup_printf("xen-displfront '%s' of %s (pid %"
+                                     PRIu64 "%s%s%s)", dev ? dev : "?",
+                                     pid == getpid() ? "this QEMU" : "QEMU",
+                                     pid, vm && *vm ? ", VM '" : "",
+                                     vm && *vm ? vm : "",
+                                     vm && *vm ? "'" : "");
+            return XDF_DIR_IN_USE;
+        }
+        nodes = xs_node_read(h, t, NULL, NULL, "%s/owner/nodes", fe);
+        return nodes && !strcmp(nodes, "toolstack") ? XDF_DIR_TOOLSTACK :
+               XDF_DIR_STALE;
+    }
+    backend = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
+    return backend ? XDF_DIR_TOOLSTACK : XDF_DIR_STALE;
+}
+
+static void xdf_set_paths(XdfXenbus *xb)
+{
+    XenDisplFront *s = xb->s;
+
+    g_free(xb->name);
+    g_free(xb->fe_path);
+    g_free(xb->be_path);
+    xb->name = g_strdup_printf("%s/%" PRIu32, xb->ops->driver, xb->dev_id);
+    xb->fe_path = g_strdup_printf("/local/domain/%" PRIu32
+                                  "/device/%s/%" PRIu32, s->frontend_domid,
+                                  xb->ops->driver, xb->dev_id);
+    xb->be_path = g_strdup_printf("/local/domain/%" PRIu32
+                                  "/backend/%s/%" PRIu32 "/%" PRIu32,
+                                  s->backend_domid, xb->ops->driver,
+                                  s->frontend_domid, xb->dev_id);
+}
+
+/*
+ * Claim a device index: the one asked for unless a live device has it,
+ * or with dev-id=auto the lowest that is free, stale or a toolstack's
+ * with no live user (that the ops may take).  A toolstack's directory is
+ * adopted; any other is (re)written.  Then our owner record goes in.
+ */
+static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
+{
+    XenDisplFront *s = xb->s;
+    struct qemu_xs_handle *h = s->xsh;
+    const char *driver = xb->ops->driver;
+    g_autofree char *base = g_strdup_printf("/local/domain/%" PRIu32
+                                            "/device/%s", s->frontend_domid,
+                                            driver);
+    g_autofree char *owner = NULL;
+    XdfDirKind kind = XDF_DIR_FREE;
+    uint32_t idx, first = 0, last = XDF_MAX_AUTO_DEV_ID;
+    Error *stale = NULL;
+
+    if (!xb->dev_id_auto) {
+        first = last = xb->dev_id;
+    }
+    for (idx = first; idx <= last; idx++) {
+        g_autofree char *fe = g_strdup_printf("%s/%" PRIu32, base, idx);
+
+        g_free(owner);
+        owner = NULL;
+        kind = xdf_dir_kind(xb, t, fe, &owner);
+        if (kind == XDF_DIR_TOOLSTACK && xb->ops->adopt &&
+            !xb->ops->adopt(xb, t, fe)) {
+            kind = XDF_DIR_IN_USE;
+            owner = g_strdup("its toolstack, for another device");
+        }
+        if (kind != XDF_DIR_IN_USE) {
+            break;
+        }
+    }
+    if (kind == XDF_DIR_IN_USE) {
+        if (xb->dev_id_auto) {
+            error_setg(errp, "every %s dev-id from 0 to %d of frontend "
+                       "domain %" PRIu32 " is in use", driver,
+                       XDF_MAX_AUTO_DEV_ID, s->frontend_domid);
+        } else {
+            error_setg(errp, "dev-id %" PRIu32 " is in use by %s",
+                       xb->dev_id, owner);
+            error_append_hint(errp, "Leave dev-id out (or say dev-id=auto) "
+                              "to take the lowest free index.\n");
+        }
+        return;
+    }
+    xb->dev_id = idx;
+    xdf_set_paths(xb);
+    trace_xen_displfront_claim(xdf_id(s), driver, xb->dev_id,
+                               xdf_dir_kind_names[kind]);
+
+    xb->wrote_nodes = kind != XDF_DIR_TOOLSTACK;
+    if (xb->wrote_nodes) {
+        xdf_write_nodes_in(xb, t, errp);
+    } else {
+        /* a dead user's record */
+        g_autofree char *rec = g_strdup_printf("%s/owner", xb->fe_path);
+
+        xs_node_destroy(h, t, rec, &stale);
+        error_free(stale);
+    }
+    xdf_xs_printf(h, t, xb->fe_path, "owner/pid", errp, "%d", getpid());
+    xdf_xs_printf(h, t, xb->fe_path, "owner/pid-start", errp, "%" PRIu64,
+                  s->pid_start);
+    xdf_xs_printf(h, t, xb->fe_path, "owner/vm-name", errp, "%s",
+                  qemu_name ? qemu_name : "");
+    if (qemu_uuid_set) {
+        g_autofree char *uuid = qemu_uuid_unparse_strdup(&qemu_uuid);
+
+        xdf_xs_printf(h, t, xb->fe_path, "owner/vm-uuid", errp, "%s", uuid);
+    }
+    xdf_xs_printf(h, t, xb->fe_path, "owner/device", errp, "%s",
+                  xdf_id(s));
+    xdf_xs_printf(h, t, xb->fe_path, "owner/nodes", errp, "%s",
+                  xb->wrote_nodes ? "device" : "toolstack");
+}
+
+/*
+ * Is our owner record still in fe_path (read in transaction @t)?  If
+ * not, lost_to_pid says whose it is (-1: nobody's) for the caller to
+ * report once the transaction is over.
+ */
+static bool xdf_still_ours(XdfXenbus *xb, xs_transaction_t t)
+{
+    struct qemu_xs_handle *h = xb->s->xsh;
+    uint64_t start = 0;
+    int pid = 0;
+
+    xb->lost_to_pid = 0;
+    if (xs_node_scanf(h, t, xb->fe_path, "owner/pid", NULL, "%d",
+                      &pid) != 1 ||
+        xs_node_scanf(h, t, xb->fe_path, "owner/pid-start", NULL,
+                      "%" SCNu64, &start) != 1 ||
+        pid != getpid() || start != xb->s->pid_start) {
+        xb->lost_to_pid = pid ? pid : -1;
+        return false;
+    }
+    return true;
+}
+
+/* After a transaction that found our record gone: say so, once. */
+static void xdf_report_lost(XdfXenbus *xb)
+{
+    if (xb->lost_to_pid) {
+        warn_report("xen-displfront '%s': %s is no longer ours (owner pid "
+                    "%d): leaving it", xdf_id(xb->s), xb->fe_path,
+                    MAX(xb->lost_to_pid, 0));
+        xb->lost_to_pid = 0;
+    }
+}
+
+/*
+ * Let go of our device: the directories we wrote, or our record in a
+ * toolstack's; nothing if the record is not ours any more.
+ */
+static void xdf_release_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
+{
+    ERRP_GUARD();
+    struct qemu_xs_handle *h = xb->s->xsh;
+
+    if (!xdf_still_ours(xb, t)) {
+        return;
+    }
+    if (xb->wrote_nodes) {
+        xs_node_destroy(h, t, xb->fe_path, errp);
+        if (!*errp) {
+            xs_node_destroy(h, t, xb->be_path, errp);
+        }
+    } else {
+        g_autofree char *rec = g_strdup_printf("%s/owner", xb->fe_path);
+
+        xs_node_destroy(h, t, rec, errp);
+    }
+}
+
+/*
+ * The backend directory anew (our own, as we wrote it): backends built
+ * on libxenbe stop serving a device after an error until its directory
+ * is recreated.
+ */
+static void xdf_recreate_be_in(XdfXenbus *xb, xs_transaction_t t,
+                               Error **errp)
+{
+    Error *stale = NULL;
+
+    if (!xdf_still_ours(xb, t)) {
+        return;
+    }
+    xs_node_destroy(xb->s->xsh, t, xb->be_path, &stale);
+    error_free(stale);
+    xdf_write_be_nodes(xb, t, errp);
+}
+
+/*
+ * Claim a device (xb->dev_id, or with dev_id_auto the lowest free
+ * index): write its directories, or take a toolstack's, with our owner
+ * record.
+ */
+static bool xdf_bus_claim(XdfXenbus *xb, Error **errp)
+{
+    g_autofree char *what = g_strdup_printf("claim a %s device",
+                                            xb->ops->driver);
+
+    if (!xdf_xs_transaction(xb, xdf_claim_in, what, errp)) {
+        return false;
+    }
+    xb->claimed = true;
+    return true;
+}
+
+static void xdf_bus_release(XdfXenbus *xb)
+{
+    Error *local_err = NULL;
+    g_autofree char *what = NULL;
+
+    if (!xb->claimed) {
+        return;
+    }
+    what = g_strdup_printf("remove the %s nodes", xb->ops->driver);
+    if (!xdf_xs_transaction(xb, xdf_release_in, what, &local_err)) {
+        error_report_err(local_err);
+    }
+    xdf_report_lost(xb);
+    xb->claimed = false;
+    xb->wrote_nodes = false;
+}
+
+/*
+ * Drop the connection.  One that ended in a failure, or that never
+ * worked -- refused, broken, or closed by the backend -- counts as
+ * failed: the next attempt waits longer, so that no fault, ours or the
+ * backend's, makes a busy loop.
+ */
+static void xdf_bus_disconnect(XdfXenbus *xb)
+{
+    bool worked = xb->ops->disconnect(xb);
+
+    if (worked) {
+        xb->fail_streak = 0;
+    }
+    if (xb->attempting && (!worked || xb->broken)) {
+        xb->fail_streak = MIN(xb->fail_streak + 1, 16);
+    }
+    xb->attempting = false;
+    xb->broken = false;
+}
+
+/*
+ * The backend broke the protocol (the caller has said how): close the
+ * connection, never QEMU or the guest.  A failure even if it had worked:
+ * the next attempt waits longer.
+ */
+static void xdf_bus_failed(XdfXenbus *xb)
+{
+    xb->broken = true;
+    xdf_bus_disconnect(xb);
+    xdf_bus_set_state(xb, XenbusStateClosing);
+    xdf_bus_set_state(xb, XenbusStateClosed);
+}
+
+/* Call xdf_bus_retry() after the backoff the failures so far earn. */
+static void xdf_bus_schedule_retry(XdfXenbus *xb)
+{
+    /* 100 ms after the first failure, doubling up to 6.4 s */
+    uint32_t ms = XDF_RETRY_MS << MIN(xb->fail_streak - 1, 6);
+
+    trace_xen_displfront_retry(xdf_id(xb->s), xb->name, xb->fail_streak,
+                               ms);
+    timer_mod(xb->retry_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
+}
+
+static enum xenbus_state xdf_bus_read_be_state(XdfXenbus *xb)
+{
+    unsigned int state;
+
+    if (xs_node_scanf(xb->s->xsh, XBT_NULL, xb->be_path, "state", NULL,
+                      "%u", &state) != 1 ||
+        state > XenbusStateReconfigured) {
+        return XenbusStateUnknown;
+    }
+    return state;
+}
+
+/*
+ * For a backend in InitWait: publish what it needs and go Initialised;
+ * on failure say why and stay Initialising.
+ */
+static void xdf_bus_initialise(XdfXenbus *xb)
+{
+    Error *local_err = NULL;
+
+    xb->attempting = true;
+    xb->broken = false;
+    if (!xb->ops->connect(xb, &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(xb->s));
+        error_report_err(local_err);
+        xdf_bus_disconnect(xb);
+        /* the backend stays in InitWait: try again after a while */
+        xdf_bus_schedule_retry(xb);
+        return;
+    }
+    xdf_bus_set_state(xb, XenbusStateInitialised);
+}
+
+/* The state machine of displif.h (and kbdif.h), driven by the backend. */
+static void xdf_bus_backend_changed(void *opaque, const char *path)
+{
+    XdfXenbus *xb = opaque;
+    enum xenbus_state be = xdf_bus_read_be_state(xb);
+
+    if (be == xb->be_state) {
+        return;
+    }
+    trace_xen_displfront_backend_state(xdf_id(xb->s), xb->name,
+                                       xs_strstate(xb->be_state),
+                                       xs_strstate(be));
+    xb->be_state = be;
+    if (be == XenbusStateClosed && xb->wrote_nodes) {
+        timer_mod(xb->recreate_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  XDF_BE_RECREATE_MS);
+    } else {
+        timer_del(xb->recreate_timer);
+    }
+
+    switch (be) {
+    case XenbusStateInitWait:
+        /*
+         * A backend that restarted may come straight back to InitWait
+         * (XenStore watches coalesce): drop the old connection first.
+         */
+        if (xb->state != XenbusStateInitialising &&
+            xb->state != XenbusStateClosed) {
+            xdf_bus_disconnect(xb);
+        }
+        xdf_bus_set_state(xb, XenbusStateInitialising);
+        if (xb->fail_streak) {
+            xdf_bus_schedule_retry(xb);
+            break;
+        }
+        xdf_bus_initialise(xb);
+        break;
+
+    case XenbusStateConnected:
+        if (xb->state != XenbusStateInitialised) {
+            break;
+        }
+        xdf_bus_set_state(xb, XenbusStateConnected);
+        xb->ops->connected(xb);
+        break;
+
+    case XenbusStateClosing:
+    case XenbusStateClosed:
+    case XenbusStateUnknown:
+        /* Backend went away: drop everything, wait for it to come back. */
+        timer_del(xb->retry_timer);
+        if (xb->state == XenbusStateInitialising) {
+            break;
+        }
+        xdf_bus_disconnect(xb);
+        xdf_bus_set_state(xb, XenbusStateInitialising);
+        break;
+
+    default:
+        break;
+    }
+}
+
+/*
+ * The backend has stayed Closed: backends built on libxenbe (displ_be)
+ * serve a device again only once its directory is made anew, as a
+ * toolstack would.  Only a directory we wrote; a toolstack's is its own.
+ */
+static void xdf_bus_recreate_backend(void *opaque)
+{
+    XdfXenbus *xb = opaque;
+    Error *local_err = NULL;
+
+    if (xb->be_state != XenbusStateClosed || !xb->wrote_nodes) {
+        return;
+    }
+    trace_xen_displfront_recreate(xdf_id(xb->s), xb->be_path,
+                                  XDF_BE_RECREATE_MS);
+    if (!xdf_xs_transaction(xb, xdf_recreate_be_in,
+                            "recreate the backend directory", &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(xb->s));
+        error_report_err(local_err);
+    }
+    xdf_report_lost(xb);
+}
+
+/* The backoff after a lost connection is over: take InitWait now. */
+static void xdf_bus_retry(void *opaque)
+{
+    XdfXenbus *xb = opaque;
+
+    if (xb->be_state == XenbusStateInitWait &&
+        xb->state == XenbusStateInitialising) {
+        xdf_bus_initialise(xb);
+    }
+}
+
+/*
+ * Go Initialising (even over nodes a toolstack, or a QEMU that died,
+ * left: a backend still Connected to our past self resets) and let the
+ * backend's state drive us from now on.
+ */
+static bool xdf_bus_watch(XdfXenbus *xb, Error **errp)
+{
+    xb->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_bus_retry, xb);
+    xb->recreate_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                      xdf_bus_recreate_backend, xb);
+    xb->state = XenbusStateUnknown;
+    xdf_bus_set_state(xb, XenbusStateInitialising);
+    trace_xen_displfront_xenstore(xdf_id(xb->s), xb->fe_path, xb->be_path,
+                                  xb->wrote_nodes);
+    xb->be_state = XenbusStateUnknown;
+    xb->be_watch = xs_node_watch(xb->s->xsh, xb->be_path, "state",
+                                 xdf_bus_backend_changed, xb, errp);
+    return xb->be_watch != NULL;
+}
+
+/*
+ * Stop following the backend, close the connection as displif.h wants
+ * it (Closing, then Closed) and remove the nodes we own.
+ */
+static void xdf_bus_close(XdfXenbus *xb)
+{
+    if (xb->be_watch) {
+        qemu_xen_xs_unwatch(xb->s->xsh, xb->be_watch);
+        xb->be_watch = NULL;
+    }
+    if (xb->state != XenbusStateUnknown) {
+        xdf_bus_set_state(xb, XenbusStateClosing);
+        xdf_bus_disconnect(xb);
+        xdf_bus_set_state(xb, XenbusStateClosed);
+    }
+    g_clear_pointer(&xb->retry_timer, timer_free);
+    g_clear_pointer(&xb->recreate_timer, timer_free);
+    xdf_bus_release(xb);
+}
+
+static void xdf_bus_free(XdfXenbus *xb)
+{
+    g_clear_pointer(&xb->name, g_free);
+    g_clear_pointer(&xb->fe_path, g_free);
+    g_clear_pointer(&xb->be_path, g_free);
 }
 
 /* Display: buffers -------------------------------------------------------- */
@@ -1532,6 +2279,15 @@ static const DisplayChangeListenerOps xdf_dcl_ops = {
 /* XenBus frontend -------------------------------------------------------- */
 
 /* The connectors, @n of them, with nothing shared yet. */
+/* Connector @i's unique-id from the properties: given, or made up. */
+static char *xdf_unique_id(XenDisplFront *s, unsigned int i)
+{
+    if (s->unique_ids && i < g_strv_length(s->unique_ids)) {
+        return g_strdup(s->unique_ids[i]);
+    }
+    return g_strdup_printf("%s-%u", xdf_id(s), i);
+}
+
 static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
 {
     unsigned int i, j;
@@ -1545,6 +2301,7 @@ static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
         c->index = i;
         c->width = s->width;
         c->height = s->height;
+        c->unique_id = xdf_unique_id(s, i);
         c->setup_ring = &s->conn[0].ring;
         c->front = c->flipping = -1;
         pixman_region32_init(&c->damage);
@@ -1555,433 +2312,53 @@ static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
     }
 }
 
-static void xdf_set_state(XenDisplFront *s, enum xenbus_state state)
+/* vdispl: the display's XenBus device ------------------------------------ */
+
+/* Our vdispl directory's nodes: be-alloc and the connectors. */
+static void xdf_vdispl_fe_nodes(XdfXenbus *xb, xs_transaction_t t,
+                                Error **errp)
 {
-    Error *local_err = NULL;
-
-    if (s->state == state) {
-        return;
-    }
-    trace_xen_displfront_state(xdf_id(s), xs_strstate(s->state),
-                               xs_strstate(state));
-    s->state = state;
-    xs_node_printf(s->xsh, XBT_NULL, s->fe_path, "state", &local_err,
-                   "%u", state);
-    if (local_err) {
-        error_report_err(local_err);
-    }
-}
-
-/* xs_node_printf(), skipped once an error is set: one check per batch. */
-static void G_GNUC_PRINTF(6, 7)
-xdf_xs_printf(struct qemu_xs_handle *h, xs_transaction_t t, const char *node,
-              const char *key, Error **errp, const char *fmt, ...)
-{
-    ERRP_GUARD();
-    va_list ap;
-
-    if (*errp) {
-        return;
-    }
-    va_start(ap, fmt);
-    xs_node_vprintf(h, t, node, key, errp, fmt, ap);
-    va_end(ap);
-}
-
-typedef void XdfXsWrite(XenDisplFront *s, xs_transaction_t t, Error **errp);
-
-/*
- * Run @write in one XenStore transaction, again while it conflicts with
- * another writer; @what names the job in errors.
- */
-static bool xdf_xs_transaction(XenDisplFront *s, XdfXsWrite *write,
-                               const char *what, Error **errp)
-{
-    Error *local_err = NULL;
-    xs_transaction_t t;
-    int tries;
-
-    for (tries = 0; tries < XDF_XS_TRIES; tries++) {
-        t = qemu_xen_xs_transaction_start(s->xsh);
-        if (t == XBT_NULL) {
-            error_setg_errno(errp, errno, "cannot %s: no XenStore "
-                             "transaction", what);
-            return false;
-        }
-        write(s, t, &local_err);
-        if (local_err) {
-            qemu_xen_xs_transaction_end(s->xsh, t, true);
-            error_propagate_prepend(errp, local_err, "cannot %s: ", what);
-            return false;
-        }
-        if (qemu_xen_xs_transaction_end(s->xsh, t, false)) {
-            return true;
-        }
-        if (errno != EAGAIN) {
-            error_setg_errno(errp, errno, "cannot %s", what);
-            return false;
-        }
-    }
-    error_setg(errp, "cannot %s: XenStore transactions kept conflicting "
-               "(%d tries)", what, XDF_XS_TRIES);
-    return false;
-}
-
-/*
- * The frontend and backend directories, as a toolstack would write them
- * (xl.cfg's vdispl=), when none exist yet.  Owner of each is its own
- * domain, and the other end may read it.
- */
-/* The backend directory, as a toolstack would write it. */
-static void xdf_write_be_nodes(XenDisplFront *s, xs_transaction_t t,
-                               Error **errp)
-{
-    struct qemu_xs_handle *h = s->xsh;
-
-    xs_node_create(h, t, s->be_path, s->backend_domid, s->frontend_domid,
-                   XS_PERM_READ, errp);
-    xdf_xs_printf(h, t, s->be_path, "frontend", errp, "%s", s->fe_path);
-    xdf_xs_printf(h, t, s->be_path, "frontend-id", errp, "%" PRIu32,
-                  s->frontend_domid);
-    xdf_xs_printf(h, t, s->be_path, "online", errp, "1");
-    xdf_xs_printf(h, t, s->be_path, "state", errp, "%u",
-                  XenbusStateInitialising);
-}
-
-static void xdf_write_nodes_in(XenDisplFront *s, xs_transaction_t t,
-                               Error **errp)
-{
-    ERRP_GUARD();
-    struct qemu_xs_handle *h = s->xsh;
-    Error *stale = NULL;
+    XenDisplFront *s = xb->s;
     unsigned int i;
 
-    /* whatever an earlier run left */
-    xs_node_destroy(h, t, s->fe_path, &stale);
-    error_free(stale);
-    stale = NULL;
-    xs_node_destroy(h, t, s->be_path, &stale);
-    error_free(stale);
-
-    xs_node_create(h, t, s->fe_path, s->frontend_domid, s->backend_domid,
-                   XS_PERM_READ, errp);
-    if (*errp) {
-        return;
-    }
-    xdf_write_be_nodes(s, t, errp);
-    xdf_xs_printf(h, t, s->fe_path, "backend", errp, "%s", s->be_path);
-    xdf_xs_printf(h, t, s->fe_path, "backend-id", errp, "%" PRIu32,
-                  s->backend_domid);
-    xdf_xs_printf(h, t, s->fe_path, XENDISPL_FIELD_BE_ALLOC, errp, "%d",
-                  s->be_alloc);
+    xdf_xs_printf(s->xsh, t, xb->fe_path, XENDISPL_FIELD_BE_ALLOC, errp,
+                  "%d", s->be_alloc);
     for (i = 0; i < s->connectors; i++) {
-        g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
+        g_autofree char *cpath = g_strdup_printf("%s/%u", xb->fe_path, i);
+        g_autofree char *id = xdf_unique_id(s, i);
 
-        xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_RESOLUTION, errp,
+        xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_RESOLUTION, errp,
                       "%" PRIu32 "x%" PRIu32, s->width, s->height);
-        if (s->unique_ids) {
-            xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp, "%s",
-                          s->unique_ids[i]);
-        } else {
-            xdf_xs_printf(h, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp,
-                          "%s-%u", xdf_id(s), i);
-        }
-    }
-    xdf_xs_printf(h, t, s->fe_path, "state", errp, "%u",
-                  XenbusStateInitialising);
-}
-
-/*
- * Ownership.  Every QEMU in a domain is a vdispl frontend of that domain,
- * so the devices of all its guests meet under one device/vdispl/.  A
- * device claims its index in a transaction and records itself in
- * <frontend dir>/owner/: pid and pid-start (its start time, so that a
- * reused pid is not taken for it), the VM's name and UUID, the qdev id,
- * and who wrote the directories ("device": us, "toolstack": xl.cfg's
- * vdispl=).  Liveness is judged by pid in QEMU's own domain, where every
- * QEMU that shares this namespace runs.
- */
-
-/* Start time of process @pid (/proc/PID/stat field 22); false if none. */
-static bool xdf_pid_start(long pid, uint64_t *start)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
-    g_autofree char *stat = NULL;
-    const char *p, *end;
-    int field;
-
-    if (!g_file_get_contents(path, &stat, NULL, NULL)) {
-        return false;
-    }
-    /* field 2 is the command in parentheses, which may hold anything */
-    p = strrchr(stat, ')');
-    for (field = 3; p && field <= 22; field++) {
-        p = strchr(p + 1, ' ');
-    }
-    return p && !qemu_strtou64(p + 1, &end, 10, start) && *end == ' ';
-}
-
-typedef enum XdfDirKind {
-    XDF_DIR_FREE,           /* no frontend directory */
-    XDF_DIR_STALE,          /* left by a QEMU that died, or half made */
-    XDF_DIR_TOOLSTACK,      /* a toolstack's, with no live user */
-    XDF_DIR_IN_USE,         /* a live QEMU's */
-} XdfDirKind;
-
-static const char *const xdf_dir_kind_names[] = {
-    [XDF_DIR_FREE] = "free",
-    [XDF_DIR_STALE] = "reclaimed",
-    [XDF_DIR_TOOLSTACK] = "toolstack",
-    [XDF_DIR_IN_USE] = "in use",
-};
-
-/*
- * What frontend directory @fe is to us; for one in use, *@owner names
- * the QEMU (and device) that has it.
- */
-static XdfDirKind xdf_dir_kind(XenDisplFront *s, xs_transaction_t t,
-                               const char *fe, char **owner)
-{
-    struct qemu_xs_handle *h = s->xsh;
-    g_autofree char *dir = xs_node_read(h, t, NULL, NULL, "%s", fe);
-    g_autofree char *pid_str = NULL;
-    g_autofree char *nodes = NULL;
-    g_autofree char *backend = NULL;
-    uint64_t pid, start, now;
-
-    if (!dir) {
-        return XDF_DIR_FREE;
-    }
-    pid_str = xs_node_read(h, t, NULL, NULL, "%s/owner/pid", fe);
-    if (pid_str && !qemu_strtou64(pid_str, NULL, 10, &pid) &&
-        pid <= INT32_MAX) {
-        if (xs_node_scanf(h, t, fe, "owner/pid-start", NULL, "%" SCNu64,
-                          &start) == 1 &&
-            xdf_pid_start(pid, &now) && now == start) {
-            g_autofree char *vm = xs_node_read(h, t, NULL, NULL,
-                                               "%s/owner/vm-name", fe);
-            g_autofree char *dev = xs_node_read(h, t, NULL, NULL,
-                                                "%s/owner/device", fe);
-
-            *owner = g_strdup_printf("xen-displfront '%s' of %s (pid %"
-                                     PRIu64 "%s%s%s)", dev ? dev : "?",
-                                     pid == getpid() ? "this QEMU" : "QEMU",
-                                     pid, vm && *vm ? ", VM '" : "",
-                                     vm && *vm ? vm : "",
-                                     vm && *vm ? "'" : "");
-            return XDF_DIR_IN_USE;
-        }
-        nodes = xs_node_read(h, t, NULL, NULL, "%s/owner/nodes", fe);
-        return nodes && !strcmp(nodes, "toolstack") ? XDF_DIR_TOOLSTACK :
-               XDF_DIR_STALE;
-    }
-    backend = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
-    return backend ? XDF_DIR_TOOLSTACK : XDF_DIR_STALE;
-}
-
-static void xdf_set_paths(XenDisplFront *s)
-{
-    g_free(s->fe_path);
-    g_free(s->be_path);
-    s->fe_path = g_strdup_printf("/local/domain/%" PRIu32
-                                 "/device/%s/%" PRIu32, s->frontend_domid,
-                                 XENDISPL_DRIVER_NAME, s->dev_id);
-    s->be_path = g_strdup_printf("/local/domain/%" PRIu32
-                                 "/backend/%s/%" PRIu32 "/%" PRIu32,
-                                 s->backend_domid, XENDISPL_DRIVER_NAME,
-                                 s->frontend_domid, s->dev_id);
-}
-
-/*
- * Claim a device index: the one asked for unless a live device has it,
- * or with dev-id=auto the lowest that is free, stale or a toolstack's
- * with no live user.  A toolstack's directory is adopted; any other is
- * (re)written.  Then our owner record goes in.
- */
-static void xdf_claim_in(XenDisplFront *s, xs_transaction_t t, Error **errp)
-{
-    struct qemu_xs_handle *h = s->xsh;
-    g_autofree char *base = g_strdup_printf("/local/domain/%" PRIu32
-                                            "/device/%s", s->frontend_domid,
-                                            XENDISPL_DRIVER_NAME);
-    g_autofree char *owner = NULL;
-    XdfDirKind kind = XDF_DIR_FREE;
-    uint32_t idx, first = 0, last = XDF_MAX_AUTO_DEV_ID;
-    Error *stale = NULL;
-
-    if (!s->dev_id_auto) {
-        first = last = s->dev_id;
-    }
-    for (idx = first; idx <= last; idx++) {
-        g_autofree char *fe = g_strdup_printf("%s/%" PRIu32, base, idx);
-
-        g_free(owner);
-        owner = NULL;
-        kind = xdf_dir_kind(s, t, fe, &owner);
-        if (kind != XDF_DIR_IN_USE) {
-            break;
-        }
-    }
-    if (kind == XDF_DIR_IN_USE) {
-        if (s->dev_id_auto) {
-            error_setg(errp, "every dev-id from 0 to %d of frontend domain %"
-                       PRIu32 " is in use", XDF_MAX_AUTO_DEV_ID,
-                       s->frontend_domid);
-        } else {
-            error_setg(errp, "dev-id %" PRIu32 " is in use by %s", s->dev_id,
-                       owner);
-            error_append_hint(errp, "Leave dev-id out (or say dev-id=auto) "
-                              "to take the lowest free index.\n");
-        }
-        return;
-    }
-    s->dev_id = idx;
-    xdf_set_paths(s);
-    trace_xen_displfront_claim(xdf_id(s), s->dev_id,
-                               xdf_dir_kind_names[kind]);
-
-    s->wrote_nodes = kind != XDF_DIR_TOOLSTACK;
-    if (s->wrote_nodes) {
-        xdf_write_nodes_in(s, t, errp);
-    } else {
-        /* a dead user's record */
-        g_autofree char *rec = g_strdup_printf("%s/owner", s->fe_path);
-
-        xs_node_destroy(h, t, rec, &stale);
-        error_free(stale);
-    }
-    xdf_xs_printf(h, t, s->fe_path, "owner/pid", errp, "%d", getpid());
-    xdf_xs_printf(h, t, s->fe_path, "owner/pid-start", errp, "%" PRIu64,
-                  s->pid_start);
-    xdf_xs_printf(h, t, s->fe_path, "owner/vm-name", errp, "%s",
-                  qemu_name ? qemu_name : "");
-    if (qemu_uuid_set) {
-        g_autofree char *uuid = qemu_uuid_unparse_strdup(&qemu_uuid);
-
-        xdf_xs_printf(h, t, s->fe_path, "owner/vm-uuid", errp, "%s", uuid);
-    }
-    xdf_xs_printf(h, t, s->fe_path, "owner/device", errp, "%s",
-                  xdf_id(s));
-    xdf_xs_printf(h, t, s->fe_path, "owner/nodes", errp, "%s",
-                  s->wrote_nodes ? "device" : "toolstack");
-}
-
-/*
- * Is our owner record still in fe_path (read in transaction @t)?  If
- * not, lost_to_pid says whose it is (-1: nobody's) for the caller to
- * report once the transaction is over.
- */
-static bool xdf_still_ours(XenDisplFront *s, xs_transaction_t t)
-{
-    struct qemu_xs_handle *h = s->xsh;
-    uint64_t start = 0;
-    int pid = 0;
-
-    s->lost_to_pid = 0;
-    if (xs_node_scanf(h, t, s->fe_path, "owner/pid", NULL, "%d", &pid) != 1 ||
-        xs_node_scanf(h, t, s->fe_path, "owner/pid-start", NULL,
-                      "%" SCNu64, &start) != 1 ||
-        pid != getpid() || start != s->pid_start) {
-        s->lost_to_pid = pid ? pid : -1;
-        return false;
-    }
-    return true;
-}
-
-/* After a transaction that found our record gone: say so, once. */
-static void xdf_report_lost(XenDisplFront *s)
-{
-    if (s->lost_to_pid) {
-        warn_report("xen-displfront '%s': %s is no longer ours (owner pid "
-                    "%d): leaving it", xdf_id(s), s->fe_path,
-                    MAX(s->lost_to_pid, 0));
-        s->lost_to_pid = 0;
+        xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_UNIQUE_ID, errp, "%s",
+                      id);
     }
 }
 
 /*
- * Let go of our device: the directories we wrote, or our record in a
- * toolstack's; nothing if the record is not ours any more.
- */
-static void xdf_release_in(XenDisplFront *s, xs_transaction_t t,
-                           Error **errp)
-{
-    ERRP_GUARD();
-    struct qemu_xs_handle *h = s->xsh;
-
-    if (!xdf_still_ours(s, t)) {
-        return;
-    }
-    if (s->wrote_nodes) {
-        xs_node_destroy(h, t, s->fe_path, errp);
-        if (!*errp) {
-            xs_node_destroy(h, t, s->be_path, errp);
-        }
-    } else {
-        g_autofree char *rec = g_strdup_printf("%s/owner", s->fe_path);
-
-        xs_node_destroy(h, t, rec, errp);
-    }
-}
-
-/*
- * The backend directory anew (our own, as we wrote it): backends built
- * on libxenbe stop serving a device after an error until its directory
- * is recreated.
- */
-static void xdf_recreate_be_in(XenDisplFront *s, xs_transaction_t t,
-                               Error **errp)
-{
-    Error *stale = NULL;
-
-    if (!xdf_still_ours(s, t)) {
-        return;
-    }
-    xs_node_destroy(s->xsh, t, s->be_path, &stale);
-    error_free(stale);
-    xdf_write_be_nodes(s, t, errp);
-}
-
-static void xdf_release(XenDisplFront *s)
-{
-    Error *local_err = NULL;
-
-    if (!s->claimed) {
-        return;
-    }
-    if (!xdf_xs_transaction(s, xdf_release_in, "remove the vdispl nodes",
-                            &local_err)) {
-        error_report_err(local_err);
-    }
-    xdf_report_lost(s);
-    s->claimed = false;
-    s->wrote_nodes = false;
-}
-
-/*
- * Read what a toolstack wrote: be-alloc and each connector's resolution.
- * Connectors are numbered 0, 1, ... without gaps.
+ * Read what a toolstack wrote: be-alloc and each connector's resolution
+ * and unique-id.  Connectors are numbered 0, 1, ... without gaps.
  */
 static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
 {
+    XdfXenbus *xb = &s->bus;
     unsigned int i, n = 0, count = 0, be_alloc;
     g_autofree char *be = NULL;
     char **dirs;
 
     be = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/backend",
-                      s->fe_path);
-    if (!be || strcmp(be, s->be_path)) {
+                      xb->fe_path);
+    if (!be || strcmp(be, xb->be_path)) {
         error_setg(errp, "%s/backend is '%s', not '%s': check backend-domid "
-                   "and frontend-domid", s->fe_path, be ? be : "(none)",
-                   s->be_path);
+                   "and frontend-domid", xb->fe_path, be ? be : "(none)",
+                   xb->be_path);
         return false;
     }
-    if (xs_node_scanf(s->xsh, XBT_NULL, s->fe_path, XENDISPL_FIELD_BE_ALLOC,
+    if (xs_node_scanf(s->xsh, XBT_NULL, xb->fe_path, XENDISPL_FIELD_BE_ALLOC,
                       NULL, "%u", &be_alloc) == 1) {
         s->be_alloc = be_alloc == 1;
     }
 
-    dirs = qemu_xen_xs_directory(s->xsh, XBT_NULL, s->fe_path, &n);
+    dirs = qemu_xen_xs_directory(s->xsh, XBT_NULL, xb->fe_path, &n);
     for (i = 0; dirs && i < n; i++) {
         unsigned int idx;
 
@@ -1991,36 +2368,44 @@ static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
     }
     free(dirs);
     if (!count) {
-        error_setg(errp, "%s has no connector (0/resolution)", s->fe_path);
+        error_setg(errp, "%s has no connector (0/resolution)", xb->fe_path);
         return false;
     }
     if (count > XDF_MAX_CONNECTORS) {
         error_setg(errp, "%s has %u connectors; at most %d are supported",
-                   s->fe_path, count, XDF_MAX_CONNECTORS);
+                   xb->fe_path, count, XDF_MAX_CONNECTORS);
         return false;
     }
     xdf_connectors_new(s, count);
     for (i = 0; i < s->nr_connectors; i++) {
         g_autofree char *res = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
-                                            "%s/%u/%s", s->fe_path, i,
+                                            "%s/%u/%s", xb->fe_path, i,
                                             XENDISPL_FIELD_RESOLUTION);
+        char *id = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/%u/%s",
+                                xb->fe_path, i, XENDISPL_FIELD_UNIQUE_ID);
         XdfConnector *c = &s->conn[i];
 
         if (!res || displif_parse_resolution(res, &c->width, &c->height)) {
+            g_free(id);
             error_setg(errp, "%s/%u/%s is '%s', not a resolution WxH with "
-                       "sides 1 to %d", s->fe_path, i,
+                       "sides 1 to %d", xb->fe_path, i,
                        XENDISPL_FIELD_RESOLUTION, res ? res : "(missing)",
                        DISPLIF_MAX_SIDE);
             return false;
         }
+        if (id) {
+            g_free(c->unique_id);
+            c->unique_id = id;
+        }
     }
     return true;
 }
+
 /* Pick the highest version both ends speak; the backend may not say. */
 static void xdf_negotiate_version(XenDisplFront *s)
 {
     g_autofree char *versions = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
-                                             "%s/%s", s->be_path,
+                                             "%s/%s", s->bus.be_path,
                                              XENDISPL_FIELD_BE_VERSIONS);
     g_auto(GStrv) list = NULL;
     unsigned int i, v;
@@ -2038,14 +2423,14 @@ static void xdf_negotiate_version(XenDisplFront *s)
     }
 }
 
-static void xdf_publish_in(XenDisplFront *s, xs_transaction_t t,
-                           Error **errp)
+static void xdf_publish_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
 {
+    XenDisplFront *s = xb->s;
     unsigned int i;
 
     for (i = 0; i < s->nr_connectors; i++) {
         XdfConnector *c = &s->conn[i];
-        g_autofree char *cpath = g_strdup_printf("%s/%u", s->fe_path, i);
+        g_autofree char *cpath = g_strdup_printf("%s/%u", xb->fe_path, i);
 
         xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_REQ_RING_REF, errp,
                       "%" PRIu32, c->ring.req_ref);
@@ -2056,19 +2441,18 @@ static void xdf_publish_in(XenDisplFront *s, xs_transaction_t t,
         xdf_xs_printf(s->xsh, t, cpath, XENDISPL_FIELD_EVT_CHANNEL, errp,
                       "%d", c->ring.evt_port);
     }
-    xdf_xs_printf(s->xsh, t, s->fe_path, XENDISPL_FIELD_FE_VERSION, errp,
+    xdf_xs_printf(s->xsh, t, xb->fe_path, XENDISPL_FIELD_FE_VERSION, errp,
                   "%u", s->version);
 }
 
 /*
- * Drop the connection: close every ring (outstanding requests complete
- * with -ECANCELED) and forget every buffer.  One that ended in a failure,
- * or before any connector's SET_CONFIG was answered -- refused, broken,
- * or closed by the backend -- counts as failed: the next attempt waits
- * longer, so that no fault, ours or the backend's, makes a busy loop.
+ * Close every ring (outstanding requests complete with -ECANCELED) and
+ * forget every buffer.  It worked if any connector's SET_CONFIG was
+ * answered.
  */
-static void xdf_disconnect(XenDisplFront *s)
+static bool xdf_vdispl_disconnect(XdfXenbus *xb)
 {
+    XenDisplFront *s = xb->s;
     bool worked = false;
     unsigned int i;
 
@@ -2080,14 +2464,7 @@ static void xdf_disconnect(XenDisplFront *s)
         xdf_display_stop(&s->conn[i]);
         xdf_edid_free(&s->conn[i]);
     }
-    if (worked) {
-        s->fail_streak = 0;
-    }
-    if (s->attempting && (!worked || s->broken)) {
-        s->fail_streak = MIN(s->fail_streak + 1, 16);
-    }
-    s->attempting = false;
-    s->broken = false;
+    return worked;
 }
 
 /*
@@ -2103,11 +2480,7 @@ static void xdf_connection_failed(void *opaque, const char *msg)
     error_report("xen-displfront '%s': connector %u: %s; closing the "
                  "connection to backend domain %" PRIu32,
                  xdf_id(s), c->index, msg, s->backend_domid);
-    /* a failure even if frames flowed: the next attempt waits longer */
-    s->broken = true;
-    xdf_disconnect(s);
-    xdf_set_state(s, XenbusStateClosing);
-    xdf_set_state(s, XenbusStateClosed);
+    xdf_bus_failed(&s->bus);
 }
 
 static const XdfRingOps xdf_ring_ops = {
@@ -2116,8 +2489,9 @@ static const XdfRingOps xdf_ring_ops = {
 };
 
 /* The backend is waiting for us: open and publish every ring. */
-static bool xdf_connect(XenDisplFront *s, Error **errp)
+static bool xdf_vdispl_connect(XdfXenbus *xb, Error **errp)
 {
+    XenDisplFront *s = xb->s;
     unsigned int i;
 
     xdf_negotiate_version(s);
@@ -2136,12 +2510,418 @@ static bool xdf_connect(XenDisplFront *s, Error **errp)
             return false;
         }
     }
-    return xdf_xs_transaction(s, xdf_publish_in, "publish the rings", errp);
+    return xdf_xs_transaction(xb, xdf_publish_in, "publish the rings", errp);
+}
+
+/* Connected: each connector asks for its EDID and starts showing. */
+static void xdf_vdispl_connected(XdfXenbus *xb)
+{
+    XenDisplFront *s = xb->s;
+    unsigned int i;
+
+    for (i = 0; i < s->nr_connectors &&
+                xb->state == XenbusStateConnected; i++) {
+        xdf_get_edid(&s->conn[i]);
+        xdf_display_start(&s->conn[i]);
+    }
+}
+
+static const XdfXenbusOps xdf_vdispl_ops = {
+    .driver = XENDISPL_DRIVER_NAME,
+    .fe_nodes = xdf_vdispl_fe_nodes,
+    .connect = xdf_vdispl_connect,
+    .connected = xdf_vdispl_connected,
+    .disconnect = xdf_vdispl_disconnect,
+};
+
+/* vkbd: each connector's input ------------------------------------------- */
+
+/*
+ * The input's failure: a backend that breaks kbdif costs the input
+ * connection, never QEMU, the guest or the display.
+ */
+static void G_GNUC_PRINTF(2, 3)
+xdf_input_fail(XdfConnector *c, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    error_report("xen-displfront '%s': connector %u: input (%s): %s; "
+                 "closing its connection to backend domain %" PRIu32,
+                 xdf_id(c->s), c->index, c->input.bus.name, msg,
+                 c->s->backend_domid);
+    xdf_bus_failed(&c->input.bus);
+}
+
+static InputButton xdf_input_button(uint32_t code)
+{
+    switch (code) {
+    case KBDIF_BTN_LEFT:
+        return INPUT_BUTTON_LEFT;
+    case KBDIF_BTN_RIGHT:
+        return INPUT_BUTTON_RIGHT;
+    case KBDIF_BTN_MIDDLE:
+        return INPUT_BUTTON_MIDDLE;
+    case KBDIF_BTN_SIDE:
+        return INPUT_BUTTON_SIDE;
+    default:
+        return INPUT_BUTTON_EXTRA;
+    }
+}
+
+/* Key or button @code goes down or up in the guest. */
+static void xdf_input_key(XdfConnector *c, uint32_t code, bool down)
+{
+    XdfInput *in = &c->input;
+    int qcode;
+
+    if (code >= KBDIF_BTN_LEFT && code <= KBDIF_BTN_EXTRA) {
+        trace_xen_displfront_input_button(xdf_id(c->s), c->index, code,
+                                          down);
+        qemu_input_queue_btn(c->con, xdf_input_button(code), down);
+        qemu_input_event_sync();
+    } else {
+        qcode = qemu_input_linux_to_qcode(code);
+        trace_xen_displfront_input_key(xdf_id(c->s), c->index, code, qcode,
+                                       down);
+        if (qcode == Q_KEY_CODE_UNMAPPED) {
+            return;             /* a code no emulated keyboard has */
+        }
+        qemu_input_event_send_key_qcode(c->con, qcode, down);
+    }
+    if (down) {
+        set_bit(code, in->pressed);
+    } else {
+        clear_bit(code, in->pressed);
+    }
+}
+
+/* Whatever the backend left pressed goes up: nothing sticks in the guest. */
+static void xdf_input_release_all(XdfConnector *c)
+{
+    XdfInput *in = &c->input;
+    unsigned long code;
+
+    for (code = find_first_bit(in->pressed, KBDIF_KEY_MAX + 1);
+         code <= KBDIF_KEY_MAX;
+         code = find_next_bit(in->pressed, KBDIF_KEY_MAX + 1, code + 1)) {
+        xdf_input_key(c, code, false);
+    }
+}
+
+/* @z wheel steps, positive towards the user (Linux's -REL_WHEEL). */
+static void xdf_input_wheel(XdfConnector *c, int32_t z)
+{
+    InputButton b = z > 0 ? INPUT_BUTTON_WHEEL_DOWN : INPUT_BUTTON_WHEEL_UP;
+    int64_t i, n = MIN(ABS((int64_t)z), XDF_INPUT_MAX_WHEEL);
+
+    for (i = 0; i < n; i++) {
+        qemu_input_queue_btn(c->con, b, true);
+        qemu_input_event_sync();
+        qemu_input_queue_btn(c->con, b, false);
+        qemu_input_event_sync();
+    }
 }
 
 /*
- * A port was notified: the connector whose ring has it takes what it
- * announces.
+ * An absolute position in the backend's pointer area: onto the
+ * connector, then through the inverse of the connector's fit to the
+ * guest pixel shown there (displif_fit_guest_pixel(), the rule the copy
+ * uses), so that a click lands where the viewer saw it.  A guest without
+ * an absolute pointing device gets the moves relative, said once.
+ */
+static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
+{
+    XdfInput *in = &c->input;
+    XdfFit *f = &c->fit;
+    uint32_t cx, cy, gx, gy;
+
+    if (!f->src_w || !f->src_h) {
+        return;                 /* no picture: nowhere to point */
+    }
+    cx = (uint64_t)x * c->width / in->area_w;
+    cy = (uint64_t)y * c->height / in->area_h;
+    displif_fit_guest_pixel(cx, f->dst_x, f->dst_w, f->src_x, f->src_w,
+                            f->one_to_one, &gx);
+    displif_fit_guest_pixel(cy, f->dst_y, f->dst_h, f->src_y, f->src_h,
+                            f->one_to_one, &gy);
+    trace_xen_displfront_input_abs(xdf_id(c->s), c->index, x, y, gx, gy,
+                                   f->src_w, f->src_h);
+    if (qemu_input_is_absolute(c->con)) {
+        qemu_input_queue_abs(c->con, INPUT_AXIS_X, gx, 0, f->src_w);
+        qemu_input_queue_abs(c->con, INPUT_AXIS_Y, gy, 0, f->src_h);
+    } else {
+        if (!in->said_relative) {
+            warn_report("xen-displfront '%s': connector %u: the guest has "
+                        "no absolute pointing device: pointer moves reach it "
+                        "as relative motion (add -device usb-tablet or "
+                        "virtio-tablet-pci for exact positions)",
+                        xdf_id(c->s), c->index);
+            in->said_relative = true;
+        }
+        if (in->have_pos) {
+            qemu_input_queue_rel(c->con, INPUT_AXIS_X,
+                                 (int64_t)gx - in->gx);
+            qemu_input_queue_rel(c->con, INPUT_AXIS_Y,
+                                 (int64_t)gy - in->gy);
+        }
+    }
+    in->have_pos = true;
+    in->gx = gx;
+    in->gy = gy;
+}
+
+/* One event from the backend; false when it cost the connection. */
+static bool xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
+{
+    XdfInput *in = &c->input;
+    uint32_t code = 0;
+
+    switch (kbdif_check_event(evt, in->area_w, in->area_h, &code)) {
+    case KBDIF_INPUT_KEY:
+    case KBDIF_INPUT_BUTTON:
+        xdf_input_key(c, code, evt->key.pressed);
+        break;
+    case KBDIF_INPUT_MOTION:
+        trace_xen_displfront_input_rel(xdf_id(c->s), c->index,
+                                       evt->motion.rel_x, evt->motion.rel_y,
+                                       evt->motion.rel_z);
+        qemu_input_queue_rel(c->con, INPUT_AXIS_X, evt->motion.rel_x);
+        qemu_input_queue_rel(c->con, INPUT_AXIS_Y, evt->motion.rel_y);
+        qemu_input_event_sync();
+        xdf_input_wheel(c, evt->motion.rel_z);
+        in->have_pos = false;
+        break;
+    case KBDIF_INPUT_POS:
+        xdf_input_position(c, evt->pos.abs_x, evt->pos.abs_y);
+        qemu_input_event_sync();
+        xdf_input_wheel(c, evt->pos.rel_z);
+        break;
+    case KBDIF_INPUT_IGNORED:
+        trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
+                                           evt->type, code);
+        break;
+    case KBDIF_INPUT_BAD:
+        xdf_input_fail(c, "key code %" PRIu32 " is beyond KEY_MAX (%d)",
+                       code, KBDIF_KEY_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* Take the events on the page, one batch; how many there were. */
+static unsigned int xdf_input_take_events(XdfConnector *c)
+{
+    XdfInput *in = &c->input;
+    union xenkbd_in_event evt;
+    unsigned int taken = 0;
+    uint32_t prod;
+
+    if (kbdif_front_event_prod(in->page, in->cons, &prod)) {
+        xdf_input_fail(c, "backend set in_prod to %" PRIu32 " with %" PRIu32
+                       " events taken: more than the %zu the ring holds",
+                       prod, in->cons, (size_t)XENKBD_IN_RING_LEN);
+        return 1;
+    }
+    while (in->cons != prod) {
+        taken++;
+        kbdif_front_take_event(in->page, &in->cons, &evt);
+        if (!xdf_input_event(c, &evt)) {
+            break;
+        }
+    }
+    return taken;
+}
+
+static void xdf_input_flood_poll(void *opaque)
+{
+    XdfConnector *c = opaque;
+    XdfInput *in = &c->input;
+    int port = xdf_flood_polled(&in->flood);
+
+    if (in->page) {
+        xdf_input_take_events(c);
+    }
+    if (in->page && port) {
+        qemu_xen_evtchn_unmask(c->s->xeh, port);
+    }
+}
+
+static bool xdf_input_has_port(XdfConnector *c, int port)
+{
+    return c->input.page && port == c->input.port;
+}
+
+/* The input's port was notified (a flood of empty ones is polled). */
+static void xdf_input_notified(XdfConnector *c, int port)
+{
+    XdfInput *in = &c->input;
+    unsigned int taken = xdf_input_take_events(c);
+    uint32_t masked_ms;
+
+    if (!in->page) {
+        return;                 /* closed: the port is gone */
+    }
+    masked_ms = xdf_flood_kicked(&in->flood, c->s->xeh, port, taken);
+    if (masked_ms) {
+        trace_xen_displfront_flood(xdf_id(c->s), "input", c->index, port,
+                                   masked_ms);
+    }
+}
+
+/* The backend directory's unique-id links the vkbd to its connector. */
+static void xdf_input_be_nodes(XdfXenbus *xb, xs_transaction_t t,
+                               Error **errp)
+{
+    XdfConnector *c = xb->opaque;
+
+    xdf_xs_printf(xb->s->xsh, t, xb->be_path, XENKBD_FIELD_UNIQUE_ID, errp,
+                  "%s", c->unique_id);
+}
+
+/*
+ * A toolstack's vkbd (xl.cfg vkb=) is this connector's if its backend is
+ * ours and names the connector's unique-id.
+ */
+static bool xdf_input_adopt(XdfXenbus *xb, xs_transaction_t t,
+                            const char *fe)
+{
+    XdfConnector *c = xb->opaque;
+    XenDisplFront *s = xb->s;
+    g_autofree char *be = xs_node_read(s->xsh, t, NULL, NULL, "%s/backend",
+                                       fe);
+    g_autofree char *want = g_strdup_printf("/local/domain/%" PRIu32
+                                            "/backend/%s/%" PRIu32 "/%s",
+                                            s->backend_domid,
+                                            XENKBD_DRIVER_NAME,
+                                            s->frontend_domid,
+                                            strrchr(fe, '/') + 1);
+    g_autofree char *id = NULL;
+
+    if (!be || strcmp(be, want)) {
+        return false;
+    }
+    id = xs_node_read(s->xsh, t, NULL, NULL, "%s/%s", be,
+                      XENKBD_FIELD_UNIQUE_ID);
+    return id && !strcmp(id, c->unique_id);
+}
+
+static void xdf_input_publish_in(XdfXenbus *xb, xs_transaction_t t,
+                                 Error **errp)
+{
+    XdfInput *in = &((XdfConnector *)xb->opaque)->input;
+    struct qemu_xs_handle *h = xb->s->xsh;
+
+    xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_REQ_ABS_POINTER, errp,
+                  "%d", in->abs);
+    xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_RING_GREF, errp,
+                  "%" PRIu32, in->page_ref);
+    xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_EVT_CHANNEL, errp, "%d",
+                  in->port);
+}
+
+/* The backend's unsigned node @key, if it is there and 1 to @max. */
+static bool xdf_read_be_uint(XdfXenbus *xb, const char *key, uint32_t max,
+                             uint32_t *val)
+{
+    uint32_t v;
+
+    if (xs_node_scanf(xb->s->xsh, XBT_NULL, xb->be_path, key, NULL,
+                      "%" SCNu32, &v) != 1 || !v || v > max) {
+        return false;
+    }
+    *val = v;
+    return true;
+}
+
+/*
+ * The backend waits: share the event page, bind its port, and ask for
+ * absolute positions when the backend offers them (whether the guest can
+ * take them is decided per event: its devices come and go).
+ */
+static bool xdf_input_connect(XdfXenbus *xb, Error **errp)
+{
+    XdfConnector *c = xb->opaque;
+    XdfInput *in = &c->input;
+    XenDisplFront *s = xb->s;
+    uint32_t feature = 0;
+
+    in->abs = xdf_read_be_uint(xb, XENKBD_FIELD_FEAT_ABS_POINTER, 1,
+                               &feature);
+    in->area_w = c->width;
+    in->area_h = c->height;
+    xdf_read_be_uint(xb, XENKBD_FIELD_WIDTH, INT32_MAX, &in->area_w);
+    xdf_read_be_uint(xb, XENKBD_FIELD_HEIGHT, INT32_MAX, &in->area_h);
+    in->have_pos = false;
+
+    in->page = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
+                                           &in->page_ref, true);
+    if (!in->page) {
+        xdf_error_limit(errp, errno, "connector %u: cannot share the input "
+                        "page", c->index);
+        return false;
+    }
+    memset(in->page, 0, XEN_PAGE_SIZE);
+    in->cons = 0;
+    xdf_flood_init(&in->flood, xdf_input_flood_poll, c);
+    in->port = qemu_xen_evtchn_bind_unbound_port(s->xeh, s->backend_domid);
+    if (in->port <= 0) {
+        xdf_error_limit(errp, in->port ? -in->port : EIO, "connector %u: "
+                        "cannot allocate an event channel for input",
+                        c->index);
+        in->port = 0;
+        return false;
+    }
+    trace_xen_displfront_input_connect(xdf_id(s), c->index, xb->name,
+                                       in->page_ref, in->port, in->abs,
+                                       in->area_w, in->area_h);
+    return xdf_xs_transaction(xb, xdf_input_publish_in,
+                              "publish the input page", errp);
+}
+
+static void xdf_input_connected(XdfXenbus *xb)
+{
+    XdfConnector *c = xb->opaque;
+
+    c->input.connected = true;
+}
+
+/* Keys still down go up; the page and port go back. */
+static bool xdf_input_disconnect(XdfXenbus *xb)
+{
+    XdfConnector *c = xb->opaque;
+    XdfInput *in = &c->input;
+    bool worked = in->connected;
+
+    xdf_input_release_all(c);
+    in->connected = false;
+    xdf_flood_fini(&in->flood);
+    if (in->port > 0) {
+        qemu_xen_evtchn_unbind(c->s->xeh, in->port);
+    }
+    in->port = 0;
+    if (in->page) {
+        qemu_xen_gntshr_unshare(c->s->xgs, in->page, 1);
+        in->page = NULL;
+    }
+    return worked;
+}
+
+static const XdfXenbusOps xdf_input_ops = {
+    .driver = XENKBD_DRIVER_NAME,
+    .be_nodes = xdf_input_be_nodes,
+    .adopt = xdf_input_adopt,
+    .connect = xdf_input_connect,
+    .connected = xdf_input_connected,
+    .disconnect = xdf_input_disconnect,
+};
+
+/*
+ * A port was notified: the connector whose ring or input has it takes
+ * what it announces.
  */
 static void xdf_evtchn_handler(void *opaque)
 {
@@ -2157,154 +2937,14 @@ static void xdf_evtchn_handler(void *opaque)
             xdf_ring_notified(&s->conn[i].ring, port);
             return;
         }
+        if (xdf_input_has_port(&s->conn[i], port)) {
+            xdf_input_notified(&s->conn[i], port);
+            return;
+        }
     }
     qemu_xen_evtchn_unmask(s->xeh, port);
 }
 
-/* Call xdf_retry() after the backoff the failures so far earn. */
-static void xdf_schedule_retry(XenDisplFront *s)
-{
-    /* 100 ms after the first failure, doubling up to 6.4 s */
-    uint32_t ms = XDF_RETRY_MS << MIN(s->fail_streak - 1, 6);
-
-    trace_xen_displfront_retry(xdf_id(s), s->fail_streak, ms);
-    timer_mod(s->retry_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
-}
-
-static enum xenbus_state xdf_read_be_state(XenDisplFront *s)
-{
-    unsigned int state;
-
-    if (xs_node_scanf(s->xsh, XBT_NULL, s->be_path, "state", NULL, "%u",
-                      &state) != 1 || state > XenbusStateReconfigured) {
-        return XenbusStateUnknown;
-    }
-    return state;
-}
-
-/*
- * For a backend in InitWait: publish our rings and event channels and go
- * Initialised; on failure say why and stay Initialising.
- */
-static void xdf_initialise(XenDisplFront *s)
-{
-    Error *local_err = NULL;
-
-    s->attempting = true;
-    s->broken = false;
-    if (!xdf_connect(s, &local_err)) {
-        error_prepend(&local_err, "xen-displfront '%s': ",
-                      xdf_id(s));
-        error_report_err(local_err);
-        xdf_disconnect(s);
-        /* the backend stays in InitWait: try again after a while */
-        xdf_schedule_retry(s);
-        return;
-    }
-    xdf_set_state(s, XenbusStateInitialised);
-}
-
-/* The state machine of displif.h, driven by the backend's state. */
-static void xdf_backend_changed(void *opaque, const char *path)
-{
-    XenDisplFront *s = opaque;
-    enum xenbus_state be = xdf_read_be_state(s);
-    unsigned int i;
-
-    if (be == s->be_state) {
-        return;
-    }
-    trace_xen_displfront_backend_state(xdf_id(s),
-                                       xs_strstate(s->be_state),
-                                       xs_strstate(be));
-    s->be_state = be;
-    if (be == XenbusStateClosed && s->wrote_nodes) {
-        timer_mod(s->recreate_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  XDF_BE_RECREATE_MS);
-    } else {
-        timer_del(s->recreate_timer);
-    }
-
-    switch (be) {
-    case XenbusStateInitWait:
-        /*
-         * A backend that restarted may come straight back to InitWait
-         * (XenStore watches coalesce): drop the old connection first.
-         */
-        if (s->state != XenbusStateInitialising &&
-            s->state != XenbusStateClosed) {
-            xdf_disconnect(s);
-        }
-        xdf_set_state(s, XenbusStateInitialising);
-        if (s->fail_streak) {
-            xdf_schedule_retry(s);
-            break;
-        }
-        xdf_initialise(s);
-        break;
-
-    case XenbusStateConnected:
-        if (s->state != XenbusStateInitialised) {
-            break;
-        }
-        xdf_set_state(s, XenbusStateConnected);
-        for (i = 0; i < s->nr_connectors &&
-                    s->state == XenbusStateConnected; i++) {
-            xdf_get_edid(&s->conn[i]);
-            xdf_display_start(&s->conn[i]);
-        }
-        break;
-
-    case XenbusStateClosing:
-    case XenbusStateClosed:
-    case XenbusStateUnknown:
-        /* Backend went away: drop everything, wait for it to come back. */
-        timer_del(s->retry_timer);
-        if (s->state == XenbusStateInitialising) {
-            break;
-        }
-        xdf_disconnect(s);
-        xdf_set_state(s, XenbusStateInitialising);
-        break;
-
-    default:
-        break;
-    }
-}
-
-/*
- * The backend has stayed Closed: backends built on libxenbe (displ_be)
- * serve a device again only once its directory is made anew, as a
- * toolstack would.  Only a directory we wrote; a toolstack's is its own.
- */
-static void xdf_recreate_backend(void *opaque)
-{
-    XenDisplFront *s = opaque;
-    Error *local_err = NULL;
-
-    if (s->be_state != XenbusStateClosed || !s->wrote_nodes) {
-        return;
-    }
-    trace_xen_displfront_recreate(xdf_id(s), s->be_path,
-                                  XDF_BE_RECREATE_MS);
-    if (!xdf_xs_transaction(s, xdf_recreate_be_in,
-                            "recreate the backend directory", &local_err)) {
-        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(s));
-        error_report_err(local_err);
-    }
-    xdf_report_lost(s);
-}
-
-/* The backoff after a lost connection is over: take InitWait now. */
-static void xdf_retry(void *opaque)
-{
-    XenDisplFront *s = opaque;
-
-    if (s->be_state == XenbusStateInitWait &&
-        s->state == XenbusStateInitialising) {
-        xdf_initialise(s);
-    }
-}
 /* QOM device ------------------------------------------------------------- */
 
 /*
@@ -2400,15 +3040,15 @@ static bool xdf_check_config(XenDisplFront *s, Error **errp)
         return false;
     }
 
-    s->dev_id_auto = !s->dev_id_prop || !strcmp(s->dev_id_prop, "auto");
-    if (!s->dev_id_auto) {
+    s->bus.dev_id_auto = !s->dev_id_prop || !strcmp(s->dev_id_prop, "auto");
+    if (!s->bus.dev_id_auto) {
         if (qemu_strtoui(s->dev_id_prop, NULL, 10, &dev_id) ||
             dev_id > INT32_MAX || !g_ascii_isdigit(s->dev_id_prop[0])) {
             error_setg(errp, "dev-id '%s' is neither 'auto' nor a device "
                        "index (0 to %d)", s->dev_id_prop, INT32_MAX);
             return false;
         }
-        s->dev_id = dev_id;
+        s->bus.dev_id = dev_id;
     }
     if (s->req_timeout_ms < 100 || s->req_timeout_ms > 600000) {
         error_setg(errp, "req-timeout-ms=%" PRIu32 " is out of range "
@@ -2533,27 +3173,46 @@ static bool xdf_open_xen(XenDisplFront *s, Error **errp)
 }
 
 /*
- * Claim a device index: write the nodes, or take what a toolstack
- * wrote, with our owner record; then the connectors they describe.
+ * Claim a vdispl device: write the nodes, or take what a toolstack
+ * wrote, with our owner record; then the connectors they describe, and
+ * with input=on a vkbd device for each, linked by its unique-id.
  */
 static bool xdf_claim(XenDisplFront *s, Error **errp)
 {
+    unsigned int i;
+
     if (!xdf_pid_start(getpid(), &s->pid_start)) {
         s->pid_start = 0;       /* no /proc: the pid alone names us */
     }
-    if (!xdf_xs_transaction(s, xdf_claim_in, "claim a vdispl device",
-                            errp)) {
+    s->bus.s = s;
+    s->bus.ops = &xdf_vdispl_ops;
+    s->bus.opaque = s;
+    if (!xdf_bus_claim(&s->bus, errp)) {
         return false;
     }
-    s->claimed = true;
     g_free(s->dev_id_prop);
-    s->dev_id_prop = g_strdup_printf("%" PRIu32, s->dev_id);
+    s->dev_id_prop = g_strdup_printf("%" PRIu32, s->bus.dev_id);
 
-    if (!s->wrote_nodes) {
+    if (!s->bus.wrote_nodes) {
         /* a toolstack set it up (xl.cfg vdispl=): it rules */
-        return xdf_read_nodes(s, errp);
+        if (!xdf_read_nodes(s, errp)) {
+            return false;
+        }
+    } else {
+        xdf_connectors_new(s, s->connectors);
     }
-    xdf_connectors_new(s, s->connectors);
+    for (i = 0; s->input && i < s->nr_connectors; i++) {
+        XdfXenbus *xb = &s->conn[i].input.bus;
+
+        xb->s = s;
+        xb->ops = &xdf_input_ops;
+        xb->opaque = &s->conn[i];
+        xb->dev_id_auto = true;
+        if (!xdf_bus_claim(xb, errp)) {
+            error_prepend(errp, "connector %u: ", i);
+            return false;
+        }
+    }
     return true;
 }
 
@@ -2598,31 +3257,27 @@ static bool xdf_bind_consoles(XenDisplFront *s, Error **errp)
     return true;
 }
 
-/*
- * Go Initialising (even over nodes a toolstack, or a QEMU that died,
- * left: a backend still Connected to our past self resets) and let the
- * backend's state drive us from now on.
- */
+/* Let each device's backend drive it from now on. */
 static bool xdf_watch_backend(XenDisplFront *s, Error **errp)
 {
-    s->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_retry, s);
-    s->recreate_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
-                                     xdf_recreate_backend, s);
-    s->state = XenbusStateUnknown;
-    xdf_set_state(s, XenbusStateInitialising);
-    trace_xen_displfront_xenstore(xdf_id(s), s->fe_path, s->be_path,
-                                  s->wrote_nodes);
+    unsigned int i;
+
     qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), xdf_evtchn_handler, NULL,
                         s);
-    s->be_state = XenbusStateUnknown;
-    s->be_watch = xs_node_watch(s->xsh, s->be_path, "state",
-                                xdf_backend_changed, s, errp);
-    return s->be_watch != NULL;
+    if (!xdf_bus_watch(&s->bus, errp)) {
+        return false;
+    }
+    for (i = 0; s->input && i < s->nr_connectors; i++) {
+        if (!xdf_bus_watch(&s->conn[i].input.bus, errp)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /*
  * Undo what realize did, whichever step it reached, in the reverse
- * order: on a failed realize, on unplug and when QEMU quits.  A
+ * order: on a failed realize, on unplug and when QEMU quits.  Each
  * connection is closed as displif.h wants it (Closing, then Closed) and
  * only the nodes we own are removed.
  */
@@ -2633,20 +3288,13 @@ static void xdf_teardown(XenDisplFront *s)
     if (!s->xsh) {
         return;                 /* never opened, or torn down already */
     }
-    if (s->be_watch) {
-        qemu_xen_xs_unwatch(s->xsh, s->be_watch);
-        s->be_watch = NULL;
-    }
     if (s->xeh) {
         qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), NULL, NULL, NULL);
     }
-    if (s->state != XenbusStateUnknown) {
-        xdf_set_state(s, XenbusStateClosing);
-        xdf_disconnect(s);
-        xdf_set_state(s, XenbusStateClosed);
+    for (i = 0; s->conn && i < s->nr_connectors; i++) {
+        xdf_bus_close(&s->conn[i].input.bus);
     }
-    g_clear_pointer(&s->retry_timer, timer_free);
-    g_clear_pointer(&s->recreate_timer, timer_free);
+    xdf_bus_close(&s->bus);
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
         XdfConnector *c = &s->conn[i];
 
@@ -2656,7 +3304,6 @@ static void xdf_teardown(XenDisplFront *s)
         }
         g_clear_pointer(&c->frame_timer, timer_free);
     }
-    xdf_release(s);
     if (s->xgs) {
         qemu_xen_gntshr_close(s->xgs);
         s->xgs = NULL;
@@ -2713,7 +3360,7 @@ static void xdf_realize(DeviceState *dev, Error **errp)
                                  s->head, s->nr_connectors,
                                  s->conn[0].width, s->conn[0].height,
                                  s->frontend_domid, s->backend_domid,
-                                 s->dev_id);
+                                 s->bus.dev_id);
     QLIST_INSERT_HEAD(&xdf_devices, s, next);
     s->exit_notifier.notify = xdf_exit_notify;
     qemu_add_exit_notifier(&s->exit_notifier);
@@ -2741,16 +3388,17 @@ static void xdf_finalize(Object *obj)
             pixman_region32_fini(&s->conn[i].buf[j].stale);
         }
         xdf_fit_free(&s->conn[i].fit);
+        xdf_bus_free(&s->conn[i].input.bus);
+        g_free(s->conn[i].unique_id);
     }
     g_free(s->conn);
     g_strfreev(s->unique_ids);
-    g_free(s->fe_path);
-    g_free(s->be_path);
+    xdf_bus_free(&s->bus);
 }
 
 static char *xdf_get_state(Object *obj, Error **errp)
 {
-    return g_strdup(xs_strstate(XEN_DISPLFRONT(obj)->state));
+    return g_strdup(xs_strstate(XEN_DISPLFRONT(obj)->bus.state));
 }
 
 /*
@@ -2783,6 +3431,7 @@ static const Property xdf_properties[] = {
     DEFINE_PROP_STRING("unique-id", XenDisplFront, unique_id),
     DEFINE_PROP_STRING("fit", XenDisplFront, fit),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
+    DEFINE_PROP_BOOL("input", XenDisplFront, input, true),
     DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
     DEFINE_PROP_UINT32("req-timeout-ms", XenDisplFront, req_timeout_ms,
                        XDF_REQ_TIMEOUT_MS),
@@ -2826,6 +3475,9 @@ static void xdf_class_init(ObjectClass *klass, void *data)
         "left)");
     object_class_property_set_description(klass, "be-alloc",
         "let the backend allocate display buffers");
+    object_class_property_set_description(klass, "input",
+        "a kbdif (vkbd) frontend per connector: the backend's keyboard and "
+        "pointer reach the guest's emulated input devices (default on)");
     object_class_property_set_description(klass, "connectors",
         "number of connectors; connector i shows head (head + i)");
     object_class_property_set_description(klass, "req-timeout-ms",
