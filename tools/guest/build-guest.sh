@@ -8,11 +8,12 @@
 #   - busybox from busybox-static,
 #   - xdf-anim (xdf-anim.c, gcc -static) against libdrm-dev's copy of the
 #     DRM UAPI headers (headers only: no libdrm is linked),
+#   - xdf-input (xdf-input.c, gcc -static), which prints input events,
 #   - init (this folder) as /init.
 #
 # The result is cached under ${XDF_CACHE:-~/.cache/xen-displfront}/guest/,
 # keyed by the guest's inputs in this folder (build-guest.sh, init,
-# xdf-anim.c), the three package versions and the compiler; a second run
+# xdf-anim.c, xdf-input.c), the three package versions and the compiler; a second run
 # only links OUTDIR/vmlinuz and OUTDIR/initrd.img to the cached files.
 # Downloads are kept in guest/debs/, the newest four builds in guest/KEY/.  Concurrent runs wait for each other.
 #
@@ -23,9 +24,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XDF_CACHE:-$HOME/.cache/xen-displfront}/guest
 # Display drivers for VGA/bochs-display, cirrus-vga, virtio-gpu-pci and
-# Xen's vdispl (a PV guest with Linux's displif frontend);
-# their dependencies come from modules.dep.
-want_modules="bochs cirrus virtio_pci virtio-gpu drm_xen_front"
+# Xen's vdispl (a PV guest with Linux's displif frontend), then input
+# (xdf.input=S): evdev (/dev/input/event*), Xen's vkbd frontend,
+# virtio-keyboard/-tablet-pci, usb-tablet on qemu-xhci (USB HID), the
+# PS/2 mouse; their dependencies come from modules.dep.  A module the
+# kernel has built in (Debian: xen-kbdfront) is said and skipped.
+want_modules="bochs cirrus virtio_pci virtio-gpu drm_xen_front
+              evdev xen-kbdfront virtio_input xhci_pci usbhid hid_generic
+              psmouse"
 
 step() { printf 'build-guest: %s\n' "$*"; }
 fail() { printf 'build-guest: error: %s\n' "$*" >&2; exit 1; }
@@ -68,7 +74,7 @@ bb_ver=$(candidate busybox-static)
 drm_ver=$(candidate libdrm-dev)
 
 key=$( {
-    for f in build-guest.sh init xdf-anim.c; do
+    for f in build-guest.sh init xdf-anim.c xdf-input.c; do
         printf '%s\n' "$f"
         cat "$here/$f"
     done
@@ -152,10 +158,21 @@ while IFS=: read -r path deps; do
     deps_of[${name//-/_}]=$deps
 done <"$moddir/modules.dep"
 
+declare -A builtin
+while read -r path; do
+    name=${path##*/}
+    name=${name%.ko}
+    builtin[${name//-/_}]=1
+done <"$moddir/modules.builtin"
+
 declare -A picked
 pick() {
     local m=${1//-/_} dep
-    [ -n "${path_of[$m]:-}" ] || fail "$kpkg has no module '$1' (is it built in? see boot/config-$kver)"
+    if [ -z "${path_of[$m]:-}" ] && [ -n "${builtin[$m]:-}" ]; then
+        step "note: '$1' is built into $kpkg, not a module: skipped"
+        return 0
+    fi
+    [ -n "${path_of[$m]:-}" ] || fail "$kpkg has no module '$1' (see boot/config-$kver)"
     [ -z "${picked[$m]:-}" ] || return 0
     picked[$m]=${path_of[$m]}
     for dep in ${deps_of[$m]}; do
@@ -189,6 +206,10 @@ gcc -static -O2 -s -std=gnu11 -Wall -Wextra -Werror \
     -I"$work/libdrm/usr/include/libdrm" \
     -o "$root/bin/xdf-anim" "$here/xdf-anim.c" ||
     fail "compiling xdf-anim.c failed (gcc -static needs libc6-dev)"
+step "compiling xdf-input (gcc -static)"
+gcc -static -O2 -s -std=gnu11 -Wall -Wextra -Werror \
+    -o "$root/bin/xdf-input" "$here/xdf-input.c" ||
+    fail "compiling xdf-input.c failed (gcc -static needs libc6-dev)"
 
 # --- pack ------------------------------------------------------------------
 step "packing the initramfs (cpio, gzip)"
