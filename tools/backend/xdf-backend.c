@@ -46,10 +46,12 @@
 #define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #include <xen/io/displif.h>
+#include <xen/io/kbdif.h>
 
 #include "displif-proto.h"
 #include "xdf-edid.h"
 #include "xdf-image.h"
+#include "xdf-input.h"
 
 #define XDF_MAX_CONNECTORS 8
 #define XDF_MAX_DBUFS 64
@@ -182,9 +184,41 @@ struct Host {
     char *be_root;              /* /local/domain/<own>/backend/vdispl */
     GPtrArray *devices;         /* Backend * */
     unsigned long frames;       /* of devices that have gone */
+    char *kbd_roots[2];         /* .../backend/vkbd and .../backend/vinput */
+    GPtrArray *kbds;            /* Vkbd *: the vkbd devices served */
+    GHashTable *kbd_unlinked;   /* backend dir -> why it is not served */
     bool quit;
     int exit_status;
 };
+
+/*
+ * A kbdif (vkbd) device linked to a connector we serve: its backend
+ * directory's unique-id is the connector's.  What that connector's VNC
+ * viewers type and point goes to its frontend.
+ */
+typedef struct Vkbd {
+    Host *host;
+    unsigned int fe_domid;
+    char *fe_path;              /* the backend directory's "frontend" */
+    char *be_path;
+    char *tag;                  /* in log lines: "vkbd <fe-domid>/<n>" */
+    Backend *disp;              /* linked to connector conn of disp */
+    unsigned int conn;
+    uint32_t conn_width, conn_height;   /* that connector's resolution */
+    uint32_t width, height;     /* the pointer's range the frontend knows */
+
+    int state;                  /* what we last wrote to be_path/state */
+    int64_t reset_deadline;
+    bool connected;             /* page mapped, port bound */
+    struct xenkbd_page *page;
+    int port;                   /* local port, -1: not bound */
+    bool abs;                   /* the frontend's request-abs-pointer */
+    uint32_t in_prod;
+    XdfPointer ptr;
+
+    unsigned long events, dropped;
+    bool dropping;              /* in a burst of drops (logged once) */
+} Vkbd;
 
 /* Logging ------------------------------------------------------------- */
 
@@ -237,16 +271,22 @@ static bool parse_uint(const char *str, unsigned long max, unsigned long *out)
     return true;
 }
 
-static char *xs_read_node(struct xs_handle *xs, const char *dir,
-                          const char *node)
+static char *xs_t_read(struct xs_handle *xs, xs_transaction_t t,
+                       const char *dir, const char *node)
 {
     g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
     unsigned int len;
-    char *val = xs_read(xs, XBT_NULL, path, &len);
+    char *val = xs_read(xs, t, path, &len);
     char *ret = val ? g_strndup(val, len) : NULL;
 
     free(val);
     return ret;
+}
+
+static char *xs_read_node(struct xs_handle *xs, const char *dir,
+                          const char *node)
+{
+    return xs_t_read(xs, XBT_NULL, dir, node);
 }
 
 static bool xs_read_uint(struct xs_handle *xs, const char *dir,
@@ -270,38 +310,36 @@ static bool xs_write_node(struct xs_handle *xs, const char *dir,
     return true;
 }
 
-static int read_state(Backend *b, const char *dir)
+static int xb_read_state(struct xs_handle *xs, const char *dir)
 {
     unsigned long v;
 
-    return xs_read_uint(b->xs, dir, "state", XB_CLOSED, &v) ? (int)v :
+    return xs_read_uint(xs, dir, "state", XB_CLOSED, &v) ? (int)v :
            XB_UNKNOWN;
 }
 
-static void set_state(Backend *b, int state)
+static int read_state(Backend *b, const char *dir)
+{
+    return xb_read_state(b->xs, dir);
+}
+
+/*
+ * Write @state to @be_path/state.  With @guarded, only into a directory
+ * that still exists: a toolstack owns it and may remove it at any time
+ * (xl destroy); never bring back one that was removed.
+ */
+static void xb_write_state(struct xs_handle *xs, const char *be_path,
+                           bool guarded, int state)
 {
     char val[4];
 
-    if (b->state != state) {
-        xdf_log("backend state %s -> %s (frontend is %s)",
-                state_name(b->state), state_name(state),
-                state_name(read_state(b, b->fe_path)));
-    }
-    b->state = state;
     snprintf(val, sizeof(val), "%d", state);
-    if (b->opt.fe_auto) {
-        /*
-         * The toolstack owns the directory and may remove it at any time
-         * (xl destroy): write only into a directory that still exists,
-         * never bring back one that was removed.
-         */
-        g_autofree char *state_path = g_strdup_printf("%s/state",
-                                                      b->be_path);
-        g_autofree char *fe_node = g_strdup_printf("%s/frontend",
-                                                   b->be_path);
+    if (guarded) {
+        g_autofree char *state_path = g_strdup_printf("%s/state", be_path);
+        g_autofree char *fe_node = g_strdup_printf("%s/frontend", be_path);
 
         for (;;) {
-            xs_transaction_t t = xs_transaction_start(b->xs);
+            xs_transaction_t t = xs_transaction_start(xs);
             unsigned int len;
             char *fe;
 
@@ -310,18 +348,29 @@ static void set_state(Backend *b, int state)
                         strerror(errno));
                 return;
             }
-            fe = xs_read(b->xs, t, fe_node, &len);
-            if (fe && !xs_write(b->xs, t, state_path, val, strlen(val))) {
+            fe = xs_read(xs, t, fe_node, &len);
+            if (fe && !xs_write(xs, t, state_path, val, strlen(val))) {
                 xdf_log("cannot write %s = '%s': %s", state_path, val,
                         strerror(errno));
             }
             free(fe);
-            if (xs_transaction_end(b->xs, t, false) || errno != EAGAIN) {
+            if (xs_transaction_end(xs, t, false) || errno != EAGAIN) {
                 return;
             }
         }
     }
-    xs_write_node(b->xs, b->be_path, "state", val);
+    xs_write_node(xs, be_path, "state", val);
+}
+
+static void set_state(Backend *b, int state)
+{
+    if (b->state != state) {
+        xdf_log("backend state %s -> %s (frontend is %s)",
+                state_name(b->state), state_name(state),
+                state_name(read_state(b, b->fe_path)));
+    }
+    b->state = state;
+    xb_write_state(b->xs, b->be_path, b->opt.fe_auto, state);
 }
 
 /*
@@ -758,6 +807,9 @@ static void save_last(Backend *b)
  * vnc_port + i, showing the last frame flipped (any VNC viewer,
  * e.g. "vncviewer 127.0.0.1::5900").
  */
+static void kbd_vnc_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl);
+static void kbd_vnc_pointer(int mask, int x, int y, rfbClientPtr cl);
+
 static void vnc_show(Connector *c)
 {
     Backend *b = c->be;
@@ -786,6 +838,10 @@ static void vnc_show(Connector *c)
         c->vnc->alwaysShared = TRUE;
         c->vnc->cursor = NULL;  /* show the frame, no pointer drawn in */
         c->vnc->frameBuffer = (char *)c->vnc_fb;
+        /* the viewers' input goes to the connector's vkbd device */
+        c->vnc->screenData = c;
+        c->vnc->kbdAddEvent = kbd_vnc_key;
+        c->vnc->ptrAddEvent = kbd_vnc_pointer;
         rfbInitServer(c->vnc);
         xdf_log("connector %u: live view on VNC 127.0.0.1:%d", c->index,
                 c->vnc->port);
@@ -1348,6 +1404,625 @@ static void summary(Backend *b)
     g_string_free(s, TRUE);
 }
 
+/* Input: kbdif (vkbd) devices ------------------------------------------ */
+
+/*
+ * vkbd devices are found under two backend directories of ours: "vkbd"
+ * (what our QEMU device writes, as a toolstack would) and "vinput" (what
+ * libxl writes for vkb = ["backend-type=linux,..."]).  One is served
+ * while its unique-id names exactly one connector of the vdispl devices
+ * we serve, of the same frontend domain; the backend directory is always
+ * someone else's (toolstack or device): we never create it.
+ */
+static const char *const kbd_kinds[2] = { XENKBD_DRIVER_NAME, "vinput" };
+
+static void kbd_set_state(Vkbd *k, int state)
+{
+    if (k->state != state) {
+        xdf_log("backend state %s -> %s (frontend is %s)",
+                state_name(k->state), state_name(state),
+                state_name(xb_read_state(k->host->xs, k->fe_path)));
+    }
+    k->state = state;
+    xb_write_state(k->host->xs, k->be_path, true, state);
+}
+
+/* A size node of the backend directory: 1 to INT32_MAX, else @dflt. */
+static uint32_t kbd_read_size(Vkbd *k, const char *node, uint32_t dflt)
+{
+    g_autofree char *val = xs_read_node(k->host->xs, k->be_path, node);
+    unsigned long v;
+
+    if (!parse_uint(val, INT32_MAX, &v) || !v) {
+        xdf_log("%s/%s is '%s', not a size from 1 to %d: using %u",
+                k->be_path, node, val ? val : "(missing)", INT32_MAX, dflt);
+        return dflt;
+    }
+    return v;
+}
+
+/*
+ * What we offer: an absolute pointer, as large as the linked connector
+ * unless the toolstack set a size.  Written in a transaction, only into
+ * a directory that still exists.
+ */
+static void kbd_write_features(Vkbd *k)
+{
+    struct xs_handle *xs = k->host->xs;
+
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+        g_autofree char *fe = NULL;
+        g_autofree char *width = NULL;
+        g_autofree char *height = NULL;
+        g_autofree char *path = NULL;
+        char val[16];
+
+        if (t == XBT_NULL) {
+            xdf_log("cannot start a XenStore transaction: %s",
+                    strerror(errno));
+            return;
+        }
+        fe = xs_t_read(xs, t, k->be_path, "frontend");
+        if (fe) {
+            path = g_strdup_printf("%s/%s", k->be_path,
+                                   XENKBD_FIELD_FEAT_ABS_POINTER);
+            xs_write(xs, t, path, "1", 1);
+            width = xs_t_read(xs, t, k->be_path, XENKBD_FIELD_WIDTH);
+            if (!width) {
+                g_free(path);
+                path = g_strdup_printf("%s/%s", k->be_path,
+                                       XENKBD_FIELD_WIDTH);
+                snprintf(val, sizeof(val), "%u", k->conn_width);
+                xs_write(xs, t, path, val, strlen(val));
+            }
+            height = xs_t_read(xs, t, k->be_path, XENKBD_FIELD_HEIGHT);
+            if (!height) {
+                g_free(path);
+                path = g_strdup_printf("%s/%s", k->be_path,
+                                       XENKBD_FIELD_HEIGHT);
+                snprintf(val, sizeof(val), "%u", k->conn_height);
+                xs_write(xs, t, path, val, strlen(val));
+            }
+        }
+        if (xs_transaction_end(xs, t, false)) {
+            break;
+        }
+        if (errno != EAGAIN) {
+            xdf_log("cannot write the features of %s: %s", k->be_path,
+                    strerror(errno));
+            return;
+        }
+    }
+    k->width = kbd_read_size(k, XENKBD_FIELD_WIDTH, k->conn_width);
+    k->height = kbd_read_size(k, XENKBD_FIELD_HEIGHT, k->conn_height);
+}
+
+/* Map what the frontend published; on failure nothing stays mapped. */
+static bool kbd_connect(Vkbd *k)
+{
+    Host *h = k->host;
+    unsigned long gref, evtchn, v;
+    g_autofree char *abs = NULL;
+    int port;
+
+    if (!xs_read_uint(h->xs, k->fe_path, XENKBD_FIELD_RING_GREF, UINT32_MAX,
+                      &gref) ||
+        !xs_read_uint(h->xs, k->fe_path, XENKBD_FIELD_EVT_CHANNEL,
+                      UINT32_MAX, &evtchn)) {
+        xdf_log("%s: %s or %s is missing or not a number", k->fe_path,
+                XENKBD_FIELD_RING_GREF, XENKBD_FIELD_EVT_CHANNEL);
+        return false;
+    }
+    abs = xs_read_node(h->xs, k->fe_path, XENKBD_FIELD_REQ_ABS_POINTER);
+    k->abs = parse_uint(abs, UINT32_MAX, &v) && v;
+    k->page = xengnttab_map_grant_ref(h->xg, k->fe_domid, gref,
+                                      PROT_READ | PROT_WRITE);
+    if (!k->page) {
+        xdf_log("cannot map the shared page (grant ref %lu of domain %u): "
+                "%s", gref, k->fe_domid, strerror(errno));
+        return false;
+    }
+    port = xenevtchn_bind_interdomain(h->xe, k->fe_domid, evtchn);
+    if (port < 0) {
+        xdf_log("cannot bind event channel %lu of domain %u: %s", evtchn,
+                k->fe_domid, strerror(errno));
+        xengnttab_unmap(h->xg, k->page, 1);
+        k->page = NULL;
+        return false;
+    }
+    k->port = port;
+    /* the frontend may change it: read once, then keep our own count */
+    k->in_prod = __atomic_load_n(&k->page->in_prod, __ATOMIC_RELAXED);
+    memset(&k->ptr, 0, sizeof(k->ptr));
+    k->dropping = false;
+    k->connected = true;
+    xdf_log("connected to %s: %s pointer, %ux%u; input of connector %u of "
+            "%s", k->fe_path, k->abs ? "absolute" : "relative", k->width,
+            k->height, k->conn, k->disp->fe_path);
+    return true;
+}
+
+static void kbd_disconnect(Vkbd *k)
+{
+    Host *h = k->host;
+
+    if (!k->connected) {
+        return;
+    }
+    xengnttab_unmap(h->xg, k->page, 1);
+    k->page = NULL;
+    xenevtchn_unbind(h->xe, k->port);
+    k->port = -1;
+    k->connected = false;
+    xdf_log("disconnected from %s", k->fe_path);
+}
+
+static void kbd_close_and_wait(Vkbd *k)
+{
+    kbd_disconnect(k);
+    kbd_set_state(k, XB_CLOSING);
+    kbd_set_state(k, XB_CLOSED);
+    k->reset_deadline = now_ms() + XDF_RESET_WAIT_MS;
+}
+
+/* As reconcile() does for a vdispl device. */
+static void kbd_reconcile(Vkbd *k)
+{
+    struct xs_handle *xs = k->host->xs;
+    int fe = xb_read_state(xs, k->fe_path);
+    int ours = xb_read_state(xs, k->be_path);
+    unsigned long online;
+
+    if (xs_read_uint(xs, k->be_path, "online", 1, &online) && !online) {
+        if (k->state != XB_CLOSED) {
+            xdf_log("the toolstack took %s offline: closing", k->be_path);
+            kbd_disconnect(k);
+            k->state = ours;
+            kbd_set_state(k, XB_CLOSED);
+        }
+        return;
+    }
+    if (ours != k->state) {
+        xdf_debug("backend state node is %s, we wrote %s", state_name(ours),
+                  state_name(k->state));
+        kbd_disconnect(k);
+        kbd_write_features(k);
+        kbd_set_state(k, XB_INITWAIT);
+    }
+
+    switch (k->state) {
+    case XB_INITWAIT:
+        /* Linux's xen-kbdfront goes Connected right after our InitWait */
+        if (fe == XB_INITIALISED || fe == XB_CONNECTED) {
+            if (kbd_connect(k)) {
+                kbd_set_state(k, XB_CONNECTED);
+            } else {
+                xdf_log("cannot connect to %s: closing; waiting for the "
+                        "frontend to start again", k->fe_path);
+                kbd_close_and_wait(k);
+            }
+        }
+        break;
+    case XB_CONNECTED:
+        if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
+            xdf_log("frontend went %s", state_name(fe));
+            kbd_disconnect(k);
+            kbd_set_state(k, XB_INITWAIT);
+        }
+        break;
+    case XB_CLOSED:
+        if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
+            kbd_set_state(k, XB_INITWAIT);
+        } else if (k->reset_deadline && now_ms() >= k->reset_deadline) {
+            xdf_log("frontend still %s after %d ms: waiting for it anyway",
+                    state_name(fe), XDF_RESET_WAIT_MS);
+            kbd_set_state(k, XB_INITWAIT);
+        }
+        if (k->state == XB_INITWAIT) {
+            k->reset_deadline = 0;
+            kbd_reconcile(k);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * Put @ev on the frontend's event ring.  A full ring (or a bogus in_cons:
+ * the page is the frontend's) drops the event; a burst of drops is
+ * logged once.
+ */
+static void kbd_send(Vkbd *k, const union xenkbd_in_event *ev)
+{
+    struct xenkbd_page *page = k->page;
+    uint32_t cons;
+
+    if (!k->connected) {
+        return;
+    }
+    cons = __atomic_load_n(&page->in_cons, __ATOMIC_ACQUIRE);
+    if (k->in_prod - cons >= XENKBD_IN_RING_LEN) {
+        k->dropped++;
+        if (!k->dropping) {
+            k->dropping = true;
+            xdf_log("event ring full (in_prod %u, in_cons %u): dropping "
+                    "input events", k->in_prod, cons);
+        }
+        return;
+    }
+    if (k->dropping) {
+        k->dropping = false;
+        xdf_log("event ring has room again; %lu input events dropped so "
+                "far", k->dropped);
+    }
+    memcpy(&XENKBD_IN_RING_REF(page, k->in_prod), ev, sizeof(*ev));
+    xen_wmb();
+    k->in_prod++;
+    __atomic_store_n(&page->in_prod, k->in_prod, __ATOMIC_RELAXED);
+    k->events++;
+    if (xenevtchn_notify(k->host->xe, k->port) < 0) {
+        xdf_log("cannot notify event port %d: %s", k->port, strerror(errno));
+    }
+}
+
+/* The vkbd device linked to connector @c, if any. */
+static Vkbd *kbd_of(Connector *c)
+{
+    Host *h = c->be->host;
+    unsigned int i;
+
+    for (i = 0; i < h->kbds->len; i++) {
+        Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+        if (k->disp == c->be && k->conn == c->index) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* A VNC viewer's key, on the live view of connector screenData. */
+static void kbd_vnc_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+    Connector *c = cl->screen->screenData;
+    Vkbd *k = kbd_of(c);
+    const char *saved = log_tag;
+    union xenkbd_in_event ev;
+    uint32_t key = xdf_keysym_to_key(keysym);
+
+    if (!k || !k->connected) {
+        xdf_debug("connector %u: VNC keysym 0x%x: no vkbd device connected",
+                  c->index, (unsigned int)keysym);
+        return;
+    }
+    log_tag = k->tag;
+    if (!key) {
+        xdf_debug("VNC keysym 0x%x has no Linux key code: dropped",
+                  (unsigned int)keysym);
+    } else {
+        xdf_debug("VNC keysym 0x%x %s: key %u", (unsigned int)keysym,
+                  down ? "down" : "up", key);
+        memset(&ev, 0, sizeof(ev));
+        ev.key.type = XENKBD_TYPE_KEY;
+        ev.key.pressed = !!down;
+        ev.key.keycode = key;
+        kbd_send(k, &ev);
+    }
+    log_tag = saved;
+}
+
+/*
+ * A VNC viewer's pointer.  Its pixel is the connector's pixel at the
+ * configured offset (SET_CONFIG's x, y), scaled to the frontend's size
+ * where the toolstack set another.
+ */
+static void kbd_vnc_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+    Connector *c = cl->screen->screenData;
+    Vkbd *k = kbd_of(c);
+    const char *saved = log_tag;
+    union xenkbd_in_event ev[XDF_POINTER_MAX_EVENTS];
+    uint64_t cx, cy;
+    unsigned int n, i;
+
+    rfbDefaultPtrAddEvent(mask, x, y, cl);  /* the viewers' cursor */
+    if (!k || !k->connected) {
+        return;
+    }
+    log_tag = k->tag;
+    cx = (uint64_t)c->cfg_x + CLAMP(x, 0, MAX(cl->screen->width - 1, 0));
+    cy = (uint64_t)c->cfg_y + CLAMP(y, 0, MAX(cl->screen->height - 1, 0));
+    if (k->width != k->conn_width) {
+        cx = cx * k->width / k->conn_width;
+    }
+    if (k->height != k->conn_height) {
+        cy = cy * k->height / k->conn_height;
+    }
+    cx = MIN(cx, k->width);
+    cy = MIN(cy, k->height);
+    n = xdf_pointer_events(&k->ptr, mask & 0x1f, cx, cy, k->abs, ev);
+    xdf_debug("VNC pointer %d,%d buttons 0x%x: %u event(s)", x, y, mask, n);
+    for (i = 0; i < n; i++) {
+        kbd_send(k, &ev[i]);
+    }
+    log_tag = saved;
+}
+
+static void kbd_start(Vkbd *k)
+{
+    Host *h = k->host;
+    const char *saved = log_tag;
+    int fe = xb_read_state(h->xs, k->fe_path);
+
+    log_tag = k->tag;
+    if (!xs_watch(h->xs, k->fe_path, k->fe_path)) {
+        xdf_log("cannot watch %s: %s", k->fe_path, strerror(errno));
+    }
+    xdf_log("serving %s from %s: the input of connector %u (%ux%u) of %s",
+            k->fe_path, k->be_path, k->conn, k->conn_width, k->conn_height,
+            k->disp->fe_path);
+    kbd_write_features(k);
+    k->state = xb_read_state(h->xs, k->be_path);
+    if (fe == XB_CONNECTED) {
+        xdf_log("frontend %s is already Connected: asking it to start over",
+                k->fe_path);
+        kbd_close_and_wait(k);
+    } else {
+        kbd_set_state(k, XB_INITWAIT);
+    }
+    kbd_reconcile(k);
+    log_tag = saved;
+}
+
+/* Stop serving @k: its connection closed, as device_stop() does. */
+static void kbd_stop(Vkbd *k, bool closed_by_toolstack)
+{
+    Host *h = k->host;
+    const char *saved = log_tag;
+
+    log_tag = k->tag;
+    kbd_disconnect(k);
+    if (!closed_by_toolstack &&
+        xb_read_state(h->xs, k->be_path) != XB_UNKNOWN) {
+        kbd_set_state(k, XB_CLOSING);
+        kbd_set_state(k, XB_CLOSED);
+    }
+    xdf_log("summary: %lu input events sent, %lu dropped (ring full)",
+            k->events, k->dropped);
+    xs_unwatch(h->xs, k->fe_path, k->fe_path);
+    log_tag = saved;
+    g_ptr_array_remove(h->kbds, k);
+    g_free(k->fe_path);
+    g_free(k->be_path);
+    g_free(k->tag);
+    g_free(k);
+}
+
+/* Stop serving the vkbd devices linked to @b (it goes away). */
+static void kbds_unlink(Host *h, Backend *b)
+{
+    unsigned int i;
+
+    for (i = 0; i < h->kbds->len;) {
+        Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+        if (k->disp == b) {
+            log_tag = k->tag;
+            xdf_log("%s is no longer served: closing", b->fe_path);
+            log_tag = NULL;
+            kbd_stop(k, false);
+        } else {
+            i++;
+        }
+    }
+}
+
+/*
+ * The connector that @uid names among the vdispl devices we serve of
+ * frontend domain @fe_domid; NULL, saying why in @why, when none or
+ * several do.
+ */
+static Backend *kbd_find_link(Host *h, unsigned int fe_domid,
+                              const char *uid, unsigned int *conn,
+                              uint32_t *width, uint32_t *height, char **why)
+{
+    Backend *found = NULL;
+    unsigned int i, j, n = 0;
+
+    if (!uid) {
+        *why = g_strdup("it has no unique-id");
+        return NULL;
+    }
+    for (i = 0; i < h->devices->len; i++) {
+        Backend *b = g_ptr_array_index(h->devices, i);
+
+        if (b->opt.fe_domid != fe_domid) {
+            continue;
+        }
+        for (j = 0; j < XDF_MAX_CONNECTORS; j++) {
+            g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, j);
+            g_autofree char *res = xs_read_node(h->xs, dir,
+                                                XENDISPL_FIELD_RESOLUTION);
+            g_autofree char *id = NULL;
+            uint32_t w, ht;
+
+            if (!res) {
+                break;
+            }
+            id = xs_read_node(h->xs, dir, XENDISPL_FIELD_UNIQUE_ID);
+            if (!id || strcmp(id, uid) ||
+                displif_parse_resolution(res, &w, &ht)) {
+                continue;
+            }
+            if (!n++) {
+                found = b;
+                *conn = j;
+                *width = w;
+                *height = ht;
+            }
+        }
+    }
+    if (n == 1) {
+        return found;
+    }
+    *why = n ? g_strdup_printf("unique-id '%s' names %u connectors: "
+                               "ambiguous", uid, n) :
+           g_strdup_printf("no connector of a vdispl device of domain %u "
+                           "served here has unique-id '%s'", fe_domid, uid);
+    return NULL;
+}
+
+static Vkbd *kbd_find(Host *h, const char *be_path)
+{
+    unsigned int i;
+
+    for (i = 0; i < h->kbds->len; i++) {
+        Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+        if (!strcmp(k->be_path, be_path)) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Serve the vkbd device of backend directory @dir (device @dev_id of
+ * domain @fe_domid, frontend directory @fe) when it is linked, stop
+ * serving it when it is no longer; say once why one is not served.
+ */
+static void kbd_check(Host *h, const char *kind, const char *dir,
+                      unsigned int fe_domid, unsigned int dev_id,
+                      const char *fe)
+{
+    Vkbd *k = kbd_find(h, dir);
+    g_autofree char *uid = xs_read_node(h->xs, dir, XENKBD_FIELD_UNIQUE_ID);
+    g_autofree char *prefix = g_strdup_printf("/local/domain/%u/device/",
+                                              fe_domid);
+    g_autofree char *why = NULL;
+    unsigned int conn = 0;
+    uint32_t w = 0, ht = 0;
+    Backend *b = kbd_find_link(h, fe_domid, uid, &conn, &w, &ht, &why);
+    const char *old;
+
+    if (b && (!g_str_has_prefix(fe, prefix) || strstr(fe, "/.."))) {
+        why = g_strdup_printf("its frontend node '%s' is not a device of "
+                              "domain %u", fe, fe_domid);
+        b = NULL;
+    }
+    if (k && (k->disp != b || k->conn != conn)) {
+        log_tag = k->tag;
+        xdf_log("no longer linked to connector %u of %s: %s", k->conn,
+                k->disp->fe_path, why ? why : "its unique-id names another");
+        log_tag = NULL;
+        kbd_stop(k, false);
+        k = NULL;
+    }
+    if (!b) {
+        old = g_hash_table_lookup(h->kbd_unlinked, dir);
+        if (!old || strcmp(old, why)) {
+            xdf_log("%s %u/%u: not serving %s: %s", kind, fe_domid, dev_id,
+                    dir, why);
+            g_hash_table_insert(h->kbd_unlinked, g_strdup(dir),
+                                g_steal_pointer(&why));
+        }
+        return;
+    }
+    if (k) {
+        return;
+    }
+    g_hash_table_remove(h->kbd_unlinked, dir);
+    k = g_new0(Vkbd, 1);
+    k->host = h;
+    k->fe_domid = fe_domid;
+    k->fe_path = g_strdup(fe);
+    k->be_path = g_strdup(dir);
+    k->tag = g_strdup_printf("%s %u/%u", kind, fe_domid, dev_id);
+    k->disp = b;
+    k->conn = conn;
+    k->conn_width = w;
+    k->conn_height = ht;
+    k->port = -1;
+    g_ptr_array_add(h->kbds, k);
+    kbd_start(k);
+}
+
+static gboolean kbd_not_seen(gpointer key, gpointer value G_GNUC_UNUSED,
+                             gpointer seen)
+{
+    return !g_hash_table_contains(seen, key);
+}
+
+/*
+ * Look at every vkbd device under our backend directories (one with a
+ * "frontend" node): serve the linked ones, let go of those that have
+ * been removed or are no longer linked.
+ */
+static void kbds_scan(Host *h)
+{
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                             g_free, NULL);
+    unsigned int r, i, j;
+
+    for (r = 0; r < G_N_ELEMENTS(kbd_kinds); r++) {
+        unsigned int n = 0;
+        char **doms = xs_directory(h->xs, XBT_NULL, h->kbd_roots[r], &n);
+
+        for (i = 0; doms && i < n; i++) {
+            g_autofree char *dom_dir = g_strdup_printf("%s/%s",
+                                                       h->kbd_roots[r],
+                                                       doms[i]);
+            unsigned long fe_domid, dev_id;
+            unsigned int m = 0;
+            char **devs;
+
+            if (!parse_uint(doms[i], 0x7fef, &fe_domid)) {
+                continue;
+            }
+            devs = xs_directory(h->xs, XBT_NULL, dom_dir, &m);
+            for (j = 0; devs && j < m; j++) {
+                char *dev_dir;
+                g_autofree char *fe = NULL;
+
+                if (!parse_uint(devs[j], INT32_MAX, &dev_id)) {
+                    continue;
+                }
+                dev_dir = g_strdup_printf("%s/%s", dom_dir, devs[j]);
+                g_hash_table_add(seen, dev_dir);
+                fe = xs_read_node(h->xs, dev_dir, "frontend");
+                if (fe) {
+                    kbd_check(h, kbd_kinds[r], dev_dir, fe_domid, dev_id,
+                              fe);
+                }
+            }
+            free(devs);
+        }
+        free(doms);
+    }
+    g_hash_table_foreach_remove(h->kbd_unlinked, kbd_not_seen, seen);
+    g_hash_table_destroy(seen);
+
+    /* a removed directory (xl destroy, the device's QEMU gone) ends it */
+    for (i = 0; i < h->kbds->len;) {
+        Vkbd *k = g_ptr_array_index(h->kbds, i);
+        g_autofree char *fe = xs_read_node(h->xs, k->be_path, "frontend");
+
+        if (!fe) {
+            log_tag = k->tag;
+            xdf_log("%s was removed: no longer serving it", k->be_path);
+            log_tag = NULL;
+            kbd_stop(k, true);
+            continue;
+        }
+        log_tag = k->tag;
+        kbd_reconcile(k);
+        log_tag = NULL;
+        i++;
+    }
+}
+
 /* Devices ------------------------------------------------------------- */
 
 static void device_free(Backend *b)
@@ -1462,6 +2137,7 @@ static void device_stop(Backend *b, bool closed_by_toolstack)
 {
     Host *h = b->host;
 
+    kbds_unlink(h, b);
     log_tag = b->tag;
     save_last(b);
     disconnect(b);
@@ -1566,6 +2242,7 @@ static void handle_watches(Host *h)
         log_tag = NULL;
         i++;
     }
+    kbds_scan(h);
 }
 
 static unsigned long frames_received(Host *h)
@@ -1940,6 +2617,18 @@ int main(int argc, char **argv)
     xs_read_uint(h->xs, "", "domid", UINT16_MAX, &h->own);
     h->be_root = g_strdup_printf("/local/domain/%lu/backend/%s", h->own,
                                  XENDISPL_DRIVER_NAME);
+    h->kbds = g_ptr_array_new();
+    h->kbd_unlinked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            g_free);
+    for (i = 0; i < G_N_ELEMENTS(kbd_kinds); i++) {
+        h->kbd_roots[i] = g_strdup_printf("/local/domain/%lu/backend/%s",
+                                          h->own, kbd_kinds[i]);
+        if (!xs_watch(h->xs, h->kbd_roots[i], "kbd")) {
+            xdf_log("cannot watch %s: %s", h->kbd_roots[i], strerror(errno));
+            close_xen(h);
+            return 1;
+        }
+    }
     if (h->opt.all) {
         if (!xs_watch(h->xs, h->be_root, "all")) {
             xdf_log("cannot watch %s: %s", h->be_root, strerror(errno));
@@ -1966,6 +2655,7 @@ int main(int argc, char **argv)
         }
         device_start(b);
     }
+    kbds_scan(h);
 
     pfd[0] = (struct pollfd) { .fd = xs_fileno(h->xs), .events = POLLIN };
     pfd[1] = (struct pollfd) { .fd = xenevtchn_fd(h->xe), .events = POLLIN };
@@ -1986,6 +2676,13 @@ int main(int argc, char **argv)
                 reset = b->reset_deadline;
             }
             vnc |= b->opt.vnc_port > 0;
+        }
+        for (i = 0; i < h->kbds->len; i++) {
+            Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+            if (k->reset_deadline && (!reset || k->reset_deadline < reset)) {
+                reset = k->reset_deadline;
+            }
         }
         if (reset) {
             int t = (int)MAX(0, reset - now_ms());
@@ -2029,6 +2726,15 @@ int main(int argc, char **argv)
             vnc_poll(b);
             log_tag = NULL;
         }
+        for (i = 0; i < h->kbds->len; i++) {
+            Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+            if (k->reset_deadline && now_ms() >= k->reset_deadline) {
+                log_tag = k->tag;
+                kbd_reconcile(k);
+                log_tag = NULL;
+            }
+        }
         if (end && now_ms() >= end && !h->quit) {
             xdf_log("timeout after %u s", h->opt.timeout_s);
             if (h->opt.exit_after_frames) {
@@ -2038,10 +2744,18 @@ int main(int argc, char **argv)
         }
     }
 
+    while (h->kbds->len) {
+        kbd_stop(g_ptr_array_index(h->kbds, 0), false);
+    }
     while (h->devices->len) {
         device_stop(g_ptr_array_index(h->devices, 0), false);
     }
     g_ptr_array_free(h->devices, TRUE);
+    g_ptr_array_free(h->kbds, TRUE);
+    g_hash_table_destroy(h->kbd_unlinked);
+    for (i = 0; i < G_N_ELEMENTS(kbd_kinds); i++) {
+        g_free(h->kbd_roots[i]);
+    }
     close_xen(h);
     g_free(h->be_root);
     close(sfd);
