@@ -17,8 +17,6 @@ import argparse
 import glob
 import os
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -36,7 +34,7 @@ import contactsheet  # noqa: E402
 from guestboot import (QMP, BootStages, KVM_PROBE_SECONDS,  # noqa: E402
                        choose_accel)
 from pngcheck import read_png  # noqa: E402
-from xdftest import stop  # noqa: E402
+from xdftest import VNC, stop  # noqa: E402
 
 CARDS = {"vga": "VGA", "bochs": "bochs-display", "cirrus": "cirrus-vga",
          "virtio": "virtio-gpu-pci"}
@@ -47,62 +45,12 @@ def say(msg):
 
 
 def vnc_grab(port, path):
-    """Fetch the whole screen from the backend's VNC live view (RFB 3.8,
-    no authentication, raw encoding) and write it to @path as PPM."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-
-    def recv(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = s.recv(n - len(buf))
-            if not chunk:
-                raise EOFError("VNC server closed the connection")
-            buf += chunk
-        return buf
-
-    if not recv(12).startswith(b"RFB 003."):
-        raise RuntimeError("not a VNC server")
-    s.sendall(b"RFB 003.008\n")
-    types = recv(recv(1)[0])
-    if 1 not in types:
-        raise RuntimeError("VNC server wants authentication")
-    s.sendall(b"\x01")
-    if struct.unpack(">I", recv(4))[0] != 0:
-        raise RuntimeError("VNC security handshake failed")
-    s.sendall(b"\x01")                          # shared
-    w, h = struct.unpack(">HH", recv(4))
-    fmt = recv(16)
-    bpp, big = fmt[0], fmt[2]
-    rshift, gshift, bshift = fmt[10], fmt[11], fmt[12]
-    recv(struct.unpack(">I", recv(4))[0])         # desktop name
-    if bpp != 32:
-        raise RuntimeError(f"VNC pixel format of {bpp} bpp")
-    s.sendall(struct.pack(">BBHi", 2, 0, 1, 0))    # raw encoding only
-    s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, w, h))
-    rgb = bytearray(w * h * 3)
-    while True:
-        kind = recv(1)[0]
-        if kind == 0:
-            break
-        if kind == 2:                             # bell
-            continue
-        raise RuntimeError(f"VNC message {kind} before the update")
-    recv(1)
-    for _ in range(struct.unpack(">H", recv(2))[0]):
-        x, y, rw, rh, enc = struct.unpack(">HHHHi", recv(12))
-        if enc != 0:
-            raise RuntimeError(f"VNC encoding {enc}")
-        data = recv(rw * rh * 4)
-        for j in range(rh):
-            for i in range(rw):
-                p = struct.unpack(">I" if big else "<I",
-                                  data[(j * rw + i) * 4:(j * rw + i + 1) * 4])[0]
-                o = ((y + j) * w + x + i) * 3
-                rgb[o:o + 3] = bytes(((p >> rshift) & 255, (p >> gshift) & 255,
-                                      (p >> bshift) & 255))
-    s.close()
+    """Fetch the whole screen from the backend's VNC live view and write
+    it to @path as PPM."""
+    with VNC(port) as v:
+        w, h, rgb = v.grab()
     with open(path, "wb") as f:
-        f.write(b"P6\n%d %d\n255\n" % (w, h) + bytes(rgb))
+        f.write(b"P6\n%d %d\n255\n" % (w, h) + rgb)
 
 
 def banner_pixels(path):
