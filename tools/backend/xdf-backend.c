@@ -5,11 +5,20 @@
  * vdispl device under its backend directory as devices come and go (as
  * displ_be does): all their connectors, the XenBus state machine of
  * displif.h, every request, and frame-done events.  What each connector
- * shows is saved as PNG.
+ * shows is saved as PNG, and with --vnc shown to VNC viewers.
+ *
+ * Input: a kbdif (vkbd) device whose backend directory (ours, under
+ * "vkbd" or, as libxl names backend-type=linux, "vinput") has the
+ * unique-id of a connector we serve, of the same frontend domain, is
+ * served too (kbdif.h: feature-abs-pointer, width/height of the
+ * connector unless the toolstack set them, the shared page and event
+ * channel); the keys and pointer of that connector's VNC viewers become
+ * its KEY, POS (or MOTION) events.
  *
  * The frontend is never trusted: ring indices, sizes, cookies, page
  * directories and formats are checked; a bad request gets an error
- * response, a broken ring costs the connection, never the process.
+ * response, a broken ring costs the connection, never the process; a
+ * full (or bogus) kbdif ring drops input events.
  *
  *   xdf-backend [--frontend-domid N|auto] [--dev-id N | --all]
  *               [--output-dir DIR] [--every N | --on-change | --last-only]
@@ -2294,7 +2303,9 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: xdf-backend [OPTION]...\n"
 "A Xen displif backend: serves one vdispl device (or all), saves frames as\n"
-"PNG.\n"
+"PNG.  Also serves each kbdif device (backend directory vkbd/ or vinput/)\n"
+"whose unique-id is that of a connector it serves, of the same frontend\n"
+"domain: the input of that connector's live view.\n"
 "\n"
 "  --frontend-domid N     frontend domain (default 0); 'auto': wait until a\n"
 "                         toolstack (xl) creates device DEV-ID of vdispl under\n"
@@ -2317,7 +2328,9 @@ static void usage(FILE *f)
 "  --timeout SECONDS      exit after SECONDS (status 2 if --exit-after-frames\n"
 "                         was not reached)\n"
 "  --vnc PORT             live view: a VNC server on 127.0.0.1:PORT for\n"
-"                         connector 0, PORT+1 for connector 1, ...\n"
+"                         connector 0, PORT+1 for connector 1, ...; its\n"
+"                         viewers' keys and pointer go to the connector's\n"
+"                         vkbd device, if any\n"
 "  --verbose              log every request\n"
 "  --help                 this text\n");
 }
