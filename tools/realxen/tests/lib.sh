@@ -41,6 +41,20 @@ raise_gntalloc_limit() {
     say "gntalloc limit: $(cat /sys/module/xen_gntalloc/parameters/limit 2>/dev/null || echo '?')"
 }
 
+# dom0 comes up without networking, loopback included (and its root has
+# no iproute2): bring "lo" up for the backends' VNC live views on
+# 127.0.0.1, with python3's ioctl (SIOCGIFFLAGS, SIOCSIFFLAGS | IFF_UP).
+loopback_up() {
+    python3 - <<'PY' || say "cannot bring the loopback interface up"
+import fcntl
+import socket
+import struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack('16sH', fcntl.ioctl(s, 0x8913, struct.pack('16sH', b'lo', 0)))[1]
+fcntl.ioctl(s, 0x8914, struct.pack('16sH', b'lo', flags | 1))
+PY
+}
+
 # Grant entries in use in all domains, as Xen's 'g' debug key dumps them
 # (the dump stays in $OUT/grants-TAG.txt).
 grants() {
