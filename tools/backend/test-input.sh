@@ -55,7 +55,9 @@ sys.path.insert(0, sys.argv[1])
 from xdftest import VNC  # noqa: E402
 
 with VNC(int(sys.argv[2])) as v:
-    print(f'screen {v.width}x{v.height}')
+    w, h, rgb = v.grab()
+    print(f'screen {w}x{h}, pixels {tuple(rgb[(5 * w + 5) * 3:][:3])} '
+          f'{tuple(rgb[(40 * w + 60) * 3:][:3])}')
     v.type_text('Hi\n', delay=0.02)
     v.pointer(10, 20)
     v.click(30, 40, delay=0.02)
@@ -65,6 +67,8 @@ with VNC(int(sys.argv[2])) as v:
     time.sleep(0.5)
 PY
 ok $? "VNC client typed and pointed ($(head -n1 "$out/vnc.log"))"
+grep -q '^screen 64x48, pixels (255, 0, 0) (0, 0, 255)$' "$out/vnc.log"
+ok $? "VNC client's grab: the picture, red left, blue right"
 # Shift H (Shift_L 42, KEY_H 35), i (23), Return (28); positions are the
 # connector's; a left click (BTN_LEFT 272), a wheel step up (rel_z -1)
 want="key 42 1,key 35 1,key 35 0,key 42 0,key 23 1,key 23 0,key 28 1,key 28 0,pos 10 20 0,pos 30 40 0,key 272 1,key 272 0,pos 30 40 -1"
