@@ -758,7 +758,7 @@ struct XenDisplFront {
     /* parsed config */
     uint32_t width;
     uint32_t height;
-    char **unique_ids;          /* from unique-id, NULL: <qdev id>-<n> */
+    char **unique_ids;          /* from unique-id, NULL: made up */
     XdfFitMode fit_mode;
 
     /* Xen handles */
@@ -2279,13 +2279,18 @@ static const DisplayChangeListenerOps xdf_dcl_ops = {
 /* XenBus frontend -------------------------------------------------------- */
 
 /* The connectors, @n of them, with nothing shared yet. */
-/* Connector @i's unique-id from the properties: given, or made up. */
+/*
+ * Connector @i's unique-id from the properties: given, or made up from
+ * the qdev id, the dev-id claimed and the connector, which no other
+ * device of the frontend domain has (a backend serving every QEMU of a
+ * host tells their connectors, and their inputs, apart by it).
+ */
 static char *xdf_unique_id(XenDisplFront *s, unsigned int i)
 {
     if (s->unique_ids && i < g_strv_length(s->unique_ids)) {
         return g_strdup(s->unique_ids[i]);
     }
-    return g_strdup_printf("%s-%u", xdf_id(s), i);
+    return g_strdup_printf("%s-%" PRIu32 "-%u", xdf_id(s), s->bus.dev_id, i);
 }
 
 static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
@@ -3468,7 +3473,7 @@ static void xdf_class_init(ObjectClass *klass, void *data)
         XDF_DEFAULT_RESOLUTION ")");
     object_class_property_set_description(klass, "unique-id",
         "each connector's unique-id for the backend, ':' between them "
-        "(default: <qdev id>-<connector>)");
+        "(default: <qdev id>-<dev-id>-<connector>)");
     object_class_property_set_description(klass, "fit",
         "how the guest's picture fills the connector: scale (default: "
         "aspect kept, centred), center (1:1, centred) or crop (1:1, top "

@@ -16,6 +16,9 @@
 #include "libqos/pci-pc.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/fw_cfg.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/virtio-pci.h"
+#include "standard-headers/linux/virtio_config.h"
 #include "qobject/qdict.h"
 #include "hw/display/bochs-vbe.h"
 
@@ -29,6 +32,7 @@
 #define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #include <xen/io/displif.h>
+#include <xen/io/kbdif.h>
 
 #include "displif-proto.h"
 
@@ -780,7 +784,8 @@ static void guest_connector(Guest *g, const char *opts)
     }
     g_strlcpy(g->fit, "scale", sizeof(g->fit));
     if (f) {
-        g_strlcpy(g->fit, f + 4, MIN(sizeof(g->fit), strcspn(f + 4, ",") + 1));
+        g_strlcpy(g->fit, f + 4,
+                  MIN(sizeof(g->fit), strcspn(f + 4, ", ") + 1));
     }
 }
 
@@ -2224,6 +2229,525 @@ static void test_dev_id_not_ours(void)
     be_close(&b);
 }
 
+/* Input: the test as kbdif (vkbd) backend -------------------------------- */
+
+#define VKBD_FE "/local/domain/0/device/vkbd"
+#define VKBD_BE "/local/domain/0/backend/vkbd/0"
+
+/* Linux key codes (linux/input-event-codes.h) */
+#define LNX_KEY_ENTER       28
+#define LNX_KEY_A           30
+#define LNX_KEY_LEFTSHIFT   42
+#define LNX_KEY_B           48
+#define LNX_BTN_LEFT        0x110
+
+typedef struct Kbd {
+    Backend *b;
+    char *fe_path;
+    char *be_path;
+    struct xenkbd_page *page;
+    evtchn_port_t port;
+    bool abs;                   /* the frontend asked for positions */
+} Kbd;
+
+/* The vkbd backend directory whose unique-id is @uid, waited for. */
+static char *kbd_find(Backend *b, const char *uid)
+{
+    int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
+    unsigned int i, n;
+
+    do {
+        char **dirs = xs_directory(b->xs, XBT_NULL, VKBD_BE, &n);
+
+        for (i = 0; dirs && i < n; i++) {
+            g_autofree char *be = g_strdup_printf(VKBD_BE "/%s", dirs[i]);
+            g_autofree char *id = be_read(b, be, "unique-id");
+
+            if (id && !strcmp(id, uid)) {
+                free(dirs);
+                return g_steal_pointer(&be);
+            }
+        }
+        free(dirs);
+        g_usleep(2000);
+    } while (g_get_monotonic_time() < end);
+    g_error("no vkbd backend directory with unique-id '%s'", uid);
+}
+
+/*
+ * Serve the vkbd linked to unique-id @uid: feature-abs-pointer when
+ * @feature_abs, a pointer area of @w x @h (none written when 0), map
+ * the page, Connected.
+ */
+static void kbd_connect(Kbd *k, Backend *b, const char *uid,
+                        bool feature_abs, uint32_t w, uint32_t h)
+{
+    memset(k, 0, sizeof(*k));
+    k->b = b;
+    k->be_path = kbd_find(b, uid);
+    k->fe_path = be_read(b, k->be_path, "frontend");
+    g_assert_nonnull(k->fe_path);
+    g_assert_true(g_str_has_prefix(k->fe_path, VKBD_FE "/"));
+
+    be_wait_node(b, k->fe_path, "state", "1");
+    if (feature_abs) {
+        be_write(b, k->be_path, XENKBD_FIELD_FEAT_ABS_POINTER, "1");
+    }
+    if (w) {
+        g_autofree char *ws = g_strdup_printf("%u", w);
+        g_autofree char *hs = g_strdup_printf("%u", h);
+
+        be_write(b, k->be_path, XENKBD_FIELD_WIDTH, ws);
+        be_write(b, k->be_path, XENKBD_FIELD_HEIGHT, hs);
+    }
+    be_write(b, k->be_path, "state", "2");
+    be_wait_node(b, k->fe_path, "state", "3");
+    k->abs = be_read_uint(b, k->fe_path, XENKBD_FIELD_REQ_ABS_POINTER) == 1;
+    k->page = xengnttab_map_grant_ref(b->xg, b->fe_domid,
+                                      be_read_uint(b, k->fe_path,
+                                                   XENKBD_FIELD_RING_GREF),
+                                      PROT_READ | PROT_WRITE);
+    g_assert_nonnull(k->page);
+    k->port = xenevtchn_bind_interdomain(b->xe, b->fe_domid,
+                                         be_read_uint(b, k->fe_path,
+                                             XENKBD_FIELD_EVT_CHANNEL));
+    g_assert_cmpint(k->port, >, 0);
+    be_write(b, k->be_path, "state", "4");
+    be_wait_node(b, k->fe_path, "state", "4");
+}
+
+static void kbd_unmap(Kbd *k)
+{
+    if (k->page) {
+        xengnttab_unmap(k->b->xg, k->page, 1);
+        k->page = NULL;
+    }
+    if (k->port) {
+        xenevtchn_unbind(k->b->xe, k->port);
+        k->port = 0;
+    }
+}
+
+static void kbd_close(Kbd *k)
+{
+    kbd_unmap(k);
+    g_free(k->fe_path);
+    g_free(k->be_path);
+}
+
+/* Put @evt on the ring (waiting while it is full) and notify. */
+static void kbd_send(Kbd *k, const union xenkbd_in_event *evt)
+{
+    int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
+    uint32_t prod = k->page->in_prod;
+
+    while (prod - __atomic_load_n(&k->page->in_cons, __ATOMIC_ACQUIRE) >=
+           XENKBD_IN_RING_LEN) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    XENKBD_IN_RING_REF(k->page, prod) = *evt;
+    __atomic_store_n(&k->page->in_prod, prod + 1, __ATOMIC_RELEASE);
+    xenevtchn_notify(k->b->xe, k->port);
+}
+
+static void kbd_key(Kbd *k, uint32_t code, bool down)
+{
+    union xenkbd_in_event e = { .key = {
+        .type = XENKBD_TYPE_KEY, .pressed = down, .keycode = code } };
+
+    kbd_send(k, &e);
+}
+
+static void kbd_tap(Kbd *k, uint32_t code)
+{
+    kbd_key(k, code, true);
+    kbd_key(k, code, false);
+}
+
+static void kbd_pos(Kbd *k, int32_t x, int32_t y, int32_t z)
+{
+    union xenkbd_in_event e = { .pos = {
+        .type = XENKBD_TYPE_POS, .abs_x = x, .abs_y = y, .rel_z = z } };
+
+    kbd_send(k, &e);
+}
+
+static void kbd_motion(Kbd *k, int32_t dx, int32_t dy)
+{
+    union xenkbd_in_event e = { .motion = {
+        .type = XENKBD_TYPE_MOTION, .rel_x = dx, .rel_y = dy } };
+
+    kbd_send(k, &e);
+}
+
+/*
+ * What the guest reads from the i8042, keyboard (@aux false) or mouse
+ * bytes: every byte that comes until none has for 300 ms, at most @max.
+ */
+static size_t i8042_read(QTestState *qts, bool aux, uint8_t *buf,
+                         size_t max)
+{
+    int64_t quiet = g_get_monotonic_time() + 300 * 1000;
+    size_t n = 0;
+
+    while (n < max && g_get_monotonic_time() < quiet) {
+        uint8_t st = qtest_inb(qts, 0x64);
+
+        if (!(st & 0x01)) {
+            g_usleep(1000);
+            continue;
+        }
+        g_assert_cmpint(!!(st & 0x20), ==, aux);
+        buf[n++] = qtest_inb(qts, 0x60);
+        quiet = g_get_monotonic_time() + 300 * 1000;
+    }
+    return n;
+}
+
+static void assert_bytes(const uint8_t *got, size_t n, const uint8_t *want,
+                         size_t m)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        g_string_append_printf(s, " %02x", got[i]);
+    }
+    if (n != m || memcmp(got, want, n)) {
+        g_string_prepend(s, "guest read:");
+        g_string_append(s, "; wanted:");
+        for (i = 0; i < m; i++) {
+            g_string_append_printf(s, " %02x", want[i]);
+        }
+        g_error("%s", s->str);
+    }
+}
+
+/* The guest turns the PS/2 mouse's data reporting on (0xf4 via 0xd4). */
+static void ps2_mouse_enable(QTestState *qts)
+{
+    uint8_t ack = 0;
+
+    qtest_outb(qts, 0x64, 0xd4);
+    qtest_outb(qts, 0x60, 0xf4);
+    g_assert_cmpuint(i8042_read(qts, true, &ack, 1), ==, 1);
+    g_assert_cmphex(ack, ==, 0xfa);
+}
+
+/*
+ * Keys and buttons reach the guest's PS/2 keyboard and mouse in order
+ * (scan code set 2, as the i8042 hands them before the guest asks for
+ * translation); relative motion, and positions turned relative for a
+ * guest without an absolute device; a key held when the connection
+ * drops is released.
+ */
+static void test_input_ps2(void)
+{
+    static const uint8_t keys[] = {
+        0x1c, 0xf0, 0x1c,                   /* a */
+        0x12, 0x32, 0xf0, 0x32, 0xf0, 0x12, /* shift b */
+        0x5a, 0xf0, 0x5a,                   /* enter */
+    };
+    static const uint8_t mouse[] = {
+        0x08, 0x05, 0x03,   /* motion 5, -3 (PS/2's y goes up) */
+        0x09, 0x00, 0x00,   /* left down */
+        0x08, 0x00, 0x00,   /* left up */
+        0x08, 0x0a, 0x05,   /* positions 100,100 then 110,95: 10, -5 */
+    };
+    uint8_t buf[64];
+    size_t n;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", ",unique-id=screen0");
+    be_connect(&b);
+    guest_set_mode(&g, 1024, 768);
+    guest_draw_random(&g, &b, 2);
+    assert_backend_shows(&b, &g);
+    kbd_connect(&k, &b, "screen0", true, 1024, 768);
+    g_assert_true(k.abs);
+
+    kbd_tap(&k, LNX_KEY_A);
+    kbd_key(&k, LNX_KEY_LEFTSHIFT, true);
+    kbd_tap(&k, LNX_KEY_B);
+    kbd_key(&k, LNX_KEY_LEFTSHIFT, false);
+    kbd_tap(&k, LNX_KEY_ENTER);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, keys, sizeof(keys));
+
+    ps2_mouse_enable(g.qts);
+    kbd_motion(&k, 5, -3);
+    kbd_key(&k, LNX_BTN_LEFT, true);
+    kbd_key(&k, LNX_BTN_LEFT, false);
+    kbd_pos(&k, 100, 100, 0);       /* no tablet: relative from here */
+    kbd_pos(&k, 110, 95, 0);
+    n = i8042_read(g.qts, true, buf, sizeof(buf));
+    assert_bytes(buf, n, mouse, sizeof(mouse));
+
+    /* held when the backend goes: released */
+    kbd_key(&k, LNX_KEY_A, true);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, keys, 1);
+    be_write(&b, k.be_path, "state", "5");
+    be_wait_node(&b, k.fe_path, "state", "1");
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, keys + 1, 2);
+    kbd_unmap(&k);
+
+    /* the display kept its connection */
+    guest_draw_random(&g, &b, 2);
+    assert_backend_shows(&b, &g);
+    guest_stop(&g);
+
+    /* the vkbd's directories went with QEMU */
+    g_assert_null(be_read(&b, k.fe_path, "state"));
+    g_assert_null(be_read(&b, k.be_path, "state"));
+    kbd_close(&k);
+    be_close(&b);
+}
+
+/* virtio-tablet-pci, driven as a guest driver would: its event queue. */
+typedef struct Tablet {
+    QVirtioPCIDevice dev;
+    QGuestAllocator alloc;
+    QVirtQueue *vq;
+    uint64_t buf[48];           /* event buffers, by descriptor */
+    uint32_t head[48];
+} Tablet;
+
+struct virtio_input_event_le {
+    uint16_t type;
+    uint16_t code;
+    uint32_t value;
+};
+
+#define TABLET_SLOT 6
+
+static void tablet_start(Tablet *t, Guest *g)
+{
+    QPCIAddress addr = { .devfn = QPCI_DEVFN(TABLET_SLOT, 0) };
+    uint64_t features;
+    unsigned int i;
+
+    memset(t, 0, sizeof(*t));
+    pc_alloc_init(&t->alloc, g->qts, ALLOC_NO_FLAGS);
+    virtio_pci_init(&t->dev, g->bus, &addr);
+    qvirtio_pci_device_enable(&t->dev);
+    qvirtio_start_device(&t->dev.vdev);
+    features = qvirtio_get_features(&t->dev.vdev);
+    qvirtio_set_features(&t->dev.vdev,
+                         features & (1ull << VIRTIO_F_VERSION_1));
+    t->vq = qvirtqueue_setup(&t->dev.vdev, &t->alloc, 0);
+    /* a buffer per event this test makes (descriptors are not reused) */
+    for (i = 0; i < G_N_ELEMENTS(t->buf); i++) {
+        t->buf[i] = guest_alloc(&t->alloc, 8);
+        t->head[i] = qvirtqueue_add(g->qts, t->vq, t->buf[i], 8, true,
+                                    false);
+        qvirtqueue_kick(g->qts, &t->dev.vdev, t->vq, t->head[i]);
+    }
+    /* DRIVER_OK: the tablet becomes the console's pointing device */
+    qvirtio_set_driver_ok(&t->dev.vdev);
+}
+
+/*
+ * The next event the tablet hands the guest (type, code, value), SYN
+ * reports skipped; false if none comes within a few seconds.
+ */
+static bool tablet_event(Tablet *t, Guest *g, uint16_t *type, uint16_t *code,
+                         int32_t *value)
+{
+    int64_t end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    struct virtio_input_event_le e;
+    uint32_t desc, len;
+    unsigned int i;
+
+    while (g_get_monotonic_time() < end) {
+        if (!qvirtqueue_get_buf(g->qts, t->vq, &desc, &len)) {
+            g_usleep(1000);
+            continue;
+        }
+        for (i = 0; i < G_N_ELEMENTS(t->head) && t->head[i] != desc; i++) {
+            continue;
+        }
+        g_assert_cmpuint(i, <, G_N_ELEMENTS(t->head));
+        qtest_memread(g->qts, t->buf[i], &e, sizeof(e));
+        if (le16_to_cpu(e.type) == 0) {
+            continue;           /* EV_SYN */
+        }
+        *type = le16_to_cpu(e.type);
+        *code = le16_to_cpu(e.code);
+        *value = le32_to_cpu(e.value);
+        return true;
+    }
+    return false;
+}
+
+static void tablet_expect(Tablet *t, Guest *g, uint16_t type, uint16_t code,
+                          int32_t value)
+{
+    uint16_t gt = 0, gc = 0;
+    int32_t gv = 0;
+
+    if (!tablet_event(t, g, &gt, &gc, &gv)) {
+        g_error("no tablet event; wanted type %u code %u value %d", type,
+                code, value);
+    }
+    if (gt != type || gc != code || gv != value) {
+        g_error("tablet event type %u code %u value %d; wanted type %u code "
+                "%u value %d", gt, gc, gv, type, code, value);
+    }
+}
+
+/* The tablet reports guest pixel @gx,@gy of a @w x @h picture. */
+static void tablet_expect_pixel(Tablet *t, Guest *g, uint32_t gx,
+                                uint32_t gy)
+{
+    /* QEMU's scaling onto the tablet's 0..0x7fff, as for VNC */
+    tablet_expect(t, g, 3, 0, (int64_t)gx * 0x7fff / g->width);
+    tablet_expect(t, g, 3, 1, (int64_t)gy * 0x7fff / g->height);
+}
+
+typedef struct FitClick {
+    int32_t x, y;               /* where the viewer clicked */
+    uint32_t gx, gy;            /* the guest pixel shown there */
+} FitClick;
+
+typedef struct InputFitCase {
+    const char *fit;
+    FitClick clicks[4];
+} InputFitCase;
+
+/*
+ * A 640x400 picture on a 1024x768 connector.  scale: 1024x640 at 0,64;
+ * guest pixel g covers connector columns [g * 1.6, (g + 1) * 1.6).
+ * center: 640x400 at 192,184.  crop: 640x400 at 0,0.  Clicks outside the
+ * picture land on its nearest edge.
+ */
+static const InputFitCase input_fit_cases[] = {
+    { "scale", { { 512, 384, 320, 200 }, { 0, 64, 0, 0 },
+                 { 1023, 703, 639, 399 }, { 10, 10, 6, 0 } } },
+    { "center", { { 512, 384, 320, 200 }, { 192, 184, 0, 0 },
+                  { 831, 583, 639, 399 }, { 100, 700, 0, 399 } } },
+    { "crop", { { 512, 384, 512, 384 }, { 0, 0, 0, 0 },
+                { 639, 399, 639, 399 }, { 800, 600, 639, 399 } } },
+};
+
+/*
+ * Absolute positions through each fit mode reach the guest's
+ * virtio-tablet as the guest pixel shown under them; buttons and the
+ * wheel come along.  The backend's pointer area may differ from the
+ * connector (2048x1536 here): it is scaled onto the connector first.
+ */
+static void test_input_tablet(gconstpointer opaque)
+{
+    const InputFitCase *fc = opaque;
+    g_autofree char *opts = NULL;
+    unsigned int i;
+    Tablet t;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    opts = g_strdup_printf(",unique-id=screen0,fit=%s -device "
+                           "virtio-tablet-pci,addr=%d.0", fc->fit,
+                           TABLET_SLOT);
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", opts);
+    be_connect(&b);
+    guest_set_mode(&g, 640, 400);
+    guest_draw_random(&g, &b, 2);
+    assert_backend_shows(&b, &g);
+    tablet_start(&t, &g);
+    kbd_connect(&k, &b, "screen0", true, 2048, 1536);
+    g_assert_true(k.abs);
+
+    for (i = 0; i < G_N_ELEMENTS(fc->clicks); i++) {
+        const FitClick *c = &fc->clicks[i];
+
+        kbd_pos(&k, c->x * 2, c->y * 2, 0);
+        tablet_expect_pixel(&t, &g, c->gx, c->gy);
+    }
+    kbd_key(&k, LNX_BTN_LEFT, true);
+    tablet_expect(&t, &g, 1, LNX_BTN_LEFT, 1);
+    kbd_key(&k, LNX_BTN_LEFT, false);
+    tablet_expect(&t, &g, 1, LNX_BTN_LEFT, 0);
+    /* one step towards the user: REL_WHEEL -1 */
+    kbd_pos(&k, fc->clicks[1].x * 2, fc->clicks[1].y * 2, 1);
+    tablet_expect_pixel(&t, &g, fc->clicks[1].gx, fc->clicks[1].gy);
+    tablet_expect(&t, &g, 2, 8, -1);
+
+    kbd_close(&k);
+    guest_stop(&g);
+    be_close(&b);
+}
+
+/*
+ * A backend that breaks kbdif costs the input connection, not QEMU nor
+ * the display: in_prod past the ring, and a key code past KEY_MAX; event
+ * types it does not know are skipped.  The input then comes back after
+ * its backoff.
+ */
+static void test_input_hostile(void)
+{
+    static const uint8_t a[] = { 0x1c, 0xf0, 0x1c };
+    union xenkbd_in_event odd = { .type = 99 };
+    uint8_t buf[16];
+    size_t n;
+    Backend b;
+    Guest g;
+    Kbd k;
+    int round;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_start(&g, "bochs-display", ",unique-id=screen0");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_draw_random(&g, &b, 2);
+
+    for (round = 0; round < 2; round++) {
+        kbd_connect(&k, &b, "screen0", false, 0, 0);
+        g_assert_false(k.abs);
+        kbd_send(&k, &odd);
+        kbd_tap(&k, LNX_KEY_A);
+        n = i8042_read(g.qts, false, buf, sizeof(buf));
+        assert_bytes(buf, n, a, sizeof(a));
+        if (round == 0) {
+            k.page->in_prod += 1000;
+            xenevtchn_notify(b.xe, k.port);
+        } else {
+            kbd_key(&k, 0x300, true);
+        }
+        be_wait_node(&b, k.fe_path, "state", "6");
+        /* the display is still connected and showing */
+        be_wait_node(&b, b.fe_path, "state", "4");
+        guest_draw_random(&g, &b, 2);
+        assert_backend_shows(&b, &g);
+        kbd_unmap(&k);
+        /* as a backend does after an error: Closed, then anew */
+        be_write(&b, k.be_path, "state", "6");
+        be_wait_node(&b, k.fe_path, "state", "1");
+        be_write(&b, k.be_path, "state", "1");
+        kbd_close(&k);
+    }
+    guest_stop(&g);
+    be_close(&b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2295,6 +2819,14 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/backend/flood", test_flood);
     qtest_add_func("/xen-displfront/backend/recreate",
                    test_backend_recreate);
+    qtest_add_func("/xen-displfront/input/ps2", test_input_ps2);
+    qtest_add_data_func("/xen-displfront/input/tablet/scale",
+                        &input_fit_cases[0], test_input_tablet);
+    qtest_add_data_func("/xen-displfront/input/tablet/center",
+                        &input_fit_cases[1], test_input_tablet);
+    qtest_add_data_func("/xen-displfront/input/tablet/crop",
+                        &input_fit_cases[2], test_input_tablet);
+    qtest_add_func("/xen-displfront/input/hostile", test_input_hostile);
 
     return g_test_run();
 }
