@@ -10,17 +10,25 @@
  * device is a displif frontend of that domain (frontend-domid), not of
  * the guest's.
  *
+ * With input on, each connector is also a kbdif (vkbd) frontend: what
+ * the backend's viewer types and points reaches the guest's emulated
+ * keyboard, mouse or tablet through QEMU's input layer.
+ *
  * The file reads bottom up, each layer calling only the ones above it
  * in the file; a lower layer reaches a higher one only through the
  * callbacks it was given:
  *  - the transport (XdfRing): per connector a request ring and an event
  *    page, each with its event channel; one request in flight, each
  *    with a completion and a timeout; events and failures go to the
- *    ring's XdfRingOps;
+ *    ring's XdfRingOps; XdfFlood, the guard against empty notifications;
+ *  - XenBus (XdfXenbus): a frontend device's XenStore nodes and their
+ *    ownership, the state machine, reconnect backoff; what a connection
+ *    is comes from its XdfXenbusOps;
  *  - the display (XdfConnector): console listener, the connector's two
  *    buffers, damage, fitting the guest's picture, flips, GET_EDID;
- *  - the XenBus frontend: XenStore nodes and their ownership, the state
- *    machine, reconnect backoff;
+ *  - the vdispl device: the display's XdfXenbusOps (nodes, rings);
+ *  - the vkbd devices (XdfInput): a connector's input page, its events
+ *    into QEMU's input layer, and their XdfXenbusOps;
  *  - the QOM device: properties, realize and teardown.
  *
  * Names: functions and types are xdf_ and Xdf (the QOM type itself is
@@ -81,6 +89,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
 #define XDF_BE_RECREATE_MS      5000    /* a backend Closed this long */
 #define XDF_INPUT_MAX_WHEEL     16      /* wheel steps one event may make */
+#define XDF_INPUT_MAX_REL       4096    /* pixels one motion event may move */
 
 /*
  * The buffers' format, DRM's XRGB8888 (fourcc "XR24"): what every
@@ -641,7 +650,7 @@ struct XdfXenbus {
  */
 typedef struct XdfInput {
     XdfXenbus bus;
-    struct xenkbd_page *page;   /* NULL while not connected */
+    struct xenkbd_page *page;   /* NULL while no attempt holds one */
     uint32_t page_ref;
     int port;
     uint32_t cons;              /* ours: the backend may write in_cons */
@@ -653,7 +662,9 @@ typedef struct XdfInput {
     bool have_pos;              /* gx, gy: the last position, in the guest */
     uint32_t gx, gy;
     bool said_relative;         /* "no absolute device" said */
-    unsigned long pressed[BITS_TO_LONGS(KBDIF_KEY_MAX + 1)];
+    /* keys and buttons the backend holds, and those the guest saw go down */
+    unsigned long held[BITS_TO_LONGS(KBDIF_KEY_MAX + 1)];
+    unsigned long down[BITS_TO_LONGS(KBDIF_KEY_MAX + 1)];
 } XdfInput;
 
 /* A display buffer's life: shared, then DBUF_CREATE, then FB_ATTACH. */
@@ -751,7 +762,7 @@ struct XenDisplFront {
     char *unique_id;            /* per connector, ':' between them */
     char *fit;                  /* scale (default), center or crop */
     bool be_alloc;
-    bool input;                 /* a vkbd frontend per connector */
+    OnOffAuto input;            /* a vkbd frontend per connector */
     uint32_t connectors;
     uint32_t req_timeout_ms;
 
@@ -870,9 +881,8 @@ static bool xdf_xs_transaction(XdfXenbus *xb, XdfXsWrite *write,
 /*
  * The frontend and backend directories, as a toolstack would write them
  * (xl.cfg's vdispl= or vkb=), when none exist yet.  Owner of each is its
- * own domain, and the other end may read it.
+ * own domain, and the other end may read it.  The backend's first:
  */
-/* The backend directory, as a toolstack would write it. */
 static void xdf_write_be_nodes(XdfXenbus *xb, xs_transaction_t t,
                                Error **errp)
 {
@@ -991,7 +1001,8 @@ static XdfDirKind xdf_dir_kind(XdfXenbus *xb, xs_transaction_t t,
         pid <= INT32_MAX) {
         if (xs_node_scanf(h, t, fe, "owner/pid-start", NULL, "%" SCNu64,
                           &start) == 1 &&
-            xdf_pid_start(pid, &now) && now == start) {
+            (pid == getpid() ? start == xb->s->pid_start :
+             xdf_pid_start(pid, &now) && now == start)) {
             g_autofree char *vm = xs_node_read(h, t, NULL, NULL,
                                                "%s/owner/vm-name", fe);
             g_autofree char *dev = xs_node_read(h, t, NULL, NULL,
@@ -1231,7 +1242,7 @@ static void xdf_bus_disconnect(XdfXenbus *xb)
 {
     bool worked = xb->ops->disconnect(xb);
 
-    if (worked) {
+    if (worked && !xb->broken) {
         xb->fail_streak = 0;
     }
     if (xb->attempting && (!worked || xb->broken)) {
@@ -2276,9 +2287,8 @@ static const DisplayChangeListenerOps xdf_dcl_ops = {
     .dpy_gfx_check_format = xdf_check_format,
 };
 
-/* XenBus frontend -------------------------------------------------------- */
+/* vdispl: the display's XenBus device ------------------------------------ */
 
-/* The connectors, @n of them, with nothing shared yet. */
 /*
  * Connector @i's unique-id from the properties: given, or made up from
  * the qdev id, the dev-id claimed and the connector, which no other
@@ -2293,6 +2303,7 @@ static char *xdf_unique_id(XenDisplFront *s, unsigned int i)
     return g_strdup_printf("%s-%" PRIu32 "-%u", xdf_id(s), s->bus.dev_id, i);
 }
 
+/* The connectors, @n of them, with nothing shared yet. */
 static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
 {
     unsigned int i, j;
@@ -2316,8 +2327,6 @@ static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
         }
     }
 }
-
-/* vdispl: the display's XenBus device ------------------------------------ */
 
 /* Our vdispl directory's nodes: be-alloc and the connectors. */
 static void xdf_vdispl_fe_nodes(XdfXenbus *xb, xs_transaction_t t,
@@ -2577,10 +2586,9 @@ static InputButton xdf_input_button(uint32_t code)
     }
 }
 
-/* Key or button @code goes down or up in the guest. */
-static void xdf_input_key(XdfConnector *c, uint32_t code, bool down)
+/* Key or button @code goes down or up in the guest; false: no such key. */
+static bool xdf_input_send(XdfConnector *c, uint32_t code, bool down)
 {
-    XdfInput *in = &c->input;
     int qcode;
 
     if (code >= KBDIF_BTN_LEFT && code <= KBDIF_BTN_EXTRA) {
@@ -2588,33 +2596,68 @@ static void xdf_input_key(XdfConnector *c, uint32_t code, bool down)
                                           down);
         qemu_input_queue_btn(c->con, xdf_input_button(code), down);
         qemu_input_event_sync();
-    } else {
-        qcode = qemu_input_linux_to_qcode(code);
-        trace_xen_displfront_input_key(xdf_id(c->s), c->index, code, qcode,
-                                       down);
-        if (qcode == Q_KEY_CODE_UNMAPPED) {
-            return;             /* a code no emulated keyboard has */
-        }
-        qemu_input_event_send_key_qcode(c->con, qcode, down);
+        return true;
     }
-    if (down) {
-        set_bit(code, in->pressed);
-    } else {
-        clear_bit(code, in->pressed);
+    qcode = qemu_input_linux_to_qcode(code);
+    trace_xen_displfront_input_key(xdf_id(c->s), c->index, code, qcode,
+                                   down);
+    if (qcode == Q_KEY_CODE_UNMAPPED) {
+        return false;           /* a code no emulated keyboard has */
     }
+    qemu_input_event_send_key_qcode(c->con, qcode, down);
+    return true;
 }
 
-/* Whatever the backend left pressed goes up: nothing sticks in the guest. */
-static void xdf_input_release_all(XdfConnector *c)
+/*
+ * What the guest holds and the backend no longer does goes up, once the
+ * VM runs: nothing sticks in the guest.
+ */
+static void xdf_input_resync(XdfConnector *c)
 {
     XdfInput *in = &c->input;
     unsigned long code;
 
-    for (code = find_first_bit(in->pressed, KBDIF_KEY_MAX + 1);
-         code <= KBDIF_KEY_MAX;
-         code = find_next_bit(in->pressed, KBDIF_KEY_MAX + 1, code + 1)) {
-        xdf_input_key(c, code, false);
+    if (!runstate_is_running()) {
+        return;
     }
+    for (code = find_first_bit(in->down, KBDIF_KEY_MAX + 1);
+         code <= KBDIF_KEY_MAX;
+         code = find_next_bit(in->down, KBDIF_KEY_MAX + 1, code + 1)) {
+        if (!test_bit(code, in->held)) {
+            xdf_input_send(c, code, false);
+            clear_bit(code, in->down);
+        }
+    }
+}
+
+/*
+ * The backend presses or releases @code.  QEMU's input layer drops what
+ * comes while the VM is stopped; xdf_input_resync() releases what the
+ * guest still holds when it runs again.
+ */
+static void xdf_input_key(XdfConnector *c, uint32_t code, bool down)
+{
+    XdfInput *in = &c->input;
+
+    if (down) {
+        set_bit(code, in->held);
+    } else {
+        clear_bit(code, in->held);
+    }
+    if (!runstate_is_running() || !xdf_input_send(c, code, down)) {
+        return;
+    }
+    if (down) {
+        set_bit(code, in->down);
+    } else {
+        clear_bit(code, in->down);
+    }
+}
+
+/* A backend's relative motion, bounded: no wrap in a device's sums. */
+static int xdf_input_clamp_rel(int32_t v)
+{
+    return MIN(MAX(v, -XDF_INPUT_MAX_REL), XDF_INPUT_MAX_REL);
 }
 
 /* @z wheel steps, positive towards the user (Linux's -REL_WHEEL). */
@@ -2694,8 +2737,10 @@ static bool xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
         trace_xen_displfront_input_rel(xdf_id(c->s), c->index,
                                        evt->motion.rel_x, evt->motion.rel_y,
                                        evt->motion.rel_z);
-        qemu_input_queue_rel(c->con, INPUT_AXIS_X, evt->motion.rel_x);
-        qemu_input_queue_rel(c->con, INPUT_AXIS_Y, evt->motion.rel_y);
+        qemu_input_queue_rel(c->con, INPUT_AXIS_X,
+                             xdf_input_clamp_rel(evt->motion.rel_x));
+        qemu_input_queue_rel(c->con, INPUT_AXIS_Y,
+                             xdf_input_clamp_rel(evt->motion.rel_y));
         qemu_input_event_sync();
         xdf_input_wheel(c, evt->motion.rel_z);
         in->have_pos = false;
@@ -2710,8 +2755,12 @@ static bool xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
                                            evt->type, code);
         break;
     case KBDIF_INPUT_BAD:
-        xdf_input_fail(c, "key code %" PRIu32 " is beyond KEY_MAX (%d)",
-                       code, KBDIF_KEY_MAX);
+        if (evt->type == XENKBD_TYPE_KEY) {
+            xdf_input_fail(c, "key code %" PRIu32 " is beyond KEY_MAX (%d)",
+                           code, KBDIF_KEY_MAX);
+        } else {
+            xdf_input_fail(c, "event type %u is not valid here", evt->type);
+        }
         return false;
     }
     return true;
@@ -2901,7 +2950,8 @@ static bool xdf_input_disconnect(XdfXenbus *xb)
     XdfInput *in = &c->input;
     bool worked = in->connected;
 
-    xdf_input_release_all(c);
+    bitmap_zero(in->held, KBDIF_KEY_MAX + 1);
+    xdf_input_resync(c);
     in->connected = false;
     xdf_flood_fini(&in->flood);
     if (in->port > 0) {
@@ -3178,13 +3228,42 @@ static bool xdf_open_xen(XenDisplFront *s, Error **errp)
 }
 
 /*
+ * A connector's vkbd could (@ok) or could not be claimed or watched
+ * (@err says why).  input=on makes that an error; with input=auto the
+ * connector goes on without input -- a domain that may not write the
+ * backend's directory, every index taken -- and says so once.
+ */
+static bool xdf_input_check(XdfConnector *c, bool ok, Error *err,
+                            Error **errp)
+{
+    XdfXenbus *xb = &c->input.bus;
+
+    if (ok) {
+        return true;
+    }
+    if (c->s->input == ON_OFF_AUTO_ON) {
+        error_propagate_prepend(errp, err, "connector %u: input: ",
+                                c->index);
+        return false;
+    }
+    warn_reportf_err(err, "xen-displfront '%s': connector %u has no "
+                     "input (input=off leaves it out): ", xdf_id(c->s),
+                     c->index);
+    xdf_bus_close(xb);
+    xb->ops = NULL;
+    return true;
+}
+
+/*
  * Claim a vdispl device: write the nodes, or take what a toolstack
  * wrote, with our owner record; then the connectors they describe, and
  * with input=on a vkbd device for each, linked by its unique-id.
  */
 static bool xdf_claim(XenDisplFront *s, Error **errp)
 {
+    Error *local_err = NULL;
     unsigned int i;
+    bool ok;
 
     if (!xdf_pid_start(getpid(), &s->pid_start)) {
         s->pid_start = 0;       /* no /proc: the pid alone names us */
@@ -3206,17 +3285,18 @@ static bool xdf_claim(XenDisplFront *s, Error **errp)
     } else {
         xdf_connectors_new(s, s->connectors);
     }
-    for (i = 0; s->input && i < s->nr_connectors; i++) {
+    for (i = 0; s->input != ON_OFF_AUTO_OFF && i < s->nr_connectors; i++) {
         XdfXenbus *xb = &s->conn[i].input.bus;
 
         xb->s = s;
         xb->ops = &xdf_input_ops;
         xb->opaque = &s->conn[i];
         xb->dev_id_auto = true;
-        if (!xdf_bus_claim(xb, errp)) {
-            error_prepend(errp, "connector %u: ", i);
+        ok = xdf_bus_claim(xb, &local_err);
+        if (!xdf_input_check(&s->conn[i], ok, local_err, errp)) {
             return false;
         }
+        local_err = NULL;
     }
     return true;
 }
@@ -3272,8 +3352,16 @@ static bool xdf_watch_backend(XenDisplFront *s, Error **errp)
     if (!xdf_bus_watch(&s->bus, errp)) {
         return false;
     }
-    for (i = 0; s->input && i < s->nr_connectors; i++) {
-        if (!xdf_bus_watch(&s->conn[i].input.bus, errp)) {
+    for (i = 0; i < s->nr_connectors; i++) {
+        XdfXenbus *xb = &s->conn[i].input.bus;
+        Error *local_err = NULL;
+        bool ok;
+
+        if (!xb->ops) {
+            continue;
+        }
+        ok = xdf_bus_watch(xb, &local_err);
+        if (!xdf_input_check(&s->conn[i], ok, local_err, errp)) {
             return false;
         }
     }
@@ -3327,7 +3415,10 @@ static void xdf_teardown(XenDisplFront *s)
     }
 }
 
-/* The VM runs again (cont, or a migration came in): flip what changed. */
+/*
+ * The VM runs again (cont, or a migration came in): flip what changed,
+ * release the keys let go of meanwhile.
+ */
 static void xdf_vm_state_change(void *opaque, bool running, RunState state)
 {
     XenDisplFront *s = opaque;
@@ -3335,6 +3426,7 @@ static void xdf_vm_state_change(void *opaque, bool running, RunState state)
 
     for (i = 0; running && i < s->nr_connectors; i++) {
         xdf_refresh_now(&s->conn[i]);
+        xdf_input_resync(&s->conn[i]);
     }
 }
 
@@ -3436,7 +3528,7 @@ static const Property xdf_properties[] = {
     DEFINE_PROP_STRING("unique-id", XenDisplFront, unique_id),
     DEFINE_PROP_STRING("fit", XenDisplFront, fit),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
-    DEFINE_PROP_BOOL("input", XenDisplFront, input, true),
+    DEFINE_PROP_ON_OFF_AUTO("input", XenDisplFront, input, ON_OFF_AUTO_AUTO),
     DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
     DEFINE_PROP_UINT32("req-timeout-ms", XenDisplFront, req_timeout_ms,
                        XDF_REQ_TIMEOUT_MS),
@@ -3482,7 +3574,8 @@ static void xdf_class_init(ObjectClass *klass, void *data)
         "let the backend allocate display buffers");
     object_class_property_set_description(klass, "input",
         "a kbdif (vkbd) frontend per connector: the backend's keyboard and "
-        "pointer reach the guest's emulated input devices (default on)");
+        "pointer reach the guest's emulated input devices; auto (default): "
+        "a connector whose vkbd cannot be had goes without, on: an error");
     object_class_property_set_description(klass, "connectors",
         "number of connectors; connector i shows head (head + i)");
     object_class_property_set_description(klass, "req-timeout-ms",

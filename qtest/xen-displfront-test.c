@@ -2084,10 +2084,19 @@ static void test_dev_id_auto(void)
     assert_node(&b, VDISPL_FE "/0", "owner/nodes", "device");
     assert_node(&b, VDISPL_FE "/1", "owner/device", "b");
     assert_node(&b, VDISPL_FE "/1", "backend", VDISPL_BE "/1");
-    /* unique-id as given, or <qdev id>-<connector> */
+    /* unique-id as given, or <qdev id>-<dev-id>-<connector> */
     assert_node(&b, VDISPL_FE "/0", "0/unique-id", "HDMI-A-1");
-    assert_node(&b, VDISPL_FE "/1", "0/unique-id", "b-0");
+    assert_node(&b, VDISPL_FE "/1", "0/unique-id", "b-1-0");
     assert_node(&b, VDISPL_BE "/1", "frontend", VDISPL_FE "/1");
+    /* each connector's vkbd, linked by the unique-id, owned the same way */
+    assert_node(&b, "/local/domain/0/backend/vkbd/0/0", "unique-id",
+                "HDMI-A-1");
+    assert_node(&b, "/local/domain/0/backend/vkbd/0/1", "unique-id",
+                "b-1-0");
+    assert_node(&b, "/local/domain/0/device/vkbd/1", "owner/device", "b");
+    assert_node(&b, "/local/domain/0/device/vkbd/1", "owner/pid", pid);
+    assert_node(&b, "/local/domain/0/device/vkbd/1", "backend",
+                "/local/domain/0/backend/vkbd/0/1");
 
     /* another QEMU: the next free index, and not one that is in use */
     qts2 = qtest_initf("%s -M pc -nodefaults -display none "
@@ -2190,28 +2199,34 @@ static void test_dev_id_reclaim(void)
  * A device removes only what is still its own: once another owner is
  * recorded (an administrator handed the index over), it leaves it.
  */
-static void test_dev_id_not_ours(void)
+/* Our own start time, as the device reads it (/proc/PID/stat field 22). */
+static char *self_start(void)
 {
-    g_autofree char *me = g_strdup_printf("%d", getpid());
     g_autofree char *stat = NULL;
-    g_autofree char *start = NULL;
-    QTestState *qts;
-    Backend b;
     char *p;
     int i;
 
-    if (!xensim_available()) {
-        g_test_skip("no Xen: run under build/xensim run");
-        return;
-    }
-    /* our own start time, as the device reads it */
     g_assert_true(g_file_get_contents("/proc/self/stat", &stat, NULL, NULL));
     p = strrchr(stat, ')');
     for (i = 3; p && i <= 22; i++) {
         p = strchr(p + 1, ' ');
     }
     g_assert_nonnull(p);
-    start = g_strndup(p + 1, strcspn(p + 1, " "));
+    return g_strndup(p + 1, strcspn(p + 1, " "));
+}
+
+static void test_dev_id_not_ours(void)
+{
+    g_autofree char *me = g_strdup_printf("%d", getpid());
+    g_autofree char *start = NULL;
+    QTestState *qts;
+    Backend b;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    start = self_start();
 
     be_open(&b, 0);
     qts = qtest_initf("%s -M pc -nodefaults -display none "
@@ -2439,8 +2454,8 @@ static void ps2_mouse_enable(QTestState *qts)
  * Keys and buttons reach the guest's PS/2 keyboard and mouse in order
  * (scan code set 2, as the i8042 hands them before the guest asks for
  * translation); relative motion, and positions turned relative for a
- * guest without an absolute device; a key held when the connection
- * drops is released.
+ * guest without an absolute device; a key let go of while the VM is
+ * stopped, and one held when the connection drops, are released.
  */
 static void test_input_ps2(void)
 {
@@ -2490,6 +2505,18 @@ static void test_input_ps2(void)
     kbd_pos(&k, 110, 95, 0);
     n = i8042_read(g.qts, true, buf, sizeof(buf));
     assert_bytes(buf, n, mouse, sizeof(mouse));
+
+    /* let go of while the VM is stopped: released when it runs again */
+    kbd_key(&k, LNX_KEY_B, true);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, keys + 4, 1);
+    qtest_qmp_assert_success(g.qts, "{'execute': 'stop'}");
+    kbd_key(&k, LNX_KEY_B, false);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, keys, 0);
+    qtest_qmp_assert_success(g.qts, "{'execute': 'cont'}");
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, keys + 5, 2);
 
     /* held when the backend goes: released */
     kbd_key(&k, LNX_KEY_A, true);
@@ -2693,6 +2720,54 @@ static void test_input_tablet(gconstpointer opaque)
 }
 
 /*
+ * A vkbd that cannot be had (here every index is a live owner's): with
+ * input=auto, the default, the display goes on without input; input=on
+ * refuses to start and says why.
+ */
+static void test_input_unavailable(void)
+{
+    g_autofree char *me = g_strdup_printf("%d", getpid());
+    g_autofree char *start = NULL;
+    unsigned int i, n = 0;
+    char **dirs;
+    QemuRun r;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    start = self_start();
+    be_open(&b, 0);
+    for (i = 0; i <= 1023; i++) {
+        g_autofree char *fe = g_strdup_printf(VKBD_FE "/%u", i);
+
+        be_write(&b, fe, "owner/pid", me);
+        be_write(&b, fe, "owner/pid-start", start);
+    }
+
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,display=v,input=on");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_assert_nonnull(strstr(r.err, "connector 0: input: cannot claim a vkbd "
+                            "device: every vkbd dev-id from 0 to 1023 of "
+                            "frontend domain 0 is in use"));
+    qemu_run_free(&r);
+    g_assert_null(be_read(&b, VDISPL_FE "/0", "state"));
+
+    guest_show_random(&g, &b, 3);
+    dirs = xs_directory(b.xs, XBT_NULL, VKBD_BE, &n);
+    g_assert_cmpuint(n, ==, 0);     /* no vkbd of ours */
+    free(dirs);
+    guest_stop(&g);
+
+    g_assert_true(xs_rm(b.xs, XBT_NULL, VKBD_FE));
+    be_close(&b);
+}
+
+/*
  * A backend that breaks kbdif costs the input connection, not QEMU nor
  * the display: in_prod past the ring, and a key code past KEY_MAX; event
  * types it does not know are skipped.  The input then comes back after
@@ -2827,6 +2902,8 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/input/tablet/crop",
                         &input_fit_cases[2], test_input_tablet);
     qtest_add_func("/xen-displfront/input/hostile", test_input_hostile);
+    qtest_add_func("/xen-displfront/input/unavailable",
+                   test_input_unavailable);
 
     return g_test_run();
 }
