@@ -25,7 +25,7 @@ SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
 sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
                 os.path.join(SRCDIR, 'tools', 'guest')]
 from guestboot import QMP  # noqa: E402
-from xdftest import VNC, Tap, stop, xs_read  # noqa: E402
+from xdftest import VNC, Tap, stop, wait_until, xs_read  # noqa: E402
 
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
 BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
@@ -40,15 +40,6 @@ BTN_LEFT, REL_WHEEL, ABS_X, ABS_Y = 272, 8, 0, 1
 
 tap = Tap()
 ok, note = tap.ok, tap.note
-
-
-def wait_until(cond, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def serial_text(path):

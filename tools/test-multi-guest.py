@@ -27,7 +27,7 @@ SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
 sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
                 os.path.join(SRCDIR, 'tools', 'guest')]
 from guestboot import QMP  # noqa: E402
-from xdftest import Tap, stop, xs_read  # noqa: E402
+from xdftest import Tap, stop, wait_until, xs_read  # noqa: E402
 
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
 BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
@@ -98,15 +98,6 @@ class Guest:
     def stop(self):
         stop(self.proc, 0)
         self.log.close()
-
-
-def wait_until(cond, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def main():

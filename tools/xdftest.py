@@ -2,7 +2,8 @@
 # a helper process, reading XenStore, a VNC client (the backend's live
 # view: its screen, and keys and pointer for the guest).
 #
-#   sys.path.insert(0, TOOLS); from xdftest import Tap, stop, xs_read, VNC
+#   sys.path.insert(0, TOOLS)
+#   from xdftest import Tap, stop, wait_until, xs_read, VNC
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -46,6 +47,17 @@ def stop(proc, timeout=20):
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def wait_until(cond, seconds, step=0.2):
+    """Poll @cond every @step seconds until it holds or @seconds pass;
+    what it says last."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
 
 
 def xs_read(path):

@@ -5,25 +5,27 @@
 #
 #  1. against the device's qtest, which is backend and guest driver:
 #     pixel-exact frames on bochs-display, a backend restart, unplug and
-#     plug again;
+#     plug again, input (the qtest as vkbd backend, keys and pointer at
+#     the guest's i8042);
 #  2. against our reference backend, xdf-backend (qemu-backend.py): the
 #     firmware's screen pixel for pixel as QEMU's screendump shows it, a
-#     backend restart, device_del;
+#     key typed in the backend's VNC live view at QEMU's keyboard through
+#     the device's vkbd, a backend restart, device_del;
 #
 # then checks, from Xen's own view, that grants and event channels are
 # back to their baseline.
 #
 # Environment: XDF_BUILD (build folder, default build),
 #   XDF_REALXEN_TESTS (qtest paths, space separated; default: frames with
-#   bochs-display, a backend restart, device_del/device_add; "all" runs
-#   the whole qtest).
+#   bochs-display, a backend restart, device_del/device_add, input on
+#   PS/2; "all" runs the whole qtest).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/realxen/tests/lib.sh
 
-TESTS=${XDF_REALXEN_TESTS:-/x86_64/xen-displfront/frames/bochs-display /x86_64/xen-displfront/backend/restart /x86_64/xen-displfront/unplug}
+TESTS=${XDF_REALXEN_TESTS:-/x86_64/xen-displfront/frames/bochs-display /x86_64/xen-displfront/backend/restart /x86_64/xen-displfront/unplug /x86_64/xen-displfront/input/ps2}
 need_binaries "$B/qemu-system-x86_64" "$B/qtest-xen-displfront" "$B/tools/backend/xdf-backend"
 say "$(xl info | grep -E '^(xen_version|xen_caps|total_memory)' | tr -s ' ' | tr '\n' ' ')"
 raise_gntalloc_limit
@@ -42,8 +44,9 @@ t0=$(date +%s)
 for t in $TESTS; do
     # XenStore outlives a test here (xensim starts afresh for each run):
     # drop what an earlier, failed test left behind.
-    xenstore-rm /local/domain/0/device/vdispl 2>/dev/null
-    xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
+    for d in device/vdispl backend/vdispl device/vkbd backend/vkbd; do
+        xenstore-rm "/local/domain/0/$d" 2>/dev/null
+    done
     t1=$(date +%s)
     "$B/qtest-xen-displfront" --tap -k -p "$t" > "$OUT/qtest.log" 2>&1
     rc=$?
@@ -59,8 +62,10 @@ for t in $TESTS; do
 done
 say "qtests took $(( $(date +%s) - t0 )) s"
 
-xenstore-rm /local/domain/0/device/vdispl 2>/dev/null
-xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
+for d in device/vdispl backend/vdispl device/vkbd backend/vkbd; do
+    xenstore-rm "/local/domain/0/$d" 2>/dev/null
+done
+loopback_up     # the backend's VNC live view
 t0=$(date +%s)
 mkdir -p "$OUT/qemu-backend"
 python3 "$PWD/tools/realxen/tests/qemu-backend.py" --build "$B" --out "$OUT/qemu-backend"

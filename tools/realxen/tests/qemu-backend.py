@@ -7,6 +7,9 @@
 # What the emulated card shows (the firmware's screen) must reach the
 # backend pixel for pixel, as QEMU's own screendump of the card shows it
 # (fitted into the connector);
+# with our own QEMU, a key typed in the backend's VNC live view must
+# reach QEMU's keyboard through the device's vkbd (real grants and event
+# channels: the device's kbdif frontend on Xen);
 # then the backend is restarted (SIGTERM, a new process) and the screen
 # must come back; then the device is unplugged (device_del) and must
 # leave XenStore as it found it.  Grants and event channels are counted
@@ -43,6 +46,8 @@ def load(name, path):
 
 images = load('check_pattern', os.path.join(REPO, 'tools/guest/check-pattern.py'))
 QMP = load('guestboot', os.path.join(REPO, 'tools/guest/guestboot.py')).QMP
+VNC = load('xdftest', os.path.join(REPO, 'tools/xdftest.py')).VNC
+VNC_PORT = 5931
 
 fails = 0
 
@@ -67,7 +72,7 @@ def xs_read(path):
 
 
 class Backend:
-    def __init__(self, exe, out, tag):
+    def __init__(self, exe, out, tag, vnc=0):
         self.dir = os.path.join(out, tag)
         os.makedirs(self.dir, exist_ok=True)
         self.log = open(os.path.join(out, f'{tag}.log'), 'w')
@@ -76,7 +81,8 @@ class Backend:
                                       self.dir,
                                       # PNG is slow under TCG: save on
                                       # SIGUSR1 only
-                                      '--every', '1000000'],
+                                      '--every', '1000000'] +
+                                     (['--vnc', str(vnc)] if vnc else []),
                                      stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
@@ -163,6 +169,39 @@ def same_screen(qmp, backend, dump, card, timeout):
     return False, why
 
 
+def vkbd_connected(device):
+    """Is the vkbd of our device @device Connected?"""
+    r = subprocess.run(['xenstore-list', '/local/domain/0/device/vkbd'],
+                       capture_output=True, text=True)
+    for i in r.stdout.split():
+        d = f'/local/domain/0/device/vkbd/{i}'
+        if xs_read(f'{d}/owner/device') == device and \
+                xs_read(f'{d}/state') == '4':
+            return True
+    return False
+
+
+def key_reaches_qemu(qemu_log, timeout):
+    """Type 'x' in the backend's live view; QEMU's trace must show the
+    device taking KEY_X (45) from its vkbd and QEMU's keyboard getting
+    it, pressed and released."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not vkbd_connected('xdf0'):
+        time.sleep(0.5)
+    if not vkbd_connected('xdf0'):
+        return False, 'the vkbd never got Connected'
+    with VNC(VNC_PORT) as v:
+        v.type_text('x', delay=0.2)
+    want = ['xen_displfront_input_key', 'key 45 (qcode', 'down 1',
+            'qcode x, down 1', 'qcode x, down 0']
+    while time.monotonic() < end:
+        text = open(qemu_log, errors='replace').read()
+        if all(w in text for w in want):
+            return True, 'vkbd Connected, KEY_X down and up at QEMU'
+        time.sleep(0.5)
+    return False, 'the key did not reach QEMU'
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', required=True)
@@ -177,7 +216,8 @@ def main():
     fe = '/local/domain/0/device/vdispl/0'
     card = None if args.qmp else 'card0'
 
-    first = Backend(exe, args.out, 'backend-1')
+    first = Backend(exe, args.out, 'backend-1',
+                    vnc=0 if args.qmp else VNC_PORT)
     qemu = None
     sock = args.qmp
     if not sock:
@@ -192,6 +232,7 @@ def main():
             '-device',
             'xen-displfront,id=xdf0,display=card0,req-timeout-ms=60000',
             '-trace', 'xen_displfront_*',
+            '-trace', 'input_event_key_qcode',
             '-qmp', f'unix:{sock},server=on,wait=off'],
             stdout=qlog, stderr=subprocess.STDOUT)
     what = args.card if qemu else 'the first console'
@@ -203,6 +244,11 @@ def main():
         good, why = same_screen(qmp, first, dump, card, args.timeout)
         (ok if good else bad)(f'{what}: backend shows the screendump '
                               f'pixel for pixel ({why})')
+        if qemu:
+            good, why = key_reaches_qemu(
+                os.path.join(args.out, 'qemu.log'), args.timeout)
+            (ok if good else bad)(f'a key typed in the live view reaches '
+                                  f'QEMU through the vkbd ({why})')
 
         rc = first.stop()
         (ok if rc == 0 else bad)(f'backend stopped (status {rc})')
