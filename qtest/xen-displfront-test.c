@@ -2451,6 +2451,21 @@ static void ps2_mouse_enable(QTestState *qts)
 }
 
 /*
+ * A bochs-display guest in a @w x @h mode, its device (more properties in
+ * @opts) shown at backend @b; the test serves its vkbd next.
+ */
+static void input_start(Backend *b, Guest *g, const char *opts, uint32_t w,
+                        uint32_t h)
+{
+    be_open(b, 0);
+    guest_start(g, "bochs-display", opts);
+    be_connect(b);
+    guest_set_mode(g, w, h);
+    guest_draw_random(g, b, 2);
+    assert_backend_shows(b, g);
+}
+
+/*
  * Keys and buttons reach the guest's PS/2 keyboard and mouse in order
  * (scan code set 2, as the i8042 hands them before the guest asks for
  * translation); relative motion, and positions turned relative for a
@@ -2480,12 +2495,7 @@ static void test_input_ps2(void)
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
-    be_open(&b, 0);
-    guest_start(&g, "bochs-display", ",unique-id=screen0");
-    be_connect(&b);
-    guest_set_mode(&g, 1024, 768);
-    guest_draw_random(&g, &b, 2);
-    assert_backend_shows(&b, &g);
+    input_start(&b, &g, ",unique-id=screen0", 1024, 768);
     kbd_connect(&k, &b, "screen0", true, 1024, 768);
     g_assert_true(k.abs);
 
@@ -2689,12 +2699,7 @@ static void test_input_tablet(gconstpointer opaque)
     opts = g_strdup_printf(",unique-id=screen0,fit=%s -device "
                            "virtio-tablet-pci,addr=%d.0", fc->fit,
                            TABLET_SLOT);
-    be_open(&b, 0);
-    guest_start(&g, "bochs-display", opts);
-    be_connect(&b);
-    guest_set_mode(&g, 640, 400);
-    guest_draw_random(&g, &b, 2);
-    assert_backend_shows(&b, &g);
+    input_start(&b, &g, opts, 640, 400);
     tablet_start(&t, &g);
     kbd_connect(&k, &b, "screen0", true, 2048, 1536);
     g_assert_true(k.abs);
@@ -2788,12 +2793,7 @@ static void test_input_hostile(void)
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
-    be_open(&b, 0);
-    guest_start(&g, "bochs-display", ",unique-id=screen0");
-    be_connect(&b);
-    guest_set_mode(&g, 640, 480);
-    guest_draw_random(&g, &b, 2);
-
+    input_start(&b, &g, ",unique-id=screen0", 640, 480);
     for (round = 0; round < 2; round++) {
         kbd_connect(&k, &b, "screen0", false, 0, 0);
         g_assert_false(k.abs);
