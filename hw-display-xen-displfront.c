@@ -659,6 +659,11 @@ typedef struct XdfInput {
     bool abs;                   /* we asked for absolute positions */
     uint32_t area_w;            /* the backend's pointer area */
     uint32_t area_h;
+    bool touch;                 /* we asked for multi-touch */
+    uint32_t touch_w;           /* the backend's touch area */
+    uint32_t touch_h;
+    uint32_t contacts;          /* at most this many at once */
+    touch_slot slots[INPUT_EVENT_SLOTS_MAX];  /* QEMU's, per contact */
     bool have_pos;              /* gx, gy: the last position, in the guest */
     uint32_t gx, gy;
     bool said_relative;         /* "no absolute device" said */
@@ -2318,6 +2323,9 @@ static void xdf_connectors_new(XenDisplFront *s, unsigned int n)
         c->width = s->width;
         c->height = s->height;
         c->unique_id = xdf_unique_id(s, i);
+        for (j = 0; j < INPUT_EVENT_SLOTS_MAX; j++) {
+            c->input.slots[j].tracking_id = -1;     /* no contact */
+        }
         c->setup_ring = &s->conn[0].ring;
         c->front = c->flipping = -1;
         pixman_region32_init(&c->damage);
@@ -2681,21 +2689,35 @@ static void xdf_input_wheel(XdfConnector *c, int32_t z)
  * uses), so that a click lands where the viewer saw it.  A guest without
  * an absolute pointing device gets the moves relative, said once.
  */
+static bool xdf_input_guest_pixel(XdfConnector *c, int32_t x, int32_t y,
+                                  uint32_t area_w, uint32_t area_h,
+                                  uint32_t *gx, uint32_t *gy)
+{
+    XdfFit *f = &c->fit;
+    uint32_t cx, cy;
+
+    if (!f->src_w || !f->src_h) {
+        return false;           /* no picture: nowhere to point */
+    }
+    /* x, y in [0, area): checked */
+    cx = (uint64_t)x * c->width / area_w;
+    cy = (uint64_t)y * c->height / area_h;
+    displif_fit_guest_pixel(cx, f->dst_x, f->dst_w, f->src_x, f->src_w,
+                            f->one_to_one, gx);
+    displif_fit_guest_pixel(cy, f->dst_y, f->dst_h, f->src_y, f->src_h,
+                            f->one_to_one, gy);
+    return true;
+}
+
 static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
 {
     XdfInput *in = &c->input;
     XdfFit *f = &c->fit;
-    uint32_t cx, cy, gx, gy;
+    uint32_t gx, gy;
 
-    if (!f->src_w || !f->src_h) {
-        return;                 /* no picture: nowhere to point */
+    if (!xdf_input_guest_pixel(c, x, y, in->area_w, in->area_h, &gx, &gy)) {
+        return;
     }
-    cx = (uint64_t)x * c->width / in->area_w;
-    cy = (uint64_t)y * c->height / in->area_h;
-    displif_fit_guest_pixel(cx, f->dst_x, f->dst_w, f->src_x, f->src_w,
-                            f->one_to_one, &gx);
-    displif_fit_guest_pixel(cy, f->dst_y, f->dst_h, f->src_y, f->src_h,
-                            f->one_to_one, &gy);
     trace_xen_displfront_input_abs(xdf_id(c->s), c->index, x, y, gx, gy,
                                    f->src_w, f->src_h);
     if (qemu_input_is_absolute(c->con)) {
@@ -2720,6 +2742,58 @@ static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
     in->have_pos = true;
     in->gx = gx;
     in->gy = gy;
+}
+
+/*
+ * A multi-touch contact goes down, moves or goes up, at a position in
+ * the backend's touch area mapped to the guest pixel shown there as for
+ * the pointer; QEMU's multi-touch devices (virtio-multitouch-pci) take
+ * it, each contact one of QEMU's slots.
+ */
+static void xdf_input_touch(XdfConnector *c, struct xenkbd_mtouch *mt)
+{
+    static const InputMultiTouchType types[] = {
+        [XENKBD_MT_EV_DOWN] = INPUT_MULTI_TOUCH_TYPE_BEGIN,
+        [XENKBD_MT_EV_UP] = INPUT_MULTI_TOUCH_TYPE_END,
+        [XENKBD_MT_EV_MOTION] = INPUT_MULTI_TOUCH_TYPE_UPDATE,
+    };
+    XdfInput *in = &c->input;
+    touch_slot *slot = &in->slots[mt->contact_id];
+    Error *local_err = NULL;
+    uint32_t gx = slot->x, gy = slot->y;
+
+    if (mt->event_type != XENKBD_MT_EV_UP &&
+        !xdf_input_guest_pixel(c, mt->u.pos.abs_x, mt->u.pos.abs_y,
+                               in->touch_w, in->touch_h, &gx, &gy)) {
+        return;
+    }
+    if (mt->event_type != XENKBD_MT_EV_DOWN && slot->tracking_id < 0) {
+        return;                 /* not down (or down before we came) */
+    }
+    trace_xen_displfront_input_touch(xdf_id(c->s), c->index, mt->contact_id,
+                                     mt->event_type, gx, gy);
+    console_handle_touch_event(c->con, in->slots, mt->contact_id,
+                               c->fit.src_w, c->fit.src_h, gx, gy,
+                               types[mt->event_type], &local_err);
+    /* contact ids are checked against the slots: it cannot fail */
+    error_free(local_err);
+}
+
+/* Every contact still down goes up. */
+static void xdf_input_touch_end(XdfConnector *c)
+{
+    XdfInput *in = &c->input;
+    unsigned int i;
+
+    for (i = 0; i < INPUT_EVENT_SLOTS_MAX; i++) {
+        if (in->slots[i].tracking_id >= 0 && c->fit.src_w) {
+            console_handle_touch_event(c->con, in->slots, i, c->fit.src_w,
+                                       c->fit.src_h, in->slots[i].x,
+                                       in->slots[i].y,
+                                       INPUT_MULTI_TOUCH_TYPE_END, NULL);
+        }
+        in->slots[i].tracking_id = -1;
+    }
 }
 
 /* One event from the backend; false when it cost the connection. */
@@ -2749,6 +2823,29 @@ static bool xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
         xdf_input_position(c, evt->pos.abs_x, evt->pos.abs_y);
         qemu_input_event_sync();
         xdf_input_wheel(c, evt->pos.rel_z);
+        break;
+    case KBDIF_INPUT_TOUCH:
+        if (!in->touch) {
+            trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
+                                               evt->type, 0);
+            break;              /* not asked for */
+        }
+        switch (kbdif_check_touch(evt, in->touch_w, in->touch_h,
+                                  in->contacts)) {
+        case KBDIF_INPUT_TOUCH:
+            xdf_input_touch(c, &evt->mtouch);
+            break;
+        case KBDIF_INPUT_BAD:
+            xdf_input_fail(c, "multi-touch contact %u is past the %"
+                           PRIu32 " contacts of the touch area",
+                           evt->mtouch.contact_id, in->contacts);
+            return false;
+        default:
+            trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
+                                               evt->type,
+                                               evt->mtouch.event_type);
+            break;
+        }
         break;
     case KBDIF_INPUT_IGNORED:
         trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
@@ -2871,6 +2968,8 @@ static void xdf_input_publish_in(XdfXenbus *xb, xs_transaction_t t,
 
     xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_REQ_ABS_POINTER, errp,
                   "%d", in->abs);
+    xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_REQ_MTOUCH, errp, "%d",
+                  in->touch);
     xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_RING_GREF, errp,
                   "%" PRIu32, in->page_ref);
     xdf_xs_printf(h, t, xb->fe_path, XENKBD_FIELD_EVT_CHANNEL, errp, "%d",
@@ -2910,6 +3009,16 @@ static bool xdf_input_connect(XdfXenbus *xb, Error **errp)
     xdf_read_be_uint(xb, XENKBD_FIELD_WIDTH, INT32_MAX, &in->area_w);
     xdf_read_be_uint(xb, XENKBD_FIELD_HEIGHT, INT32_MAX, &in->area_h);
     in->have_pos = false;
+    /* multi-touch: as many contacts as QEMU has slots, at most */
+    feature = 0;
+    in->touch = xdf_read_be_uint(xb, XENKBD_FIELD_FEAT_MTOUCH, 1, &feature);
+    in->touch_w = c->width;
+    in->touch_h = c->height;
+    in->contacts = INPUT_EVENT_SLOTS_MAX;
+    xdf_read_be_uint(xb, XENKBD_FIELD_MT_WIDTH, INT32_MAX, &in->touch_w);
+    xdf_read_be_uint(xb, XENKBD_FIELD_MT_HEIGHT, INT32_MAX, &in->touch_h);
+    xdf_read_be_uint(xb, XENKBD_FIELD_MT_NUM_CONTACTS, INPUT_EVENT_SLOTS_MAX,
+                     &in->contacts);
 
     in->page = qemu_xen_gntshr_share_pages(s->xgs, s->backend_domid, 1,
                                            &in->page_ref, true);
@@ -2931,7 +3040,8 @@ static bool xdf_input_connect(XdfXenbus *xb, Error **errp)
     }
     trace_xen_displfront_input_connect(xdf_id(s), c->index, xb->name,
                                        in->page_ref, in->port, in->abs,
-                                       in->area_w, in->area_h);
+                                       in->area_w, in->area_h, in->touch,
+                                       in->contacts);
     return xdf_xs_transaction(xb, xdf_input_publish_in,
                               "publish the input page", errp);
 }
@@ -2952,6 +3062,7 @@ static bool xdf_input_disconnect(XdfXenbus *xb)
 
     bitmap_zero(in->held, KBDIF_KEY_MAX + 1);
     xdf_input_resync(c);
+    xdf_input_touch_end(c);
     in->connected = false;
     xdf_flood_fini(&in->flood);
     if (in->port > 0) {

@@ -58,18 +58,38 @@ typedef enum KbdifInput {
     KBDIF_INPUT_BUTTON,         /* a pointer button: BTN_* in @code */
     KBDIF_INPUT_MOTION,         /* relative motion (and wheel) */
     KBDIF_INPUT_POS,            /* absolute position (and wheel) */
+    KBDIF_INPUT_TOUCH,          /* multi-touch: kbdif_check_touch() */
     KBDIF_INPUT_IGNORED,        /* a type we do not ask for or know */
     KBDIF_INPUT_BAD,            /* a key code past KEY_MAX, a position
-                                   with no pointer area: costs the
-                                   connection */
+                                   with no area, a contact past the
+                                   count: costs the connection */
 } KbdifInput;
 
 /*
+ * Clamp (*@x, *@y) into [0, @width) x [0, @height), both not 0: a
+ * backend rounding at the edge is not an attack.
+ */
+static inline void kbdif_clamp(int32_t *x, int32_t *y, uint32_t width,
+                               uint32_t height)
+{
+    if (*x < 0) {
+        *x = 0;
+    } else if ((uint32_t)*x >= width) {
+        *x = width - 1;
+    }
+    if (*y < 0) {
+        *y = 0;
+    } else if ((uint32_t)*y >= height) {
+        *y = height - 1;
+    }
+}
+
+/*
  * Classify @evt.  A key beyond KEY_MAX is KBDIF_INPUT_BAD, as is a
- * position when there is no pointer area; types we did not ask for or do
- * not know are KBDIF_INPUT_IGNORED; an absolute position outside
- * [0, @width) x [0, @height) is clamped into it (a backend rounding at
- * the edge is not an attack); *@code is the key or button code.
+ * position when there is no pointer area; types we do not know are
+ * KBDIF_INPUT_IGNORED; an absolute position outside [0, @width) x
+ * [0, @height) is clamped into it; *@code is the key or button code.
+ * Multi-touch events are KBDIF_INPUT_TOUCH, for kbdif_check_touch().
  */
 static inline KbdifInput kbdif_check_event(union xenkbd_in_event *evt,
                                            uint32_t width, uint32_t height,
@@ -89,19 +109,42 @@ static inline KbdifInput kbdif_check_event(union xenkbd_in_event *evt,
         if (!width || !height) {
             return KBDIF_INPUT_BAD;
         }
-        if (evt->pos.abs_x < 0) {
-            evt->pos.abs_x = 0;
-        } else if ((uint32_t)evt->pos.abs_x >= width) {
-            evt->pos.abs_x = width - 1;
-        }
-        if (evt->pos.abs_y < 0) {
-            evt->pos.abs_y = 0;
-        } else if ((uint32_t)evt->pos.abs_y >= height) {
-            evt->pos.abs_y = height - 1;
-        }
+        kbdif_clamp(&evt->pos.abs_x, &evt->pos.abs_y, width, height);
         return KBDIF_INPUT_POS;
+    case XENKBD_TYPE_MTOUCH:
+        return KBDIF_INPUT_TOUCH;
     default:
-        /* multi-touch (not asked for), or newer than we know */
+        /* newer than we know */
+        return KBDIF_INPUT_IGNORED;
+    }
+}
+
+/*
+ * Check multi-touch event @evt against the touch area @width x @height
+ * and @contacts contacts: KBDIF_INPUT_TOUCH for a contact that goes
+ * down, moves (its position clamped into the area) or goes up;
+ * KBDIF_INPUT_IGNORED for what carries nothing we pass on (SYN: QEMU
+ * makes each of those a frame; SHAPE, ORIENT, newer sub-codes);
+ * KBDIF_INPUT_BAD for a contact id of @contacts or more, or no area.
+ */
+static inline KbdifInput kbdif_check_touch(union xenkbd_in_event *evt,
+                                           uint32_t width, uint32_t height,
+                                           uint32_t contacts)
+{
+    struct xenkbd_mtouch *mt = &evt->mtouch;
+
+    switch (mt->event_type) {
+    case XENKBD_MT_EV_DOWN:
+    case XENKBD_MT_EV_MOTION:
+        if (!width || !height || mt->contact_id >= contacts) {
+            return KBDIF_INPUT_BAD;
+        }
+        kbdif_clamp(&mt->u.pos.abs_x, &mt->u.pos.abs_y, width, height);
+        return KBDIF_INPUT_TOUCH;
+    case XENKBD_MT_EV_UP:
+        return mt->contact_id < contacts ? KBDIF_INPUT_TOUCH :
+                                           KBDIF_INPUT_BAD;
+    default:
         return KBDIF_INPUT_IGNORED;
     }
 }

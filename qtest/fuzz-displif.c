@@ -281,6 +281,26 @@ static void fuzz_kbdif(const uint8_t *data, size_t size)
             assert(evt.pos.abs_x >= 0 && (uint32_t)evt.pos.abs_x < area[0]);
             assert(evt.pos.abs_y >= 0 && (uint32_t)evt.pos.abs_y < area[1]);
             break;
+        case KBDIF_INPUT_TOUCH:
+            assert(evt.type == XENKBD_TYPE_MTOUCH);
+            switch (kbdif_check_touch(&evt, area[0], area[1],
+                                      area[0] % 11)) {
+            case KBDIF_INPUT_TOUCH:
+                assert(evt.mtouch.contact_id < area[0] % 11);
+                if (evt.mtouch.event_type != XENKBD_MT_EV_UP) {
+                    assert(evt.mtouch.u.pos.abs_x >= 0 &&
+                           (uint32_t)evt.mtouch.u.pos.abs_x < area[0]);
+                    assert(evt.mtouch.u.pos.abs_y >= 0 &&
+                           (uint32_t)evt.mtouch.u.pos.abs_y < area[1]);
+                }
+                break;
+            case KBDIF_INPUT_IGNORED:
+            case KBDIF_INPUT_BAD:
+                break;
+            default:
+                abort();        /* kbdif_check_touch() returns no other */
+            }
+            break;
         case KBDIF_INPUT_BAD:
             assert(evt.type == XENKBD_TYPE_KEY || !area[0] || !area[1]);
             break;

@@ -113,9 +113,50 @@ static void test_check(void)
                     KBDIF_INPUT_MOTION);
     evt.type = XENKBD_TYPE_MTOUCH;
     g_assert_cmpint(kbdif_check_event(&evt, 0, 0, &code), ==,
-                    KBDIF_INPUT_IGNORED);
+                    KBDIF_INPUT_TOUCH);
     evt.type = 200;
     g_assert_cmpint(kbdif_check_event(&evt, 0, 0, &code), ==,
+                    KBDIF_INPUT_IGNORED);
+}
+
+/* Multi-touch: contacts within the count, positions clamped. */
+static void test_check_touch(void)
+{
+    union xenkbd_in_event evt;
+
+    memset(&evt, 0, sizeof(evt));
+    evt.mtouch.type = XENKBD_TYPE_MTOUCH;
+    evt.mtouch.event_type = XENKBD_MT_EV_DOWN;
+    evt.mtouch.contact_id = 9;
+    evt.mtouch.u.pos.abs_x = 2000;
+    evt.mtouch.u.pos.abs_y = -1;
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 10), ==,
+                    KBDIF_INPUT_TOUCH);
+    g_assert_cmpint(evt.mtouch.u.pos.abs_x, ==, 799);
+    g_assert_cmpint(evt.mtouch.u.pos.abs_y, ==, 0);
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 9), ==,
+                    KBDIF_INPUT_BAD);
+    g_assert_cmpint(kbdif_check_touch(&evt, 0, 600, 10), ==,
+                    KBDIF_INPUT_BAD);
+
+    evt.mtouch.event_type = XENKBD_MT_EV_MOTION;
+    evt.mtouch.contact_id = 255;
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 10), ==,
+                    KBDIF_INPUT_BAD);
+    evt.mtouch.event_type = XENKBD_MT_EV_UP;
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 10), ==,
+                    KBDIF_INPUT_BAD);
+    evt.mtouch.contact_id = 0;
+    g_assert_cmpint(kbdif_check_touch(&evt, 0, 0, 1), ==,
+                    KBDIF_INPUT_TOUCH);
+    evt.mtouch.event_type = XENKBD_MT_EV_SYN;
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 10), ==,
+                    KBDIF_INPUT_IGNORED);
+    evt.mtouch.event_type = XENKBD_MT_EV_SHAPE;
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 10), ==,
+                    KBDIF_INPUT_IGNORED);
+    evt.mtouch.event_type = 77;
+    g_assert_cmpint(kbdif_check_touch(&evt, 800, 600, 10), ==,
                     KBDIF_INPUT_IGNORED);
 }
 
@@ -173,6 +214,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kbdif-front/events/take", test_events_take);
     g_test_add_func("/kbdif-front/events/bounds", test_events_bounds);
     g_test_add_func("/kbdif-front/check", test_check);
+    g_test_add_func("/kbdif-front/check-touch", test_check_touch);
     g_test_add_func("/displif-proto/fit/scaled", test_fit_scaled);
     g_test_add_func("/displif-proto/fit/one-to-one", test_fit_one_to_one);
     return g_test_run();

@@ -2263,6 +2263,7 @@ typedef struct Kbd {
     struct xenkbd_page *page;
     evtchn_port_t port;
     bool abs;                   /* the frontend asked for positions */
+    bool touch;                 /* and for multi-touch */
 } Kbd;
 
 /* The vkbd backend directory whose unique-id is @uid, waited for. */
@@ -2290,12 +2291,12 @@ static char *kbd_find(Backend *b, const char *uid)
 }
 
 /*
- * Serve the vkbd linked to unique-id @uid: feature-abs-pointer when
- * @feature_abs, a pointer area of @w x @h (none written when 0), map
+ * Serve the vkbd linked to unique-id @uid: write @nodes (name, value,
+ * ..., NULL: features, areas) to its backend directory, InitWait, map
  * the page, Connected.
  */
 static void kbd_connect(Kbd *k, Backend *b, const char *uid,
-                        bool feature_abs, uint32_t w, uint32_t h)
+                        const char *const *nodes)
 {
     memset(k, 0, sizeof(*k));
     k->b = b;
@@ -2305,19 +2306,13 @@ static void kbd_connect(Kbd *k, Backend *b, const char *uid,
     g_assert_true(g_str_has_prefix(k->fe_path, VKBD_FE "/"));
 
     be_wait_node(b, k->fe_path, "state", "1");
-    if (feature_abs) {
-        be_write(b, k->be_path, XENKBD_FIELD_FEAT_ABS_POINTER, "1");
-    }
-    if (w) {
-        g_autofree char *ws = g_strdup_printf("%u", w);
-        g_autofree char *hs = g_strdup_printf("%u", h);
-
-        be_write(b, k->be_path, XENKBD_FIELD_WIDTH, ws);
-        be_write(b, k->be_path, XENKBD_FIELD_HEIGHT, hs);
+    for (; nodes && nodes[0]; nodes += 2) {
+        be_write(b, k->be_path, nodes[0], nodes[1]);
     }
     be_write(b, k->be_path, "state", "2");
     be_wait_node(b, k->fe_path, "state", "3");
     k->abs = be_read_uint(b, k->fe_path, XENKBD_FIELD_REQ_ABS_POINTER) == 1;
+    k->touch = be_read_uint(b, k->fe_path, XENKBD_FIELD_REQ_MTOUCH) == 1;
     k->page = xengnttab_map_grant_ref(b->xg, b->fe_domid,
                                       be_read_uint(b, k->fe_path,
                                                    XENKBD_FIELD_RING_GREF),
@@ -2384,6 +2379,16 @@ static void kbd_pos(Kbd *k, int32_t x, int32_t y, int32_t z)
 {
     union xenkbd_in_event e = { .pos = {
         .type = XENKBD_TYPE_POS, .abs_x = x, .abs_y = y, .rel_z = z } };
+
+    kbd_send(k, &e);
+}
+
+static void kbd_touch(Kbd *k, uint8_t what, uint8_t contact, int32_t x,
+                      int32_t y)
+{
+    union xenkbd_in_event e = { .mtouch = {
+        .type = XENKBD_TYPE_MTOUCH, .event_type = what,
+        .contact_id = contact, .u.pos = { .abs_x = x, .abs_y = y } } };
 
     kbd_send(k, &e);
 }
@@ -2496,7 +2501,9 @@ static void test_input_ps2(void)
         return;
     }
     input_start(&b, &g, ",unique-id=screen0", 1024, 768);
-    kbd_connect(&k, &b, "screen0", true, 1024, 768);
+    kbd_connect(&k, &b, "screen0", (const char *const[]) {
+        XENKBD_FIELD_FEAT_ABS_POINTER, "1", XENKBD_FIELD_WIDTH, "1024",
+        XENKBD_FIELD_HEIGHT, "768", NULL });
     g_assert_true(k.abs);
 
     kbd_tap(&k, LNX_KEY_A);
@@ -2591,6 +2598,18 @@ static void tablet_start(Tablet *t, Guest *g)
     }
     /* DRIVER_OK: the tablet becomes the console's pointing device */
     qvirtio_set_driver_ok(&t->dev.vdev);
+}
+
+static void tablet_stop(Tablet *t)
+{
+    unsigned int i;
+
+    qvirtqueue_cleanup(t->dev.vdev.bus, t->vq, &t->alloc);
+    for (i = 0; i < G_N_ELEMENTS(t->buf); i++) {
+        guest_free(&t->alloc, t->buf[i]);
+    }
+    alloc_destroy(&t->alloc);
+    qvirtio_pci_destructor(&t->dev.obj);
 }
 
 /*
@@ -2701,7 +2720,9 @@ static void test_input_tablet(gconstpointer opaque)
                            TABLET_SLOT);
     input_start(&b, &g, opts, 640, 400);
     tablet_start(&t, &g);
-    kbd_connect(&k, &b, "screen0", true, 2048, 1536);
+    kbd_connect(&k, &b, "screen0", (const char *const[]) {
+        XENKBD_FIELD_FEAT_ABS_POINTER, "1", XENKBD_FIELD_WIDTH, "2048",
+        XENKBD_FIELD_HEIGHT, "1536", NULL });
     g_assert_true(k.abs);
 
     for (i = 0; i < G_N_ELEMENTS(fc->clicks); i++) {
@@ -2720,6 +2741,80 @@ static void test_input_tablet(gconstpointer opaque)
     tablet_expect(&t, &g, 2, 8, -1);
 
     kbd_close(&k);
+    tablet_stop(&t);
+    guest_stop(&g);
+    be_close(&b);
+}
+
+/* Linux's multi-touch codes, as virtio-input reports them */
+#define EV_KEY_             1
+#define EV_ABS_             3
+#define LNX_BTN_TOUCH       0x14a
+#define LNX_ABS_MT_SLOT     0x2f
+#define LNX_ABS_MT_X        0x35
+#define LNX_ABS_MT_Y        0x36
+#define LNX_ABS_MT_TRACKING 0x39
+
+/* What QEMU reports of multi-touch slot @slot: down at @gx, @gy or up. */
+static void touch_expect(Tablet *t, Guest *g, int slot, bool down,
+                         uint32_t gx, uint32_t gy)
+{
+    tablet_expect(t, g, EV_ABS_, LNX_ABS_MT_SLOT, slot);
+    tablet_expect(t, g, EV_ABS_, LNX_ABS_MT_TRACKING, down ? slot : -1);
+    if (down) {
+        tablet_expect(t, g, EV_KEY_, LNX_BTN_TOUCH, 1);
+        tablet_expect(t, g, EV_ABS_, LNX_ABS_MT_X,
+                      (int64_t)gx * 0x7fff / g->width);
+        tablet_expect(t, g, EV_ABS_, LNX_ABS_MT_Y,
+                      (int64_t)gy * 0x7fff / g->height);
+    }
+}
+
+/*
+ * Multi-touch, when the backend offers it: two contacts on a 640x400
+ * picture scaled into 1024x768 reach the guest's virtio-multitouch-pci
+ * in their own slots at the guest pixels shown under them, one goes up;
+ * a contact past the count the backend announced costs the connection.
+ */
+static void test_input_touch(void)
+{
+    g_autofree char *opts = g_strdup_printf(
+        ",unique-id=screen0 -device virtio-multitouch-pci,addr=%d.0",
+        TABLET_SLOT);
+    Tablet t;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    input_start(&b, &g, opts, 640, 400);
+    tablet_start(&t, &g);
+    kbd_connect(&k, &b, "screen0", (const char *const[]) {
+        XENKBD_FIELD_FEAT_MTOUCH, "1", XENKBD_FIELD_MT_NUM_CONTACTS, "2",
+        NULL });
+    g_assert_true(k.touch);
+
+    /* touch area: the connector; scale puts the picture at 0,64 1024x640 */
+    kbd_touch(&k, XENKBD_MT_EV_DOWN, 0, 512, 384);
+    touch_expect(&t, &g, 0, true, 320, 200);
+    kbd_touch(&k, XENKBD_MT_EV_SYN, 0, 0, 0);
+    kbd_touch(&k, XENKBD_MT_EV_DOWN, 1, 0, 64);
+    touch_expect(&t, &g, 0, true, 320, 200);
+    touch_expect(&t, &g, 1, true, 0, 0);
+    kbd_touch(&k, XENKBD_MT_EV_MOTION, 1, 1023, 703);
+    touch_expect(&t, &g, 0, true, 320, 200);
+    touch_expect(&t, &g, 1, true, 639, 399);
+    kbd_touch(&k, XENKBD_MT_EV_UP, 0, 0, 0);
+    touch_expect(&t, &g, 0, false, 0, 0);
+    touch_expect(&t, &g, 1, true, 639, 399);
+
+    kbd_touch(&k, XENKBD_MT_EV_DOWN, 2, 10, 10);
+    be_wait_node(&b, k.fe_path, "state", "6");
+    kbd_close(&k);
+    tablet_stop(&t);
     guest_stop(&g);
     be_close(&b);
 }
@@ -2795,8 +2890,9 @@ static void test_input_hostile(void)
     }
     input_start(&b, &g, ",unique-id=screen0", 640, 480);
     for (round = 0; round < 2; round++) {
-        kbd_connect(&k, &b, "screen0", false, 0, 0);
+        kbd_connect(&k, &b, "screen0", NULL);
         g_assert_false(k.abs);
+        g_assert_false(k.touch);
         kbd_send(&k, &odd);
         kbd_tap(&k, LNX_KEY_A);
         n = i8042_read(g.qts, false, buf, sizeof(buf));
@@ -2904,6 +3000,7 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/input/hostile", test_input_hostile);
     qtest_add_func("/xen-displfront/input/unavailable",
                    test_input_unavailable);
+    qtest_add_func("/xen-displfront/input/touch", test_input_touch);
 
     return g_test_run();
 }
