@@ -2683,11 +2683,11 @@ static void xdf_input_wheel(XdfConnector *c, int32_t z)
 }
 
 /*
- * An absolute position in the backend's pointer area: onto the
- * connector, then through the inverse of the connector's fit to the
- * guest pixel shown there (displif_fit_guest_pixel(), the rule the copy
- * uses), so that a click lands where the viewer saw it.  A guest without
- * an absolute pointing device gets the moves relative, said once.
+ * Position @x, @y of an @area_w x @area_h area of the backend's (checked
+ * to lie in it): onto the connector, then through the inverse of the
+ * connector's fit to the guest pixel shown there (*@gx, *@gy), by
+ * displif_fit_guest_pixel(), the rule the copy uses, so that a click
+ * lands where the viewer saw it.  False while no picture is shown.
  */
 static bool xdf_input_guest_pixel(XdfConnector *c, int32_t x, int32_t y,
                                   uint32_t area_w, uint32_t area_h,
@@ -2699,7 +2699,6 @@ static bool xdf_input_guest_pixel(XdfConnector *c, int32_t x, int32_t y,
     if (!f->src_w || !f->src_h) {
         return false;           /* no picture: nowhere to point */
     }
-    /* x, y in [0, area): checked */
     cx = (uint64_t)x * c->width / area_w;
     cy = (uint64_t)y * c->height / area_h;
     displif_fit_guest_pixel(cx, f->dst_x, f->dst_w, f->src_x, f->src_w,
@@ -2709,6 +2708,11 @@ static bool xdf_input_guest_pixel(XdfConnector *c, int32_t x, int32_t y,
     return true;
 }
 
+/*
+ * An absolute position in the backend's pointer area, to the guest's
+ * absolute pointing device; a guest without one gets the moves
+ * relative, said once.
+ */
 static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
 {
     XdfInput *in = &c->input;
