@@ -3613,6 +3613,22 @@ static char *xdf_get_state(Object *obj, Error **errp)
     return g_strdup(xs_strstate(XEN_DISPLFRONT(obj)->bus.state));
 }
 
+/* Each connector's vkbd state, ',' between them; "none" without input. */
+static char *xdf_get_input_state(Object *obj, Error **errp)
+{
+    XenDisplFront *s = XEN_DISPLFRONT(obj);
+    g_autoptr(GString) str = g_string_new(NULL);
+    unsigned int i;
+
+    for (i = 0; i < s->nr_connectors; i++) {
+        XdfXenbus *xb = &s->conn[i].input.bus;
+
+        g_string_append_printf(str, "%s%s", i ? "," : "",
+                               xb->ops ? xs_strstate(xb->state) : "none");
+    }
+    return g_string_free(g_steal_pointer(&str), false);
+}
+
 /*
  * Migration moves nothing of ours.  The guest sees no state in this
  * device (its picture is the card's, which migrates), and the connection
@@ -3664,6 +3680,11 @@ static void xdf_class_init(ObjectClass *klass, void *data)
                                   NULL);
     object_class_property_set_description(klass, "state",
         "XenBus state of the frontend");
+    object_class_property_add_str(klass, "input-state", xdf_get_input_state,
+                                  NULL);
+    object_class_property_set_description(klass, "input-state",
+        "XenBus state of each connector's vkbd frontend, ',' between them "
+        "(none: no input)");
     object_class_property_set_description(klass, "display",
         "id of the emulated card to follow (default: first graphic console)");
     object_class_property_set_description(klass, "head",

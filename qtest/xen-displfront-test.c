@@ -2490,6 +2490,7 @@ static void test_input_ps2(void)
         0x08, 0x00, 0x00,   /* left up */
         0x08, 0x0a, 0x05,   /* positions 100,100 then 110,95: 10, -5 */
     };
+    g_autofree char *state = NULL;
     uint8_t buf[64];
     size_t n;
     Backend b;
@@ -2505,6 +2506,8 @@ static void test_input_ps2(void)
         XENKBD_FIELD_FEAT_ABS_POINTER, "1", XENKBD_FIELD_WIDTH, "1024",
         XENKBD_FIELD_HEIGHT, "768", NULL });
     g_assert_true(k.abs);
+    state = qom_get_str(g.qts, "/machine/peripheral/xdf0", "input-state");
+    g_assert_cmpstr(state, ==, "XenbusStateConnected");
 
     kbd_tap(&k, LNX_KEY_A);
     kbd_key(&k, LNX_KEY_LEFTSHIFT, true);
@@ -2828,6 +2831,7 @@ static void test_input_unavailable(void)
 {
     g_autofree char *me = g_strdup_printf("%d", getpid());
     g_autofree char *start = NULL;
+    g_autofree char *state = NULL;
     unsigned int i, n = 0;
     char **dirs;
     QemuRun r;
@@ -2861,6 +2865,8 @@ static void test_input_unavailable(void)
     dirs = xs_directory(b.xs, XBT_NULL, VKBD_BE, &n);
     g_assert_cmpuint(n, ==, 0);     /* no vkbd of ours */
     free(dirs);
+    state = qom_get_str(g.qts, "/machine/peripheral/xdf0", "input-state");
+    g_assert_cmpstr(state, ==, "none");
     guest_stop(&g);
 
     g_assert_true(xs_rm(b.xs, XBT_NULL, VKBD_FE));
