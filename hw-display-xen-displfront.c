@@ -3361,9 +3361,8 @@ static bool xdf_input_check(XdfConnector *c, bool ok, Error *err,
                                 c->index);
         return false;
     }
-    warn_reportf_err(err, "xen-displfront '%s': connector %u has no "
-                     "input (input=off leaves it out): ", xdf_id(c->s),
-                     c->index);
+    warn_reportf_err(err, "xen-displfront '%s': connector %u goes without "
+                     "input: ", xdf_id(c->s), c->index);
     xdf_bus_close(xb);
     xb->ops = NULL;
     return true;
@@ -3372,7 +3371,7 @@ static bool xdf_input_check(XdfConnector *c, bool ok, Error *err,
 /*
  * Claim a vdispl device: write the nodes, or take what a toolstack
  * wrote, with our owner record; then the connectors they describe, and
- * with input=on a vkbd device for each, linked by its unique-id.
+ * unless input=off a vkbd device for each, linked by its unique-id.
  */
 static bool xdf_claim(XenDisplFront *s, Error **errp)
 {
