@@ -154,6 +154,32 @@ typedef struct Options {
     int vnc_port;               /* connector i on vnc_port + i; -1: off */
 } Options;
 
+/*
+ * The backend end of a XenBus device we serve, vdispl or vkbd: its
+ * directories and the state we last wrote.  xb_reconcile() drives it
+ * from the frontend's state and our own node; what connecting means,
+ * its ops say.
+ */
+typedef struct XbEnd XbEnd;
+
+typedef struct XbEndOps {
+    void (*prepare)(XbEnd *e);      /* our nodes, before InitWait */
+    bool (*connect)(XbEnd *e);      /* map what the frontend published */
+    void (*disconnect)(XbEnd *e);
+    bool frontend_first;            /* it may go Connected before we do
+                                       (Linux's xen-kbdfront) */
+} XbEndOps;
+
+struct XbEnd {
+    const XbEndOps *ops;
+    struct xs_handle *xs;
+    char *fe_path;
+    char *be_path;
+    bool guarded;               /* write state only while be_path exists */
+    int state;                  /* what we last wrote to be_path/state */
+    int64_t reset_deadline;     /* after writing Closed at start-up */
+};
+
 /* One vdispl device we serve. */
 struct Backend {
     Host *host;
@@ -165,12 +191,9 @@ struct Backend {
     xenevtchn_handle *xe;
     xengnttab_handle *xg;
     xengntshr_handle *xgs;
-    char *fe_path;
-    char *be_path;
+    XbEnd end;
 
-    int state;                  /* what we last wrote to be_path/state */
     bool connected;             /* rings mapped, ports bound */
-    int64_t reset_deadline;     /* after writing Closed at start-up */
     bool be_alloc_allowed;      /* frontend's be-alloc = "1" */
     unsigned int nr_conn;
     Connector conn[XDF_MAX_CONNECTORS];
@@ -208,16 +231,14 @@ struct Host {
 typedef struct Vkbd {
     Host *host;
     unsigned int fe_domid;
-    char *fe_path;              /* the backend directory's "frontend" */
-    char *be_path;
+    XbEnd end;                  /* fe_path: the backend directory's
+                                   "frontend" */
     char *tag;                  /* in log lines: "vkbd <fe-domid>/<n>" */
     Backend *disp;              /* linked to connector conn of disp */
     unsigned int conn;
     uint32_t conn_width, conn_height;   /* that connector's resolution */
     uint32_t width, height;     /* the pointer's range the frontend knows */
 
-    int state;                  /* what we last wrote to be_path/state */
-    int64_t reset_deadline;
     bool connected;             /* page mapped, port bound */
     struct xenkbd_page *page;
     int port;                   /* local port, -1: not bound */
@@ -371,15 +392,15 @@ static void xb_write_state(struct xs_handle *xs, const char *be_path,
     xs_write_node(xs, be_path, "state", val);
 }
 
-static void set_state(Backend *b, int state)
+static void xb_set_state(XbEnd *e, int state)
 {
-    if (b->state != state) {
+    if (e->state != state) {
         xdf_log("backend state %s -> %s (frontend is %s)",
-                state_name(b->state), state_name(state),
-                state_name(read_state(b, b->fe_path)));
+                state_name(e->state), state_name(state),
+                state_name(xb_read_state(e->xs, e->fe_path)));
     }
-    b->state = state;
-    xb_write_state(b->xs, b->be_path, b->opt.fe_auto, state);
+    e->state = state;
+    xb_write_state(e->xs, e->be_path, e->guarded, state);
 }
 
 /*
@@ -388,7 +409,7 @@ static void set_state(Backend *b, int state)
  */
 static void ensure_backend_dir(Backend *b)
 {
-    g_autofree char *fe = xs_read_node(b->xs, b->be_path, "frontend");
+    g_autofree char *fe = xs_read_node(b->xs, b->end.be_path, "frontend");
     char val[16];
 
     if (!fe && b->opt.fe_auto) {
@@ -400,17 +421,18 @@ static void ensure_backend_dir(Backend *b)
             { .id = b->opt.fe_domid, .perms = XS_PERM_READ },
         };
 
-        xdf_log("creating %s (no toolstack or frontend made it)", b->be_path);
-        if (!xs_mkdir(b->xs, XBT_NULL, b->be_path) ||
-            !xs_set_permissions(b->xs, XBT_NULL, b->be_path, perms, 2)) {
-            xdf_log("cannot create %s: %s", b->be_path, strerror(errno));
+        xdf_log("creating %s (no toolstack or frontend made it)",
+                b->end.be_path);
+        if (!xs_mkdir(b->xs, XBT_NULL, b->end.be_path) ||
+            !xs_set_permissions(b->xs, XBT_NULL, b->end.be_path, perms, 2)) {
+            xdf_log("cannot create %s: %s", b->end.be_path, strerror(errno));
         }
-        xs_write_node(b->xs, b->be_path, "frontend", b->fe_path);
+        xs_write_node(b->xs, b->end.be_path, "frontend", b->end.fe_path);
         snprintf(val, sizeof(val), "%u", b->opt.fe_domid);
-        xs_write_node(b->xs, b->be_path, "frontend-id", val);
-        xs_write_node(b->xs, b->be_path, "online", "1");
+        xs_write_node(b->xs, b->end.be_path, "frontend-id", val);
+        xs_write_node(b->xs, b->end.be_path, "online", "1");
     }
-    xs_write_node(b->xs, b->be_path, "versions", "1,2");
+    xs_write_node(b->xs, b->end.be_path, "versions", "1,2");
 }
 
 /* Buffers ------------------------------------------------------------- */
@@ -615,7 +637,7 @@ static int op_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
         }
         if (!b->be_alloc_allowed) {
             xdf_log("DBUF_CREATE: REQ_ALLOC but %s/be-alloc is not \"1\"",
-                    b->fe_path);
+                    b->end.fe_path);
             g_free(d);
             return -EINVAL;
         }
@@ -1160,7 +1182,7 @@ static void disconnect(Backend *b)
         connector_unmap(&b->conn[i]);
     }
     b->connected = false;
-    xdf_log("disconnected from %s", b->fe_path);
+    xdf_log("disconnected from %s", b->end.fe_path);
 }
 
 static bool read_connectors(Backend *b)
@@ -1168,8 +1190,9 @@ static bool read_connectors(Backend *b)
     unsigned int i;
 
     for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
-        g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, i);
-        g_autofree char *res = xs_read_node(b->xs, dir, XENDISPL_FIELD_RESOLUTION);
+        g_autofree char *dir = g_strdup_printf("%s/%u", b->end.fe_path, i);
+        g_autofree char *res = xs_read_node(b->xs, dir,
+                                            XENDISPL_FIELD_RESOLUTION);
         Connector *c = &b->conn[i];
         uint32_t w, h;
 
@@ -1190,7 +1213,7 @@ static bool read_connectors(Backend *b)
         c->height = h;
     }
     if (!i) {
-        xdf_log("%s/0/%s is missing: no connector", b->fe_path,
+        xdf_log("%s/0/%s is missing: no connector", b->end.fe_path,
                 XENDISPL_FIELD_RESOLUTION);
         return false;
     }
@@ -1201,7 +1224,7 @@ static bool read_connectors(Backend *b)
 static bool connector_map(Connector *c)
 {
     Backend *b = c->be;
-    g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, c->index);
+    g_autofree char *dir = g_strdup_printf("%s/%u", b->end.fe_path, c->index);
     unsigned long req_ref, evt_ref, req_chn, evt_chn;
     int port;
 
@@ -1267,7 +1290,7 @@ static bool connect_frontend(Backend *b)
     if (!read_connectors(b)) {
         return false;
     }
-    b->be_alloc_allowed = xs_read_uint(b->xs, b->fe_path,
+    b->be_alloc_allowed = xs_read_uint(b->xs, b->end.fe_path,
                                        XENDISPL_FIELD_BE_ALLOC, 1, &v) &&
                           v == 1;
     b->connected = true;
@@ -1278,8 +1301,8 @@ static bool connect_frontend(Backend *b)
         }
     }
     xdf_log("connected to %s: %u connector(s), version %s, be-alloc %s",
-            b->fe_path, b->nr_conn,
-            xs_read_uint(b->xs, b->fe_path, "version", 99, &v) ?
+            b->end.fe_path, b->nr_conn,
+            xs_read_uint(b->xs, b->end.fe_path, "version", 99, &v) ?
             (v == 2 ? "2" : "1") : "(not set)",
             b->be_alloc_allowed ? "on" : "off");
     return true;
@@ -1292,78 +1315,84 @@ static bool connect_frontend(Backend *b)
  * frontend to start over; a frontend that does not react within
  * XDF_RESET_WAIT_MS (a dead one) gets InitWait anyway.
  */
-static void close_and_wait(Backend *b)
+/* Close the connection and wait for the frontend to start again. */
+static void xb_close_and_wait(XbEnd *e)
 {
-    disconnect(b);
-    set_state(b, XB_CLOSING);
-    set_state(b, XB_CLOSED);
-    b->reset_deadline = now_ms() + XDF_RESET_WAIT_MS;
+    e->ops->disconnect(e);
+    xb_set_state(e, XB_CLOSING);
+    xb_set_state(e, XB_CLOSED);
+    e->reset_deadline = now_ms() + XDF_RESET_WAIT_MS;
 }
 
 /*
  * Bring our state in line with the frontend's; run on every change of
  * either directory.  Idempotent.
  */
-static void reconcile(Backend *b)
+/*
+ * Drive device end @e from the frontend's state and our own node: the
+ * XenBus state machine of displif.h and kbdif.h.
+ */
+static void xb_reconcile(XbEnd *e)
 {
-    int fe = read_state(b, b->fe_path);
-    int ours = read_state(b, b->be_path);
+    int fe = xb_read_state(e->xs, e->fe_path);
+    int ours = xb_read_state(e->xs, e->be_path);
     unsigned long online;
 
     /*
      * A toolstack removing the device (xl destroy, xl vdispl-detach)
      * writes online = 0 and state = Closing, and waits for Closed.
      */
-    if (xs_read_uint(b->xs, b->be_path, "online", 1, &online) && !online) {
-        if (b->state != XB_CLOSED) {
-            xdf_log("the toolstack took %s offline: closing", b->be_path);
-            disconnect(b);
-            b->state = ours;
-            set_state(b, XB_CLOSED);
+    if (xs_read_uint(e->xs, e->be_path, "online", 1, &online) && !online) {
+        if (e->state != XB_CLOSED) {
+            xdf_log("the toolstack took %s offline: closing", e->be_path);
+            e->ops->disconnect(e);
+            e->state = ours;
+            xb_set_state(e, XB_CLOSED);
         }
         return;
     }
 
-    if (ours != b->state) {
+    if (ours != e->state) {
         /* a frontend or toolstack (re)wrote the nodes, or removed them */
         xdf_debug("backend state node is %s, we wrote %s", state_name(ours),
-                  state_name(b->state));
-        disconnect(b);
-        ensure_backend_dir(b);
-        set_state(b, XB_INITWAIT);
+                  state_name(e->state));
+        e->ops->disconnect(e);
+        e->ops->prepare(e);
+        xb_set_state(e, XB_INITWAIT);
     }
 
-    switch (b->state) {
+    switch (e->state) {
     case XB_INITWAIT:
-        if (fe == XB_INITIALISED) {
-            if (connect_frontend(b)) {
-                set_state(b, XB_CONNECTED);
+        if (fe == XB_INITIALISED ||
+            (fe == XB_CONNECTED && e->ops->frontend_first)) {
+            if (e->ops->connect(e)) {
+                xb_set_state(e, XB_CONNECTED);
             } else {
                 xdf_log("cannot connect to %s: closing; waiting for the "
-                        "frontend to start again", b->fe_path);
-                close_and_wait(b);
+                        "frontend to start again", e->fe_path);
+                xb_close_and_wait(e);
             }
         }
         break;
     case XB_CONNECTED:
         if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
             xdf_log("frontend went %s", state_name(fe));
-            disconnect(b);
-            set_state(b, XB_INITWAIT);
+            e->ops->disconnect(e);
+            xb_set_state(e, XB_INITWAIT);
         }
         break;
     case XB_CLOSED:
         /* wait for the frontend to restart (or, at start-up, give up) */
         if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
-            set_state(b, XB_INITWAIT);
-        } else if (b->reset_deadline && now_ms() >= b->reset_deadline) {
+            xb_set_state(e, XB_INITWAIT);
+        } else if (e->reset_deadline && now_ms() >= e->reset_deadline) {
             xdf_log("frontend still %s after %d ms: waiting for it anyway",
                     state_name(fe), XDF_RESET_WAIT_MS);
-            set_state(b, XB_INITWAIT);
+            xb_set_state(e, XB_INITWAIT);
         }
-        if (b->state == XB_INITWAIT) {
-            b->reset_deadline = 0;
-            reconcile(b);
+        if (e->state == XB_INITWAIT) {
+            e->reset_deadline = 0;
+            xb_reconcile(e);
         }
         break;
     default:
@@ -1371,22 +1400,45 @@ static void reconcile(Backend *b)
     }
 }
 
-static void start(Backend *b)
-{
-    int fe = read_state(b, b->fe_path);
+#define BACKEND_OF(e) ((Backend *)((char *)(e) - offsetof(Backend, end)))
 
-    ensure_backend_dir(b);
+static void vdispl_prepare(XbEnd *e)
+{
+    ensure_backend_dir(BACKEND_OF(e));
+}
+
+static bool vdispl_connect(XbEnd *e)
+{
+    return connect_frontend(BACKEND_OF(e));
+}
+
+static void vdispl_disconnect(XbEnd *e)
+{
+    disconnect(BACKEND_OF(e));
+}
+
+static const XbEndOps vdispl_ops = {
+    .prepare = vdispl_prepare,
+    .connect = vdispl_connect,
+    .disconnect = vdispl_disconnect,
+};
+
+/* Start serving @e: our nodes, then InitWait or, see below, Closed. */
+static void xb_start(XbEnd *e)
+{
+    int fe = xb_read_state(e->xs, e->fe_path);
+
+    e->ops->prepare(e);
+    e->state = xb_read_state(e->xs, e->be_path);
     if (fe == XB_CONNECTED) {
         /* connected to an earlier backend instance: make it start over */
         xdf_log("frontend %s is already Connected: asking it to start over",
-                b->fe_path);
-        b->state = read_state(b, b->be_path);
-        close_and_wait(b);
+                e->fe_path);
+        xb_close_and_wait(e);
     } else {
-        b->state = read_state(b, b->be_path);
-        set_state(b, XB_INITWAIT);
+        xb_set_state(e, XB_INITWAIT);
     }
-    reconcile(b);
+    xb_reconcile(e);
 }
 
 static void summary(Backend *b)
@@ -1425,26 +1477,16 @@ static void summary(Backend *b)
  */
 static const char *const kbd_kinds[2] = { XENKBD_DRIVER_NAME, "vinput" };
 
-static void kbd_set_state(Vkbd *k, int state)
-{
-    if (k->state != state) {
-        xdf_log("backend state %s -> %s (frontend is %s)",
-                state_name(k->state), state_name(state),
-                state_name(xb_read_state(k->host->xs, k->fe_path)));
-    }
-    k->state = state;
-    xb_write_state(k->host->xs, k->be_path, true, state);
-}
-
 /* A size node of the backend directory: 1 to INT32_MAX, else @dflt. */
 static uint32_t kbd_read_size(Vkbd *k, const char *node, uint32_t dflt)
 {
-    g_autofree char *val = xs_read_node(k->host->xs, k->be_path, node);
+    g_autofree char *val = xs_read_node(k->host->xs, k->end.be_path, node);
     unsigned long v;
 
     if (!parse_uint(val, INT32_MAX, &v) || !v) {
         xdf_log("%s/%s is '%s', not a size from 1 to %d: using %u",
-                k->be_path, node, val ? val : "(missing)", INT32_MAX, dflt);
+                k->end.be_path, node, val ? val : "(missing)", INT32_MAX,
+                dflt);
         return dflt;
     }
     return v;
@@ -1472,23 +1514,23 @@ static void kbd_write_features(Vkbd *k)
                     strerror(errno));
             return;
         }
-        fe = xs_t_read(xs, t, k->be_path, "frontend");
+        fe = xs_t_read(xs, t, k->end.be_path, "frontend");
         if (fe) {
-            path = g_strdup_printf("%s/%s", k->be_path,
+            path = g_strdup_printf("%s/%s", k->end.be_path,
                                    XENKBD_FIELD_FEAT_ABS_POINTER);
             xs_write(xs, t, path, "1", 1);
-            width = xs_t_read(xs, t, k->be_path, XENKBD_FIELD_WIDTH);
+            width = xs_t_read(xs, t, k->end.be_path, XENKBD_FIELD_WIDTH);
             if (!width) {
                 g_free(path);
-                path = g_strdup_printf("%s/%s", k->be_path,
+                path = g_strdup_printf("%s/%s", k->end.be_path,
                                        XENKBD_FIELD_WIDTH);
                 snprintf(val, sizeof(val), "%u", k->conn_width);
                 xs_write(xs, t, path, val, strlen(val));
             }
-            height = xs_t_read(xs, t, k->be_path, XENKBD_FIELD_HEIGHT);
+            height = xs_t_read(xs, t, k->end.be_path, XENKBD_FIELD_HEIGHT);
             if (!height) {
                 g_free(path);
-                path = g_strdup_printf("%s/%s", k->be_path,
+                path = g_strdup_printf("%s/%s", k->end.be_path,
                                        XENKBD_FIELD_HEIGHT);
                 snprintf(val, sizeof(val), "%u", k->conn_height);
                 xs_write(xs, t, path, val, strlen(val));
@@ -1498,7 +1540,7 @@ static void kbd_write_features(Vkbd *k)
             break;
         }
         if (errno != EAGAIN) {
-            xdf_log("cannot write the features of %s: %s", k->be_path,
+            xdf_log("cannot write the features of %s: %s", k->end.be_path,
                     strerror(errno));
             return;
         }
@@ -1515,15 +1557,15 @@ static bool kbd_connect(Vkbd *k)
     g_autofree char *abs = NULL;
     int port;
 
-    if (!xs_read_uint(h->xs, k->fe_path, XENKBD_FIELD_RING_GREF, UINT32_MAX,
-                      &gref) ||
-        !xs_read_uint(h->xs, k->fe_path, XENKBD_FIELD_EVT_CHANNEL,
+    if (!xs_read_uint(h->xs, k->end.fe_path, XENKBD_FIELD_RING_GREF,
+                      UINT32_MAX, &gref) ||
+        !xs_read_uint(h->xs, k->end.fe_path, XENKBD_FIELD_EVT_CHANNEL,
                       UINT32_MAX, &evtchn)) {
-        xdf_log("%s: %s or %s is missing or not a number", k->fe_path,
+        xdf_log("%s: %s or %s is missing or not a number", k->end.fe_path,
                 XENKBD_FIELD_RING_GREF, XENKBD_FIELD_EVT_CHANNEL);
         return false;
     }
-    abs = xs_read_node(h->xs, k->fe_path, XENKBD_FIELD_REQ_ABS_POINTER);
+    abs = xs_read_node(h->xs, k->end.fe_path, XENKBD_FIELD_REQ_ABS_POINTER);
     k->abs = parse_uint(abs, UINT32_MAX, &v) && v;
     k->page = xengnttab_map_grant_ref(h->xg, k->fe_domid, gref,
                                       PROT_READ | PROT_WRITE);
@@ -1547,8 +1589,8 @@ static bool kbd_connect(Vkbd *k)
     k->dropping = false;
     k->connected = true;
     xdf_log("connected to %s: %s pointer, %ux%u; input of connector %u of "
-            "%s", k->fe_path, k->abs ? "absolute" : "relative", k->width,
-            k->height, k->conn, k->disp->fe_path);
+            "%s", k->end.fe_path, k->abs ? "absolute" : "relative", k->width,
+            k->height, k->conn, k->disp->end.fe_path);
     return true;
 }
 
@@ -1564,79 +1606,32 @@ static void kbd_disconnect(Vkbd *k)
     xenevtchn_unbind(h->xe, k->port);
     k->port = -1;
     k->connected = false;
-    xdf_log("disconnected from %s", k->fe_path);
+    xdf_log("disconnected from %s", k->end.fe_path);
 }
 
-static void kbd_close_and_wait(Vkbd *k)
+#define VKBD_OF(e) ((Vkbd *)((char *)(e) - offsetof(Vkbd, end)))
+
+static void vkbd_prepare(XbEnd *e)
 {
-    kbd_disconnect(k);
-    kbd_set_state(k, XB_CLOSING);
-    kbd_set_state(k, XB_CLOSED);
-    k->reset_deadline = now_ms() + XDF_RESET_WAIT_MS;
+    kbd_write_features(VKBD_OF(e));
 }
 
-/* As reconcile() does for a vdispl device. */
-static void kbd_reconcile(Vkbd *k)
+static bool vkbd_connect(XbEnd *e)
 {
-    struct xs_handle *xs = k->host->xs;
-    int fe = xb_read_state(xs, k->fe_path);
-    int ours = xb_read_state(xs, k->be_path);
-    unsigned long online;
-
-    if (xs_read_uint(xs, k->be_path, "online", 1, &online) && !online) {
-        if (k->state != XB_CLOSED) {
-            xdf_log("the toolstack took %s offline: closing", k->be_path);
-            kbd_disconnect(k);
-            k->state = ours;
-            kbd_set_state(k, XB_CLOSED);
-        }
-        return;
-    }
-    if (ours != k->state) {
-        xdf_debug("backend state node is %s, we wrote %s", state_name(ours),
-                  state_name(k->state));
-        kbd_disconnect(k);
-        kbd_write_features(k);
-        kbd_set_state(k, XB_INITWAIT);
-    }
-
-    switch (k->state) {
-    case XB_INITWAIT:
-        /* Linux's xen-kbdfront goes Connected right after our InitWait */
-        if (fe == XB_INITIALISED || fe == XB_CONNECTED) {
-            if (kbd_connect(k)) {
-                kbd_set_state(k, XB_CONNECTED);
-            } else {
-                xdf_log("cannot connect to %s: closing; waiting for the "
-                        "frontend to start again", k->fe_path);
-                kbd_close_and_wait(k);
-            }
-        }
-        break;
-    case XB_CONNECTED:
-        if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
-            xdf_log("frontend went %s", state_name(fe));
-            kbd_disconnect(k);
-            kbd_set_state(k, XB_INITWAIT);
-        }
-        break;
-    case XB_CLOSED:
-        if (fe != XB_INITIALISED && fe != XB_CONNECTED) {
-            kbd_set_state(k, XB_INITWAIT);
-        } else if (k->reset_deadline && now_ms() >= k->reset_deadline) {
-            xdf_log("frontend still %s after %d ms: waiting for it anyway",
-                    state_name(fe), XDF_RESET_WAIT_MS);
-            kbd_set_state(k, XB_INITWAIT);
-        }
-        if (k->state == XB_INITWAIT) {
-            k->reset_deadline = 0;
-            kbd_reconcile(k);
-        }
-        break;
-    default:
-        break;
-    }
+    return kbd_connect(VKBD_OF(e));
 }
+
+static void vkbd_disconnect(XbEnd *e)
+{
+    kbd_disconnect(VKBD_OF(e));
+}
+
+static const XbEndOps vkbd_ops = {
+    .prepare = vkbd_prepare,
+    .connect = vkbd_connect,
+    .disconnect = vkbd_disconnect,
+    .frontend_first = true,     /* xen-kbdfront: Connected after InitWait */
+};
 
 /*
  * Put @ev on the frontend's event ring.  A full ring (or a bogus in_cons:
@@ -1763,25 +1758,15 @@ static void kbd_start(Vkbd *k)
 {
     Host *h = k->host;
     const char *saved = log_tag;
-    int fe = xb_read_state(h->xs, k->fe_path);
 
     log_tag = k->tag;
-    if (!xs_watch(h->xs, k->fe_path, k->fe_path)) {
-        xdf_log("cannot watch %s: %s", k->fe_path, strerror(errno));
+    if (!xs_watch(h->xs, k->end.fe_path, k->end.fe_path)) {
+        xdf_log("cannot watch %s: %s", k->end.fe_path, strerror(errno));
     }
     xdf_log("serving %s from %s: the input of connector %u (%ux%u) of %s",
-            k->fe_path, k->be_path, k->conn, k->conn_width, k->conn_height,
-            k->disp->fe_path);
-    kbd_write_features(k);
-    k->state = xb_read_state(h->xs, k->be_path);
-    if (fe == XB_CONNECTED) {
-        xdf_log("frontend %s is already Connected: asking it to start over",
-                k->fe_path);
-        kbd_close_and_wait(k);
-    } else {
-        kbd_set_state(k, XB_INITWAIT);
-    }
-    kbd_reconcile(k);
+            k->end.fe_path, k->end.be_path, k->conn, k->conn_width,
+            k->conn_height, k->disp->end.fe_path);
+    xb_start(&k->end);
     log_tag = saved;
 }
 
@@ -1794,17 +1779,17 @@ static void kbd_stop(Vkbd *k, bool closed_by_toolstack)
     log_tag = k->tag;
     kbd_disconnect(k);
     if (!closed_by_toolstack &&
-        xb_read_state(h->xs, k->be_path) != XB_UNKNOWN) {
-        kbd_set_state(k, XB_CLOSING);
-        kbd_set_state(k, XB_CLOSED);
+        xb_read_state(h->xs, k->end.be_path) != XB_UNKNOWN) {
+        xb_set_state(&k->end, XB_CLOSING);
+        xb_set_state(&k->end, XB_CLOSED);
     }
     xdf_log("summary: %lu input events sent, %lu dropped (ring full)",
             k->events, k->dropped);
-    xs_unwatch(h->xs, k->fe_path, k->fe_path);
+    xs_unwatch(h->xs, k->end.fe_path, k->end.fe_path);
     log_tag = saved;
     g_ptr_array_remove(h->kbds, k);
-    g_free(k->fe_path);
-    g_free(k->be_path);
+    g_free(k->end.fe_path);
+    g_free(k->end.be_path);
     g_free(k->tag);
     g_free(k);
 }
@@ -1819,7 +1804,7 @@ static void kbds_unlink(Host *h, Backend *b)
 
         if (k->disp == b) {
             log_tag = k->tag;
-            xdf_log("%s is no longer served: closing", b->fe_path);
+            xdf_log("%s is no longer served: closing", b->end.fe_path);
             log_tag = NULL;
             kbd_stop(k, false);
         } else {
@@ -1851,7 +1836,7 @@ static Backend *kbd_find_link(Host *h, unsigned int fe_domid,
             continue;
         }
         for (j = 0; j < XDF_MAX_CONNECTORS; j++) {
-            g_autofree char *dir = g_strdup_printf("%s/%u", b->fe_path, j);
+            g_autofree char *dir = g_strdup_printf("%s/%u", b->end.fe_path, j);
             g_autofree char *res = xs_read_node(h->xs, dir,
                                                 XENDISPL_FIELD_RESOLUTION);
             g_autofree char *id = NULL;
@@ -1890,7 +1875,7 @@ static Vkbd *kbd_find(Host *h, const char *be_path)
     for (i = 0; i < h->kbds->len; i++) {
         Vkbd *k = g_ptr_array_index(h->kbds, i);
 
-        if (!strcmp(k->be_path, be_path)) {
+        if (!strcmp(k->end.be_path, be_path)) {
             return k;
         }
     }
@@ -1924,7 +1909,8 @@ static void kbd_check(Host *h, const char *kind, const char *dir,
     if (k && (k->disp != b || k->conn != conn)) {
         log_tag = k->tag;
         xdf_log("no longer linked to connector %u of %s: %s", k->conn,
-                k->disp->fe_path, why ? why : "its unique-id names another");
+                k->disp->end.fe_path,
+                why ? why : "its unique-id names another");
         log_tag = NULL;
         kbd_stop(k, false);
         k = NULL;
@@ -1946,8 +1932,11 @@ static void kbd_check(Host *h, const char *kind, const char *dir,
     k = g_new0(Vkbd, 1);
     k->host = h;
     k->fe_domid = fe_domid;
-    k->fe_path = g_strdup(fe);
-    k->be_path = g_strdup(dir);
+    k->end.ops = &vkbd_ops;
+    k->end.xs = h->xs;
+    k->end.guarded = true;
+    k->end.fe_path = g_strdup(fe);
+    k->end.be_path = g_strdup(dir);
     k->tag = g_strdup_printf("%s %u/%u", kind, fe_domid, dev_id);
     k->disp = b;
     k->conn = conn;
@@ -2016,17 +2005,17 @@ static void kbds_scan(Host *h)
     /* a removed directory (xl destroy, the device's QEMU gone) ends it */
     for (i = 0; i < h->kbds->len;) {
         Vkbd *k = g_ptr_array_index(h->kbds, i);
-        g_autofree char *fe = xs_read_node(h->xs, k->be_path, "frontend");
+        g_autofree char *fe = xs_read_node(h->xs, k->end.be_path, "frontend");
 
         if (!fe) {
             log_tag = k->tag;
-            xdf_log("%s was removed: no longer serving it", k->be_path);
+            xdf_log("%s was removed: no longer serving it", k->end.be_path);
             log_tag = NULL;
             kbd_stop(k, true);
             continue;
         }
         log_tag = k->tag;
-        kbd_reconcile(k);
+        xb_reconcile(&k->end);
         log_tag = NULL;
         i++;
     }
@@ -2045,8 +2034,8 @@ static void device_free(Backend *b)
     }
     g_hash_table_destroy(b->fbs);
     g_hash_table_destroy(b->dbufs);
-    g_free(b->fe_path);
-    g_free(b->be_path);
+    g_free(b->end.fe_path);
+    g_free(b->end.be_path);
     g_free(b->out_dir);
     g_free(b->tag);
     g_free(b);
@@ -2080,11 +2069,11 @@ static Backend *device_new(Host *h, unsigned int fe_domid,
                                      g_free);
     b->fbs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                    g_free);
-    b->fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u", fe_domid,
-                                 XENDISPL_DRIVER_NAME, dev_id);
-    b->be_path = g_strdup_printf("/local/domain/%lu/backend/%s/%u/%u",
-                                 h->own, XENDISPL_DRIVER_NAME, fe_domid,
-                                 dev_id);
+    b->end.fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u",
+                                     fe_domid, XENDISPL_DRIVER_NAME, dev_id);
+    b->end.be_path = g_strdup_printf("/local/domain/%lu/backend/%s/%u/%u",
+                                     h->own, XENDISPL_DRIVER_NAME, fe_domid,
+                                     dev_id);
     if (h->opt.all) {
         bool used;
 
@@ -2112,13 +2101,16 @@ static Backend *device_new(Host *h, unsigned int fe_domid,
                                          fe_domid, dev_id);
             if (g_mkdir_with_parents(b->out_dir, 0755) < 0) {
                 xdf_log("cannot make %s: %s; not serving %s", b->out_dir,
-                        strerror(errno), b->fe_path);
+                        strerror(errno), b->end.fe_path);
                 device_free(b);
                 return NULL;
             }
             b->opt.output_dir = b->out_dir;
         }
     }
+    b->end.ops = &vdispl_ops;
+    b->end.xs = b->xs;
+    b->end.guarded = b->opt.fe_auto;
     return b;
 }
 
@@ -2127,17 +2119,18 @@ static void device_start(Backend *b)
     log_tag = b->tag;
     if (b->host->opt.all) {
         /* the host watches the backend directories, we the frontend's */
-        if (!xs_watch(b->xs, b->fe_path, b->fe_path)) {
-            xdf_log("cannot watch %s: %s", b->fe_path, strerror(errno));
+        if (!xs_watch(b->xs, b->end.fe_path, b->end.fe_path)) {
+            xdf_log("cannot watch %s: %s", b->end.fe_path, strerror(errno));
         }
-        xdf_log("serving %s from %s; frames in %s, live view %s%d", b->fe_path,
-                b->be_path, b->out_dir ? b->out_dir : "(not saved)",
+        xdf_log("serving %s from %s; frames in %s, live view %s%d",
+                b->end.fe_path, b->end.be_path,
+                b->out_dir ? b->out_dir : "(not saved)",
                 b->opt.vnc_port > 0 ? "on VNC port " : "off",
                 b->opt.vnc_port > 0 ? b->opt.vnc_port : 0);
     } else {
-        xdf_log("serving %s from %s", b->fe_path, b->be_path);
+        xdf_log("serving %s from %s", b->end.fe_path, b->end.be_path);
     }
-    start(b);
+    xb_start(&b->end);
     log_tag = NULL;
 }
 
@@ -2150,14 +2143,14 @@ static void device_stop(Backend *b, bool closed_by_toolstack)
     log_tag = b->tag;
     save_last(b);
     disconnect(b);
-    if (!closed_by_toolstack && read_state(b, b->be_path) != XB_UNKNOWN) {
-        set_state(b, XB_CLOSING);
-        set_state(b, XB_CLOSED);
+    if (!closed_by_toolstack && read_state(b, b->end.be_path) != XB_UNKNOWN) {
+        xb_set_state(&b->end, XB_CLOSING);
+        xb_set_state(&b->end, XB_CLOSED);
     }
     summary(b);
     log_tag = NULL;
     if (h->opt.all) {
-        xs_unwatch(b->xs, b->fe_path, b->fe_path);
+        xs_unwatch(b->xs, b->end.fe_path, b->end.fe_path);
     }
     h->frames += b->frames;
     g_ptr_array_remove(h->devices, b);
@@ -2233,10 +2226,10 @@ static void handle_watches(Host *h)
 
         if (b->opt.fe_auto) {
             /* the device's maker removed it: that ends our work on it */
-            fe = xs_read_node(b->xs, b->be_path, "frontend");
+            fe = xs_read_node(b->xs, b->end.be_path, "frontend");
             if (!fe) {
                 log_tag = b->tag;
-                xdf_log("%s was removed: %s", b->be_path,
+                xdf_log("%s was removed: %s", b->end.be_path,
                         h->opt.all ? "no longer serving it" : "exiting");
                 log_tag = NULL;
                 device_stop(b, true);
@@ -2247,7 +2240,7 @@ static void handle_watches(Host *h)
             }
         }
         log_tag = b->tag;
-        reconcile(b);
+        xb_reconcile(&b->end);
         log_tag = NULL;
         i++;
     }
@@ -2282,7 +2275,7 @@ static void handle_events(Host *h)
                 Connector *c = &b->conn[i];
 
                 if (port == c->req_port && !serve_ring(c)) {
-                    close_and_wait(b);
+                    xb_close_and_wait(&b->end);
                 }
             }
             log_tag = NULL;
@@ -2659,10 +2652,10 @@ int main(int argc, char **argv)
         }
         b = device_new(h, h->opt.fe_domid, h->opt.dev_id);
         g_ptr_array_add(h->devices, b);
-        if (!xs_watch(h->xs, b->fe_path, "fe") ||
-            !xs_watch(h->xs, b->be_path, "be")) {
-            xdf_log("cannot watch %s and %s: %s", b->fe_path, b->be_path,
-                    strerror(errno));
+        if (!xs_watch(h->xs, b->end.fe_path, "fe") ||
+            !xs_watch(h->xs, b->end.be_path, "be")) {
+            xdf_log("cannot watch %s and %s: %s", b->end.fe_path,
+                    b->end.be_path, strerror(errno));
             close_xen(h);
             return 1;
         }
@@ -2684,17 +2677,19 @@ int main(int argc, char **argv)
         }
         for (i = 0; i < h->devices->len; i++) {
             Backend *b = g_ptr_array_index(h->devices, i);
+            int64_t d = b->end.reset_deadline;
 
-            if (b->reset_deadline && (!reset || b->reset_deadline < reset)) {
-                reset = b->reset_deadline;
+            if (d && (!reset || d < reset)) {
+                reset = d;
             }
             vnc |= b->opt.vnc_port > 0;
         }
         for (i = 0; i < h->kbds->len; i++) {
             Vkbd *k = g_ptr_array_index(h->kbds, i);
+            int64_t d = k->end.reset_deadline;
 
-            if (k->reset_deadline && (!reset || k->reset_deadline < reset)) {
-                reset = k->reset_deadline;
+            if (d && (!reset || d < reset)) {
+                reset = d;
             }
         }
         if (reset) {
@@ -2733,8 +2728,8 @@ int main(int argc, char **argv)
             Backend *b = g_ptr_array_index(h->devices, i);
 
             log_tag = b->tag;
-            if (b->reset_deadline && now_ms() >= b->reset_deadline) {
-                reconcile(b);
+            if (b->end.reset_deadline && now_ms() >= b->end.reset_deadline) {
+                xb_reconcile(&b->end);
             }
             vnc_poll(b);
             log_tag = NULL;
@@ -2742,9 +2737,9 @@ int main(int argc, char **argv)
         for (i = 0; i < h->kbds->len; i++) {
             Vkbd *k = g_ptr_array_index(h->kbds, i);
 
-            if (k->reset_deadline && now_ms() >= k->reset_deadline) {
+            if (k->end.reset_deadline && now_ms() >= k->end.reset_deadline) {
                 log_tag = k->tag;
-                kbd_reconcile(k);
+                xb_reconcile(&k->end);
                 log_tag = NULL;
             }
         }
