@@ -86,6 +86,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_FLOOD_POLL_MS       10      /* first masked period */
 #define XDF_FLOOD_POLL_MAX_MS   1000
 #define XDF_RETRY_MS            100     /* first reconnect backoff */
+#define XDF_SHORT_LIVED_MS      5000    /* a connection that ends sooner */
 #define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
 #define XDF_BE_RECREATE_MS      5000    /* a backend Closed this long */
 #define XDF_INPUT_MAX_WHEEL     16      /* wheel steps one event may make */
@@ -165,63 +166,53 @@ xdf_error_limit(Error **errp, int err, const char *fmt, ...)
 
 /*
  * Notifications that brought nothing.  A backend that notifies a port
- * again and again without putting anything behind it must not keep
- * QEMU's main loop busy: after XDF_FLOOD_KICKS such notifications in a
- * row the port stays masked for a while (10 ms, doubling up to 1 s while
- * the flood lasts) and its user polls it then.
+ * again and again without putting anything behind it that does
+ * something (a response, a frame-done event for the flip under way, an
+ * input event the guest gets) must not keep QEMU's main loop busy: after
+ * XDF_FLOOD_KICKS such notifications in a row the port stays masked for
+ * a while (10 ms, doubling up to 1 s while the flood lasts), then its
+ * user takes what is there as for a notification.  One guard per port:
+ * a backend alternating between two ports floods both.
  */
 typedef struct XdfFlood {
     unsigned int idle_kicks;
     uint32_t ms;                /* the next masked period */
-    QEMUTimer *timer;           /* the poll */
-    int masked_port;            /* left masked meanwhile, 0: none */
+    QEMUTimer *timer;           /* the end of the masked period */
 } XdfFlood;
 
 static void xdf_flood_init(XdfFlood *f, QEMUTimerCB *poll, void *opaque)
 {
     f->idle_kicks = 0;
     f->ms = XDF_FLOOD_POLL_MS;
-    f->masked_port = 0;
     f->timer = timer_new_ms(QEMU_CLOCK_REALTIME, poll, opaque);
 }
 
 static void xdf_flood_fini(XdfFlood *f)
 {
     g_clear_pointer(&f->timer, timer_free);
-    f->masked_port = 0;
 }
 
 /*
- * @port was notified and brought @taken items: unmask it and return 0,
- * or, past the flood limit, leave it masked, arm the poll and return
- * how long the port stays masked.
+ * @port was notified (or its masked period is over) and what it brought
+ * did @progress things: unmask it and return 0, or, past the flood
+ * limit, leave it masked, arm the timer and return how long it stays so.
  */
 static uint32_t xdf_flood_kicked(XdfFlood *f, xenevtchn_handle *xeh,
-                                 int port, unsigned int taken)
+                                 int port, unsigned int progress)
 {
     uint32_t ms = f->ms;
 
-    if (taken) {
+    if (progress) {
         f->idle_kicks = 0;
         f->ms = XDF_FLOOD_POLL_MS;
-    } else if (++f->idle_kicks >= XDF_FLOOD_KICKS && !f->masked_port) {
-        f->masked_port = port;
+    } else if (++f->idle_kicks >= XDF_FLOOD_KICKS) {
+        f->idle_kicks = 0;
         timer_mod(f->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms);
         f->ms = MIN(ms * 2, XDF_FLOOD_POLL_MAX_MS);
         return ms;
     }
     qemu_xen_evtchn_unmask(xeh, port);
     return 0;
-}
-
-/* The poll is due: the port to unmask once it is read, 0: none. */
-static int xdf_flood_polled(XdfFlood *f)
-{
-    int port = f->masked_port;
-
-    f->masked_port = 0;
-    f->idle_kicks = 0;
-    return port;
 }
 
 typedef struct XdfRequest XdfRequest;
@@ -245,8 +236,11 @@ struct XdfRequest {
 
 /* What a ring tells its user. */
 typedef struct XdfRingOps {
-    /* an event from the backend, already taken off the event page */
-    void (*event)(void *opaque, const struct xendispl_evt *evt);
+    /*
+     * An event from the backend, already taken off the event page:
+     * whether it did something (see XdfFlood).
+     */
+    bool (*event)(void *opaque, const struct xendispl_evt *evt);
     /*
      * The backend broke the protocol or did not answer in time (or the
      * user called xdf_ring_fail()): @msg says how.  The user closes the
@@ -287,7 +281,8 @@ typedef struct XdfRing {
     uint32_t evt_ref;
     int evt_port;
 
-    XdfFlood flood;
+    XdfFlood req_flood;         /* each port's guard */
+    XdfFlood evt_flood;
 } XdfRing;
 
 static void G_GNUC_PRINTF(2, 3)
@@ -399,11 +394,11 @@ static unsigned int xdf_ring_take_responses(XdfRing *ring)
     return taken;
 }
 
-/* Take the events on the event page; how many there were. */
+/* Take the events on the event page; how many did something. */
 static unsigned int xdf_ring_take_events(XdfRing *ring)
 {
     struct xendispl_evt evt;
-    unsigned int taken = 0;
+    unsigned int progress = 0;
     uint32_t prod;
 
     /* one batch: a backend that keeps adding events cannot hold us here */
@@ -411,38 +406,16 @@ static unsigned int xdf_ring_take_events(XdfRing *ring)
         xdf_ring_fail(ring, "backend set in_prod to %u with %u events "
                       "taken: more than the %zu the event ring holds", prod,
                       ring->evt_cons, (size_t)XENDISPL_IN_RING_LEN);
-        return 1;
+        return 0;
     }
     while (ring->evt_cons != prod) {
-        taken++;
         displif_front_take_event(ring->evt_page, &ring->evt_cons, &evt);
-        ring->ops->event(ring->opaque, &evt);
+        progress += ring->ops->event(ring->opaque, &evt);
         if (!ring->sring) {
-            return taken;       /* the user closed the ring */
+            break;              /* the user closed the ring */
         }
     }
-    return taken;
-}
-
-/*
- * The masked period of a flood is over: take what is there, then let
- * notifications in again.
- */
-static void xdf_ring_flood_poll(void *opaque)
-{
-    XdfRing *ring = opaque;
-    int port = xdf_flood_polled(&ring->flood);
-
-    if (!ring->sring) {
-        return;
-    }
-    xdf_ring_take_responses(ring);
-    if (ring->sring) {
-        xdf_ring_take_events(ring);
-    }
-    if (ring->sring && port) {
-        qemu_xen_evtchn_unmask(ring->xeh, port);
-    }
+    return progress;
 }
 
 static bool xdf_ring_has_port(XdfRing *ring, int port)
@@ -452,24 +425,44 @@ static bool xdf_ring_has_port(XdfRing *ring, int port)
 }
 
 /*
- * @port, one of the ring's, was notified: take what it announces (a
- * flood of empty notifications is polled, see XdfFlood).
+ * @port, one of the ring's, was notified (or its masked period is
+ * over): take what it announces, each port guarded against floods (see
+ * XdfFlood).
  */
 static void xdf_ring_notified(XdfRing *ring, int port)
 {
-    unsigned int taken;
+    bool req = port == ring->req_port;
+    unsigned int progress;
     uint32_t masked_ms;
 
-    taken = port == ring->req_port ? xdf_ring_take_responses(ring) :
-                                     xdf_ring_take_events(ring);
+    progress = req ? xdf_ring_take_responses(ring) :
+                     xdf_ring_take_events(ring);
+    trace_xen_displfront_notified(ring->id, req ? "requests" : "events",
+                                  ring->index, port, progress);
     if (!ring->sring) {
         return;                 /* closed: the port is gone */
     }
-    masked_ms = xdf_flood_kicked(&ring->flood, ring->xeh, port, taken);
+    masked_ms = xdf_flood_kicked(req ? &ring->req_flood : &ring->evt_flood,
+                                 ring->xeh, port, progress);
     if (masked_ms) {
         trace_xen_displfront_flood(ring->id, "connector", ring->index, port,
                                    masked_ms);
     }
+}
+
+/* A port's masked period is over (see XdfFlood). */
+static void xdf_ring_req_unflood(void *opaque)
+{
+    XdfRing *ring = opaque;
+
+    xdf_ring_notified(ring, ring->req_port);
+}
+
+static void xdf_ring_evt_unflood(void *opaque)
+{
+    XdfRing *ring = opaque;
+
+    xdf_ring_notified(ring, ring->evt_port);
 }
 
 /*
@@ -490,7 +483,8 @@ static void xdf_ring_close(XdfRing *ring)
         g_free(r);
     }
     g_clear_pointer(&ring->req_timer, timer_free);
-    xdf_flood_fini(&ring->flood);
+    xdf_flood_fini(&ring->req_flood);
+    xdf_flood_fini(&ring->evt_flood);
     if (ring->req_port > 0) {
         qemu_xen_evtchn_unbind(ring->xeh, ring->req_port);
     }
@@ -526,7 +520,8 @@ static bool xdf_ring_open(XdfRing *ring, Error **errp)
     FRONT_RING_INIT(&ring->ring, ring->sring, XEN_PAGE_SIZE);
     ring->req_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_ring_timeout,
                                    ring);
-    xdf_flood_init(&ring->flood, xdf_ring_flood_poll, ring);
+    xdf_flood_init(&ring->req_flood, xdf_ring_req_unflood, ring);
+    xdf_flood_init(&ring->evt_flood, xdf_ring_evt_unflood, ring);
     ring->next_id = 0;
 
     ring->evt_page = qemu_xen_gntshr_share_pages(ring->xgs,
@@ -607,13 +602,21 @@ typedef struct XdfConnector XdfConnector;
  */
 typedef struct XdfXenbus XdfXenbus;
 
+/* Whether a device may take a toolstack's directory with no live user. */
+typedef enum XdfAdopt {
+    XDF_ADOPT_YES,
+    XDF_ADOPT_OTHER,            /* another device's: not ours to take */
+    XDF_ADOPT_NO,               /* ours, but we cannot serve it: say why */
+} XdfAdopt;
+
 typedef struct XdfXenbusOps {
     const char *driver;         /* in XenStore: vdispl, vkbd */
     /* the device's own nodes in directories we write, or NULL */
     void (*fe_nodes)(XdfXenbus *xb, xs_transaction_t t, Error **errp);
     void (*be_nodes)(XdfXenbus *xb, xs_transaction_t t, Error **errp);
-    /* may we take a toolstack's directory @fe (no live user)?  NULL: yes */
-    bool (*adopt)(XdfXenbus *xb, xs_transaction_t t, const char *fe);
+    /* may we take toolstack directory @fe, device @idx?  NO sets *why */
+    XdfAdopt (*adopt)(XdfXenbus *xb, xs_transaction_t t, const char *fe,
+                      uint32_t idx, char **why);
     /* the backend waits (InitWait): share and publish what it needs */
     bool (*connect)(XdfXenbus *xb, Error **errp);
     /* the backend is Connected, and now so are we */
@@ -632,6 +635,7 @@ struct XdfXenbus {
     char *fe_path;              /* .../device/<driver>/<dev-id> */
     char *be_path;              /* .../backend/<driver>/<fe>/<dev-id> */
     bool claimed;               /* our owner record is in fe_path */
+    GPtrArray *skipped;         /* claim: toolstack directories, and why */
     bool wrote_nodes;           /* we created both directories */
     int lost_to_pid;            /* another owner found at release, or 0 */
     struct qemu_xs_watch *be_watch;
@@ -639,6 +643,7 @@ struct XdfXenbus {
     enum xenbus_state be_state;
     unsigned int fail_streak;   /* attempts that failed since one worked */
     bool attempting;            /* a connection attempt is under way */
+    int64_t attempt_ms;         /* since when */
     bool broken;                /* it ended in a failure */
     QEMUTimer *retry_timer;     /* reconnect after a backoff */
     QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
@@ -664,9 +669,11 @@ typedef struct XdfInput {
     uint32_t touch_h;
     uint32_t contacts;          /* at most this many at once */
     touch_slot slots[INPUT_EVENT_SLOTS_MAX];  /* QEMU's, per contact */
+    uint32_t migrated_touch;    /* contacts down in the source's guest */
     bool have_pos;              /* gx, gy: the last position, in the guest */
     uint32_t gx, gy;
     bool said_relative;         /* "no absolute device" said */
+    bool said_system_key;       /* "dropping a system key" said */
     /* keys and buttons the backend holds, and those the guest saw go down */
     unsigned long held[BITS_TO_LONGS(KBDIF_KEY_MAX + 1)];
     unsigned long down[BITS_TO_LONGS(KBDIF_KEY_MAX + 1)];
@@ -704,6 +711,17 @@ typedef struct XdfBuffer {
 
     pixman_region32_t stale;    /* what differs from what it should show */
 } XdfBuffer;
+
+/*
+ * What a connector's guest holds, for the migration stream: keys and
+ * buttons (a bit per Linux code), multi-touch contacts (-1: up).
+ */
+typedef struct XdfHeld {
+    uint32_t keys[(KBDIF_KEY_MAX + 1) / 32];
+    int32_t touch_id[INPUT_EVENT_SLOTS_MAX];
+    int32_t touch_x[INPUT_EVENT_SLOTS_MAX];
+    int32_t touch_y[INPUT_EVENT_SLOTS_MAX];
+} XdfHeld;
 
 /* What a connector's display is doing. */
 typedef enum XdfDisplayState {
@@ -768,6 +786,7 @@ struct XenDisplFront {
     char *fit;                  /* scale (default), center or crop */
     bool be_alloc;
     OnOffAuto input;            /* a vkbd frontend per connector */
+    bool input_system_keys;     /* the backend may press power, SysRq */
     uint32_t connectors;
     uint32_t req_timeout_ms;
 
@@ -778,6 +797,7 @@ struct XenDisplFront {
     XdfFitMode fit_mode;
 
     /* Xen handles */
+    uint32_t own_domid;         /* QEMU's domain */
     struct qemu_xs_handle *xsh;
     xenevtchn_handle *xeh;
     xengntshr_handle *xgs;
@@ -785,13 +805,16 @@ struct XenDisplFront {
 
     /* XenBus: the vdispl device */
     XdfXenbus bus;
-    uint64_t pid_start;         /* our process's start, in owner records */
     unsigned int version;
 
     /* connectors */
     unsigned int nr_connectors;
     XdfConnector *conn;
     uint64_t next_cookie;
+
+    /* migration: what each connector's guest holds (xdf_vmstate_held) */
+    uint32_t mig_connectors;
+    XdfHeld mig_held[XDF_MAX_CONNECTORS];
 
     Notifier exit_notifier;
     VMChangeStateEntry *vm_state;  /* flips stop while the VM does */
@@ -943,18 +966,20 @@ static void xdf_write_nodes_in(XdfXenbus *xb, xs_transaction_t t,
  * Ownership.  Every QEMU in a domain is a vdispl (and vkbd) frontend of
  * that domain, so the devices of all its guests meet under one
  * device/vdispl/ (and device/vkbd/).  A device claims its index in a
- * transaction and records itself in <frontend dir>/owner/: pid and
- * pid-start (its start time, so that a reused pid is not taken for it),
- * the VM's name and UUID, the qdev id, and who wrote the directories
- * ("device": us, "toolstack": xl.cfg's vdispl= or vkb=).  Liveness is
- * judged by pid in QEMU's own domain, where every QEMU that shares this
- * namespace runs.
+ * transaction and records itself in <frontend dir>/owner/: pid,
+ * pid-start (its start time, so that a reused pid is not taken for it)
+ * and pid-ns (its PID namespace, in which alone the pid means it), the
+ * VM's name and UUID, the qdev id, and who wrote the directories
+ * ("device": us, "toolstack": xl.cfg's vdispl= or vkb=).  A directory is
+ * taken from another owner only when that owner is proved gone: a
+ * device that cannot tell (another PID namespace, /proc hidden or
+ * absent, no start time) leaves it alone, as if in use.
  */
 
 /* Start time of process @pid (/proc/PID/stat field 22); false if none. */
-static bool xdf_pid_start(long pid, uint64_t *start)
+static bool xdf_pid_start(uint64_t pid, uint64_t *start)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
+    g_autofree char *path = g_strdup_printf("/proc/%" PRIu64 "/stat", pid);
     g_autofree char *stat = NULL;
     const char *p, *end;
     int field;
@@ -970,11 +995,87 @@ static bool xdf_pid_start(long pid, uint64_t *start)
     return p && !qemu_strtou64(p + 1, &end, 10, start) && *end == ' ';
 }
 
+/* This process, as owner records name it. */
+typedef struct XdfSelf {
+    uint64_t start;             /* 0: unknown */
+    char *pid_ns;               /* NULL: unknown */
+} XdfSelf;
+
+/*
+ * Read once, at the first claim: QEMU's -chroot and -runas come after
+ * the devices of its command line, and may leave no /proc behind.
+ */
+static const XdfSelf *xdf_self(void)
+{
+    static XdfSelf self;
+    static bool known;
+
+    if (!known) {
+        if (!xdf_pid_start(getpid(), &self.start)) {
+            self.start = 0;
+        }
+        self.pid_ns = g_file_read_link("/proc/self/ns/pid", NULL);
+        known = true;
+    }
+    return &self;
+}
+
+/* What we know of the process that recorded an owner. */
+typedef enum XdfOwnerLife {
+    XDF_OWNER_ALIVE,
+    XDF_OWNER_DEAD,
+    XDF_OWNER_UNKNOWN,
+} XdfOwnerLife;
+
+/*
+ * Is the QEMU that recorded @pid (1 to INT32_MAX), @start and @pid_ns
+ * still running?  Dead only when proved: no such process in our PID
+ * namespace, or another one by now (another start time).  Otherwise
+ * *@why says what keeps us from telling.
+ */
+static XdfOwnerLife xdf_owner_life(uint64_t pid, uint64_t start,
+                                   const char *pid_ns, char **why)
+{
+    const XdfSelf *self = xdf_self();
+    uint64_t now;
+
+    if (!self->pid_ns || !pid_ns || strcmp(pid_ns, self->pid_ns)) {
+        *why = g_strdup_printf("it recorded %s%s, this QEMU is in %s: "
+                               "its pid means nothing here",
+                               pid_ns ? "PID namespace " : "no PID namespace",
+                               pid_ns ? pid_ns : "",
+                               self->pid_ns ? self->pid_ns :
+                               "an unknown one (no /proc)");
+        return XDF_OWNER_UNKNOWN;
+    }
+    if (pid == getpid()) {
+        return start == self->start ? XDF_OWNER_ALIVE : XDF_OWNER_DEAD;
+    }
+    if (kill(pid, 0) && errno == ESRCH) {
+        return XDF_OWNER_DEAD;
+    }
+    if (!start) {
+        *why = g_strdup_printf("a process %" PRIu64 " runs, and the owner "
+                               "recorded no start time to tell whether it "
+                               "is the same one", pid);
+        return XDF_OWNER_UNKNOWN;
+    }
+    if (!xdf_pid_start(pid, &now)) {
+        *why = g_strdup_printf("a process %" PRIu64 " runs, but /proc/%"
+                               PRIu64 "/stat cannot be read (hidepid?) to "
+                               "tell whether it is the same one", pid, pid);
+        return XDF_OWNER_UNKNOWN;
+    }
+    return now == start ? XDF_OWNER_ALIVE : XDF_OWNER_DEAD;
+}
+
 typedef enum XdfDirKind {
     XDF_DIR_FREE,           /* no frontend directory */
     XDF_DIR_STALE,          /* left by a QEMU that died, or half made */
     XDF_DIR_TOOLSTACK,      /* a toolstack's, with no live user */
-    XDF_DIR_IN_USE,         /* a live QEMU's */
+    XDF_DIR_IN_USE,         /* a live QEMU's, or another device's */
+    XDF_DIR_UNKNOWN,        /* a QEMU's that may be gone: we cannot tell */
+    XDF_DIR_FOREIGN,        /* a toolstack's we cannot serve */
 } XdfDirKind;
 
 static const char *const xdf_dir_kind_names[] = {
@@ -982,11 +1083,13 @@ static const char *const xdf_dir_kind_names[] = {
     [XDF_DIR_STALE] = "reclaimed",
     [XDF_DIR_TOOLSTACK] = "toolstack",
     [XDF_DIR_IN_USE] = "in use",
+    [XDF_DIR_UNKNOWN] = "owner alive or dead",
+    [XDF_DIR_FOREIGN] = "toolstack, not ours to serve",
 };
 
 /*
- * What frontend directory @fe is to us; for one in use, *@owner names
- * the QEMU (and device) that has it.
+ * What frontend directory @fe is to us; for one in use, or whose owner
+ * may be gone, *@owner names the QEMU (and device) that has it.
  */
 static XdfDirKind xdf_dir_kind(XdfXenbus *xb, xs_transaction_t t,
                                const char *fe, char **owner)
@@ -996,37 +1099,54 @@ static XdfDirKind xdf_dir_kind(XdfXenbus *xb, xs_transaction_t t,
     g_autofree char *pid_str = NULL;
     g_autofree char *nodes = NULL;
     g_autofree char *backend = NULL;
-    uint64_t pid, start, now;
+    g_autofree char *vm = NULL;
+    g_autofree char *dev = NULL;
+    g_autofree char *pid_ns = NULL;
+    g_autofree char *why = NULL;
+    uint64_t pid = 0, start = 0;
+    XdfOwnerLife life;
 
     if (!dir) {
         return XDF_DIR_FREE;
     }
     pid_str = xs_node_read(h, t, NULL, NULL, "%s/owner/pid", fe);
-    if (pid_str && !qemu_strtou64(pid_str, NULL, 10, &pid) &&
-        pid <= INT32_MAX) {
-        if (xs_node_scanf(h, t, fe, "owner/pid-start", NULL, "%" SCNu64,
-                          &start) == 1 &&
-            (pid == getpid() ? start == xb->s->pid_start :
-             xdf_pid_start(pid, &now) && now == start)) {
-            g_autofree char *vm = xs_node_read(h, t, NULL, NULL,
-                                               "%s/owner/vm-name", fe);
-            g_autofree char *dev = xs_node_read(h, t, NULL, NULL,
-                                                "%s/owner/device", fe);
-
-            *owner = g_strdup_printf("xen-displfront '%s' of %s (pid %"
-                                     PRIu64 "%s%s%s)", dev ? dev : "?",
-                                     pid == getpid() ? "this QEMU" : "QEMU",
-                                     pid, vm && *vm ? ", VM '" : "",
-                                     vm && *vm ? vm : "",
-                                     vm && *vm ? "'" : "");
-            return XDF_DIR_IN_USE;
-        }
+    if (!pid_str) {
+        /* nobody's: a toolstack's, or half made */
+        backend = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
+        return backend ? XDF_DIR_TOOLSTACK : XDF_DIR_STALE;
+    }
+    if (qemu_strtou64(pid_str, NULL, 10, &pid) || !pid || pid > INT32_MAX) {
+        life = XDF_OWNER_UNKNOWN;
+        why = g_strdup_printf("its owner's pid '%s' is no process id",
+                              pid_str);
+    } else {
+        xs_node_scanf(h, t, fe, "owner/pid-start", NULL, "%" SCNu64, &start);
+        pid_ns = xs_node_read(h, t, NULL, NULL, "%s/owner/pid-ns", fe);
+        life = xdf_owner_life(pid, start, pid_ns, &why);
+    }
+    if (life == XDF_OWNER_DEAD) {
         nodes = xs_node_read(h, t, NULL, NULL, "%s/owner/nodes", fe);
         return nodes && !strcmp(nodes, "toolstack") ? XDF_DIR_TOOLSTACK :
                XDF_DIR_STALE;
     }
-    backend = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
-    return backend ? XDF_DIR_TOOLSTACK : XDF_DIR_STALE;
+    vm = xs_node_read(h, t, NULL, NULL, "%s/owner/vm-name", fe);
+    dev = xs_node_read(h, t, NULL, NULL, "%s/owner/device", fe);
+    *owner = g_strdup_printf("xen-displfront '%s' of %s (pid %s%s%s%s)%s%s",
+                             dev ? dev : "?",
+                             pid == getpid() ? "this QEMU" : "QEMU",
+                             pid_str, vm && *vm ? ", VM '" : "",
+                             vm && *vm ? vm : "", vm && *vm ? "'" : "",
+                             why ? ", which may have exited: this QEMU "
+                             "cannot tell, as " : "", why ? why : "");
+    return life == XDF_OWNER_ALIVE ? XDF_DIR_IN_USE : XDF_DIR_UNKNOWN;
+}
+
+/* Where the backend directory of device @idx is. */
+static char *xdf_be_path(XdfXenbus *xb, uint32_t idx)
+{
+    return g_strdup_printf("/local/domain/%" PRIu32 "/backend/%s/%" PRIu32
+                           "/%" PRIu32, xb->s->backend_domid,
+                           xb->ops->driver, xb->s->frontend_domid, idx);
 }
 
 static void xdf_set_paths(XdfXenbus *xb)
@@ -1040,16 +1160,33 @@ static void xdf_set_paths(XdfXenbus *xb)
     xb->fe_path = g_strdup_printf("/local/domain/%" PRIu32
                                   "/device/%s/%" PRIu32, s->frontend_domid,
                                   xb->ops->driver, xb->dev_id);
-    xb->be_path = g_strdup_printf("/local/domain/%" PRIu32
-                                  "/backend/%s/%" PRIu32 "/%" PRIu32,
-                                  s->backend_domid, xb->ops->driver,
-                                  s->frontend_domid, xb->dev_id);
+    xb->be_path = xdf_be_path(xb, xb->dev_id);
 }
 
 /*
- * Claim a device index: the one asked for unless a live device has it,
- * or with dev-id=auto the lowest that is free, stale or a toolstack's
- * with no live user (that the ops may take).  A toolstack's directory is
+ * Is toolstack directory @fe's backend @be (as its "backend" node says)
+ * the one we serve, backend-domid's for device @idx?  If not, *@why.
+ */
+static bool xdf_toolstack_backend(XdfXenbus *xb, const char *fe,
+                                  const char *be, uint32_t idx, char **why)
+{
+    g_autofree char *want = xdf_be_path(xb, idx);
+
+    if (be && !strcmp(be, want)) {
+        return true;
+    }
+    *why = g_strdup_printf("%s/backend is '%s', not '%s': check "
+                           "backend-domid and frontend-domid", fe,
+                           be ? be : "(none)", want);
+    return false;
+}
+
+/*
+ * Claim a device index: the one asked for unless a live device has it
+ * (or one we cannot tell from a dead one), or with dev-id=auto the
+ * lowest that is free, stale or a toolstack's with no live user that the
+ * ops may take (a toolstack's we cannot serve is skipped; the skipped
+ * list says why, for after the transaction).  A toolstack's directory is
  * adopted; any other is (re)written.  Then our owner record goes in.
  */
 static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
@@ -1057,6 +1194,7 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
     XenDisplFront *s = xb->s;
     struct qemu_xs_handle *h = s->xsh;
     const char *driver = xb->ops->driver;
+    const XdfSelf *self = xdf_self();
     g_autofree char *base = g_strdup_printf("/local/domain/%" PRIu32
                                             "/device/%s", s->frontend_domid,
                                             driver);
@@ -1065,32 +1203,57 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
     uint32_t idx, first = 0, last = XDF_MAX_AUTO_DEV_ID;
     Error *stale = NULL;
 
+    g_ptr_array_set_size(xb->skipped, 0);
     if (!xb->dev_id_auto) {
         first = last = xb->dev_id;
     }
     for (idx = first; idx <= last; idx++) {
         g_autofree char *fe = g_strdup_printf("%s/%" PRIu32, base, idx);
 
-        g_free(owner);
-        owner = NULL;
+        g_clear_pointer(&owner, g_free);
         kind = xdf_dir_kind(xb, t, fe, &owner);
-        if (kind == XDF_DIR_TOOLSTACK && xb->ops->adopt &&
-            !xb->ops->adopt(xb, t, fe)) {
-            kind = XDF_DIR_IN_USE;
-            owner = g_strdup("its toolstack, for another device");
+        if (kind == XDF_DIR_TOOLSTACK) {
+            switch (xb->ops->adopt(xb, t, fe, idx, &owner)) {
+            case XDF_ADOPT_OTHER:
+                kind = XDF_DIR_IN_USE;
+                g_free(owner);
+                owner = g_strdup("its toolstack, for another device");
+                break;
+            case XDF_ADOPT_NO:
+                kind = XDF_DIR_FOREIGN;
+                g_ptr_array_add(xb->skipped,
+                                g_strdup_printf("leaving %s/%" PRIu32
+                                                " to its toolstack: %s",
+                                                driver, idx, owner));
+                break;
+            default:
+                break;
+            }
         }
-        if (kind != XDF_DIR_IN_USE) {
-            break;
+        if (kind != XDF_DIR_FREE && kind != XDF_DIR_STALE &&
+            kind != XDF_DIR_TOOLSTACK) {
+            trace_xen_displfront_claim_skip(xdf_id(s), driver, idx,
+                                            xdf_dir_kind_names[kind]);
+            continue;
         }
+        break;
     }
-    if (kind == XDF_DIR_IN_USE) {
+    if (idx > last) {
         if (xb->dev_id_auto) {
             error_setg(errp, "every %s dev-id from 0 to %d of frontend "
                        "domain %" PRIu32 " is in use", driver,
                        XDF_MAX_AUTO_DEV_ID, s->frontend_domid);
+        } else if (kind == XDF_DIR_FOREIGN) {
+            g_ptr_array_set_size(xb->skipped, 0);
+            error_setg(errp, "dev-id %" PRIu32 ": %s", xb->dev_id, owner);
         } else {
             error_setg(errp, "dev-id %" PRIu32 " is in use by %s",
                        xb->dev_id, owner);
+            if (kind == XDF_DIR_UNKNOWN) {
+                error_append_hint(errp, "If that QEMU has exited, remove "
+                                  "%s/%" PRIu32 " and its backend directory "
+                                  "(xenstore-rm).\n", base, xb->dev_id);
+            }
             error_append_hint(errp, "Leave dev-id out (or say dev-id=auto) "
                               "to take the lowest free index.\n");
         }
@@ -1113,7 +1276,11 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
     }
     xdf_xs_printf(h, t, xb->fe_path, "owner/pid", errp, "%d", getpid());
     xdf_xs_printf(h, t, xb->fe_path, "owner/pid-start", errp, "%" PRIu64,
-                  s->pid_start);
+                  self->start);
+    if (self->pid_ns) {
+        xdf_xs_printf(h, t, xb->fe_path, "owner/pid-ns", errp, "%s",
+                      self->pid_ns);
+    }
     xdf_xs_printf(h, t, xb->fe_path, "owner/vm-name", errp, "%s",
                   qemu_name ? qemu_name : "");
     if (qemu_uuid_set) {
@@ -1135,6 +1302,9 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
 static bool xdf_still_ours(XdfXenbus *xb, xs_transaction_t t)
 {
     struct qemu_xs_handle *h = xb->s->xsh;
+    g_autofree char *pid_ns = xs_node_read(h, t, NULL, NULL,
+                                           "%s/owner/pid-ns", xb->fe_path);
+    const XdfSelf *self = xdf_self();
     uint64_t start = 0;
     int pid = 0;
 
@@ -1143,7 +1313,8 @@ static bool xdf_still_ours(XdfXenbus *xb, xs_transaction_t t)
                       &pid) != 1 ||
         xs_node_scanf(h, t, xb->fe_path, "owner/pid-start", NULL,
                       "%" SCNu64, &start) != 1 ||
-        pid != getpid() || start != xb->s->pid_start) {
+        pid != getpid() || start != self->start ||
+        g_strcmp0(pid_ns, self->pid_ns)) {
         xb->lost_to_pid = pid ? pid : -1;
         return false;
     }
@@ -1212,12 +1383,20 @@ static bool xdf_bus_claim(XdfXenbus *xb, Error **errp)
 {
     g_autofree char *what = g_strdup_printf("claim a %s device",
                                             xb->ops->driver);
+    bool ok;
+    guint i;
 
-    if (!xdf_xs_transaction(xb, xdf_claim_in, what, errp)) {
-        return false;
+    if (!xb->skipped) {
+        xb->skipped = g_ptr_array_new_with_free_func(g_free);
     }
-    xb->claimed = true;
-    return true;
+    ok = xdf_xs_transaction(xb, xdf_claim_in, what, errp);
+    for (i = 0; i < xb->skipped->len; i++) {
+        warn_report("xen-displfront '%s': %s", xdf_id(xb->s),
+                    (char *)g_ptr_array_index(xb->skipped, i));
+    }
+    g_ptr_array_set_size(xb->skipped, 0);
+    xb->claimed = ok;
+    return ok;
 }
 
 static void xdf_bus_release(XdfXenbus *xb)
@@ -1238,19 +1417,23 @@ static void xdf_bus_release(XdfXenbus *xb)
 }
 
 /*
- * Drop the connection.  One that ended in a failure, or that never
- * worked -- refused, broken, or closed by the backend -- counts as
- * failed: the next attempt waits longer, so that no fault, ours or the
- * backend's, makes a busy loop.
+ * Drop the connection.  One that ended in a failure, that never worked
+ * -- refused, broken, or closed by the backend -- or that ended within
+ * XDF_SHORT_LIVED_MS of its start, however clean its handshake, counts
+ * as failed: the next attempt waits longer, so that no fault, ours or
+ * the backend's, and no backend that keeps connecting and closing,
+ * makes a busy loop.  One that worked for longer ends the streak.
  */
 static void xdf_bus_disconnect(XdfXenbus *xb)
 {
     bool worked = xb->ops->disconnect(xb);
+    bool lasted = worked && qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
+                            xb->attempt_ms >= XDF_SHORT_LIVED_MS;
 
-    if (worked && !xb->broken) {
+    if (lasted) {
         xb->fail_streak = 0;
     }
-    if (xb->attempting && (!worked || xb->broken)) {
+    if (xb->attempting && (!lasted || xb->broken)) {
         xb->fail_streak = MIN(xb->fail_streak + 1, 16);
     }
     xb->attempting = false;
@@ -1302,6 +1485,7 @@ static void xdf_bus_initialise(XdfXenbus *xb)
     Error *local_err = NULL;
 
     xb->attempting = true;
+    xb->attempt_ms = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     xb->broken = false;
     if (!xb->ops->connect(xb, &local_err)) {
         error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(xb->s));
@@ -1434,7 +1618,8 @@ static bool xdf_bus_watch(XdfXenbus *xb, Error **errp)
 
 /*
  * Stop following the backend, close the connection as displif.h wants
- * it (Closing, then Closed) and remove the nodes we own.
+ * it (Closing, then Closed) and remove the nodes we own.  The device is
+ * gone then (state Unknown): closing it again does nothing.
  */
 static void xdf_bus_close(XdfXenbus *xb)
 {
@@ -1450,10 +1635,12 @@ static void xdf_bus_close(XdfXenbus *xb)
     g_clear_pointer(&xb->retry_timer, timer_free);
     g_clear_pointer(&xb->recreate_timer, timer_free);
     xdf_bus_release(xb);
+    xb->state = XenbusStateUnknown;
 }
 
 static void xdf_bus_free(XdfXenbus *xb)
 {
+    g_clear_pointer(&xb->skipped, g_ptr_array_unref);
     g_clear_pointer(&xb->name, g_free);
     g_clear_pointer(&xb->fe_path, g_free);
     g_clear_pointer(&xb->be_path, g_free);
@@ -1904,8 +2091,11 @@ static bool xdf_fb_known(XdfConnector *c, uint64_t cookie)
     return false;
 }
 
-/* The ring's event callback: frame-done events. */
-static void xdf_display_event(void *opaque, const struct xendispl_evt *evt)
+/*
+ * The ring's event callback: frame-done events.  Only one that ends the
+ * flip under way does something.
+ */
+static bool xdf_display_event(void *opaque, const struct xendispl_evt *evt)
 {
     XdfConnector *c = opaque;
     uint64_t cookie = evt->op.pg_flip.fb_cookie;
@@ -1913,17 +2103,19 @@ static void xdf_display_event(void *opaque, const struct xendispl_evt *evt)
     if (evt->type != XENDISPL_EVT_PG_FLIP) {
         trace_xen_displfront_event_unknown(xdf_id(c->s), c->index,
                                            evt->type);
-        return;
+        return false;
     }
     trace_xen_displfront_event_flip(xdf_id(c->s), c->index, cookie);
     if (!xdf_fb_known(c, cookie)) {
         xdf_ring_fail(&c->ring, "frame-done event for fb_cookie 0x%" PRIx64
                       ", which is no framebuffer of ours", cookie);
-        return;
+        return false;
     }
-    if (c->flipping >= 0 && c->buf[c->flipping].fb_cookie == cookie) {
-        xdf_frame_done(c, false);
+    if (c->flipping < 0 || c->buf[c->flipping].fb_cookie != cookie) {
+        return false;           /* late, or for a frame shown already */
     }
+    xdf_frame_done(c, false);
+    return true;
 }
 
 /* Display: life cycle ----------------------------------------------------- */
@@ -2356,70 +2548,128 @@ static void xdf_vdispl_fe_nodes(XdfXenbus *xb, xs_transaction_t t,
     }
 }
 
-/*
- * Read what a toolstack wrote: be-alloc and each connector's resolution
- * and unique-id.  Connectors are numbered 0, 1, ... without gaps.
- */
-static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
+/* What a toolstack wrote in a vdispl directory (xl.cfg's vdispl=). */
+typedef struct XdfVdisplNodes {
+    int be_alloc;               /* -1: not said */
+    unsigned int count;         /* connectors */
+    uint32_t width[XDF_MAX_CONNECTORS];
+    uint32_t height[XDF_MAX_CONNECTORS];
+    char *unique_id[XDF_MAX_CONNECTORS];    /* NULL: not said */
+} XdfVdisplNodes;
+
+static void xdf_vdispl_nodes_free(XdfVdisplNodes *n)
 {
-    XdfXenbus *xb = &s->bus;
-    unsigned int i, n = 0, count = 0, be_alloc;
-    g_autofree char *be = NULL;
+    unsigned int i;
+
+    for (i = 0; i < n->count; i++) {
+        g_free(n->unique_id[i]);
+    }
+    memset(n, 0, sizeof(*n));
+}
+
+/*
+ * Read toolstack directory @fe of device @idx, in transaction @t: its
+ * backend (ours?), be-alloc and each connector's resolution and
+ * unique-id; connectors are numbered 0, 1, ... without gaps.
+ */
+static bool xdf_vdispl_nodes_read(XdfXenbus *xb, xs_transaction_t t,
+                                  const char *fe, uint32_t idx,
+                                  XdfVdisplNodes *n, Error **errp)
+{
+    struct qemu_xs_handle *h = xb->s->xsh;
+    g_autofree char *be = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
+    g_autofree char *why = NULL;
+    unsigned int i, nr = 0, count = 0, be_alloc;
     char **dirs;
 
-    be = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/backend",
-                      xb->fe_path);
-    if (!be || strcmp(be, xb->be_path)) {
-        error_setg(errp, "%s/backend is '%s', not '%s': check backend-domid "
-                   "and frontend-domid", xb->fe_path, be ? be : "(none)",
-                   xb->be_path);
+    memset(n, 0, sizeof(*n));
+    if (!xdf_toolstack_backend(xb, fe, be, idx, &why)) {
+        error_setg(errp, "%s", why);
         return false;
     }
-    if (xs_node_scanf(s->xsh, XBT_NULL, xb->fe_path, XENDISPL_FIELD_BE_ALLOC,
-                      NULL, "%u", &be_alloc) == 1) {
-        s->be_alloc = be_alloc == 1;
+    n->be_alloc = -1;
+    if (xs_node_scanf(h, t, fe, XENDISPL_FIELD_BE_ALLOC, NULL, "%u",
+                      &be_alloc) == 1) {
+        n->be_alloc = be_alloc == 1;
     }
+    dirs = qemu_xen_xs_directory(h, t, fe, &nr);
+    for (i = 0; dirs && i < nr; i++) {
+        unsigned int c;
 
-    dirs = qemu_xen_xs_directory(s->xsh, XBT_NULL, xb->fe_path, &n);
-    for (i = 0; dirs && i < n; i++) {
-        unsigned int idx;
-
-        if (!qemu_strtoui(dirs[i], NULL, 10, &idx) && idx + 1 > count) {
-            count = idx + 1;
+        if (!qemu_strtoui(dirs[i], NULL, 10, &c) && c + 1 > count) {
+            count = c + 1;
         }
     }
     free(dirs);
     if (!count) {
-        error_setg(errp, "%s has no connector (0/resolution)", xb->fe_path);
+        error_setg(errp, "%s has no connector (0/resolution)", fe);
         return false;
     }
     if (count > XDF_MAX_CONNECTORS) {
         error_setg(errp, "%s has %u connectors; at most %d are supported",
-                   xb->fe_path, count, XDF_MAX_CONNECTORS);
+                   fe, count, XDF_MAX_CONNECTORS);
         return false;
     }
-    xdf_connectors_new(s, count);
-    for (i = 0; i < s->nr_connectors; i++) {
-        g_autofree char *res = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
-                                            "%s/%u/%s", xb->fe_path, i,
-                                            XENDISPL_FIELD_RESOLUTION);
-        char *id = xs_node_read(s->xsh, XBT_NULL, NULL, NULL, "%s/%u/%s",
-                                xb->fe_path, i, XENDISPL_FIELD_UNIQUE_ID);
-        XdfConnector *c = &s->conn[i];
+    for (i = 0; i < count; i++) {
+        g_autofree char *res = xs_node_read(h, t, NULL, NULL, "%s/%u/%s", fe,
+                                            i, XENDISPL_FIELD_RESOLUTION);
 
-        if (!res || displif_parse_resolution(res, &c->width, &c->height)) {
-            g_free(id);
+        if (!res || displif_parse_resolution(res, &n->width[i],
+                                             &n->height[i])) {
+            xdf_vdispl_nodes_free(n);
             error_setg(errp, "%s/%u/%s is '%s', not a resolution WxH with "
-                       "sides 1 to %d", xb->fe_path, i,
-                       XENDISPL_FIELD_RESOLUTION, res ? res : "(missing)",
-                       DISPLIF_MAX_SIDE);
+                       "sides 1 to %d", fe, i, XENDISPL_FIELD_RESOLUTION,
+                       res ? res : "(missing)", DISPLIF_MAX_SIDE);
             return false;
         }
-        if (id) {
+        n->count = i + 1;
+        n->unique_id[i] = xs_node_read(h, t, NULL, NULL, "%s/%u/%s", fe, i,
+                                       XENDISPL_FIELD_UNIQUE_ID);
+    }
+    return true;
+}
+
+/* A toolstack's vdispl directory is ours to take if we can serve it. */
+static XdfAdopt xdf_vdispl_adopt(XdfXenbus *xb, xs_transaction_t t,
+                                 const char *fe, uint32_t idx, char **why)
+{
+    XdfVdisplNodes nodes;
+    Error *local_err = NULL;
+
+    if (!xdf_vdispl_nodes_read(xb, t, fe, idx, &nodes, &local_err)) {
+        *why = g_strdup(error_get_pretty(local_err));
+        error_free(local_err);
+        return XDF_ADOPT_NO;
+    }
+    xdf_vdispl_nodes_free(&nodes);
+    return XDF_ADOPT_YES;
+}
+
+/* The connectors of the toolstack's directory we took: it rules. */
+static bool xdf_read_nodes(XenDisplFront *s, Error **errp)
+{
+    XdfVdisplNodes nodes;
+    unsigned int i;
+
+    if (!xdf_vdispl_nodes_read(&s->bus, XBT_NULL, s->bus.fe_path,
+                               s->bus.dev_id, &nodes, errp)) {
+        return false;
+    }
+    if (nodes.be_alloc >= 0) {
+        s->be_alloc = nodes.be_alloc;
+    }
+    xdf_connectors_new(s, nodes.count);
+    for (i = 0; i < nodes.count; i++) {
+        XdfConnector *c = &s->conn[i];
+
+        c->width = nodes.width[i];
+        c->height = nodes.height[i];
+        if (nodes.unique_id[i]) {
             g_free(c->unique_id);
-            c->unique_id = id;
+            c->unique_id = g_steal_pointer(&nodes.unique_id[i]);
         }
     }
+    xdf_vdispl_nodes_free(&nodes);
     return true;
 }
 
@@ -2551,6 +2801,7 @@ static void xdf_vdispl_connected(XdfXenbus *xb)
 static const XdfXenbusOps xdf_vdispl_ops = {
     .driver = XENDISPL_DRIVER_NAME,
     .fe_nodes = xdf_vdispl_fe_nodes,
+    .adopt = xdf_vdispl_adopt,
     .connect = xdf_vdispl_connect,
     .connected = xdf_vdispl_connected,
     .disconnect = xdf_vdispl_disconnect,
@@ -2594,9 +2845,33 @@ static InputButton xdf_input_button(uint32_t code)
     }
 }
 
-/* Key or button @code goes down or up in the guest; false: no such key. */
+/*
+ * Keys that act on the guest's machine rather than type into it: power,
+ * sleep, wake-up, and SysRq (Linux's KEY_SYSRQ is also the Print Screen
+ * key; with Alt it is the magic SysRq that reboots a Linux guest).
+ * KEY_SUSPEND has no qcode, so no emulated keyboard sends it anyway.
+ */
+static bool xdf_input_system_key(int qcode)
+{
+    switch (qcode) {
+    case Q_KEY_CODE_POWER:
+    case Q_KEY_CODE_SLEEP:
+    case Q_KEY_CODE_WAKE:
+    case Q_KEY_CODE_SYSRQ:
+    case Q_KEY_CODE_PRINT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Key or button @code goes down or up in the guest; false: no such key,
+ * or a system key the backend may not press (input-system-keys).
+ */
 static bool xdf_input_send(XdfConnector *c, uint32_t code, bool down)
 {
+    XdfInput *in = &c->input;
     int qcode;
 
     if (code >= KBDIF_BTN_LEFT && code <= KBDIF_BTN_EXTRA) {
@@ -2612,18 +2887,48 @@ static bool xdf_input_send(XdfConnector *c, uint32_t code, bool down)
     if (qcode == Q_KEY_CODE_UNMAPPED) {
         return false;           /* a code no emulated keyboard has */
     }
+    if (!c->s->input_system_keys && xdf_input_system_key(qcode)) {
+        if (!in->said_system_key) {
+            warn_report("xen-displfront '%s': connector %u: dropping the "
+                        "backend's system key '%s' (power, sleep, wake-up "
+                        "and SysRq reach the guest only with "
+                        "input-system-keys=on)", xdf_id(c->s), c->index,
+                        QKeyCode_str(qcode));
+            in->said_system_key = true;
+        }
+        return false;
+    }
     qemu_input_event_send_key_qcode(c->con, qcode, down);
     return true;
 }
 
+/* Multi-touch contact @i goes up in the guest, if it is down. */
+static void xdf_input_touch_up(XdfConnector *c, unsigned int i)
+{
+    XdfInput *in = &c->input;
+    touch_slot *slot = &in->slots[i];
+
+    if (slot->tracking_id >= 0 && c->fit.src_w) {
+        trace_xen_displfront_input_touch(xdf_id(c->s), c->index, i,
+                                         XENKBD_MT_EV_UP, slot->x, slot->y);
+        console_handle_touch_event(c->con, in->slots, i, c->fit.src_w,
+                                   c->fit.src_h, slot->x, slot->y,
+                                   INPUT_MULTI_TOUCH_TYPE_END, NULL);
+    }
+    slot->tracking_id = -1;
+}
+
 /*
  * What the guest holds and the backend no longer does goes up, once the
- * VM runs: nothing sticks in the guest.
+ * VM runs: keys and buttons let go of while it was stopped, and after a
+ * migration what the source's guest held (contacts too).  Nothing sticks
+ * in the guest.
  */
 static void xdf_input_resync(XdfConnector *c)
 {
     XdfInput *in = &c->input;
     unsigned long code;
+    unsigned int i;
 
     if (!runstate_is_running()) {
         return;
@@ -2636,14 +2941,21 @@ static void xdf_input_resync(XdfConnector *c)
             clear_bit(code, in->down);
         }
     }
+    for (i = 0; i < INPUT_EVENT_SLOTS_MAX; i++) {
+        if (in->migrated_touch & BIT(i)) {
+            xdf_input_touch_up(c, i);
+        }
+    }
+    in->migrated_touch = 0;
 }
 
 /*
  * The backend presses or releases @code.  QEMU's input layer drops what
  * comes while the VM is stopped; xdf_input_resync() releases what the
- * guest still holds when it runs again.
+ * guest still holds when it runs again.  False when the guest gets
+ * nothing of it.
  */
-static void xdf_input_key(XdfConnector *c, uint32_t code, bool down)
+static bool xdf_input_key(XdfConnector *c, uint32_t code, bool down)
 {
     XdfInput *in = &c->input;
 
@@ -2653,13 +2965,14 @@ static void xdf_input_key(XdfConnector *c, uint32_t code, bool down)
         clear_bit(code, in->held);
     }
     if (!runstate_is_running() || !xdf_input_send(c, code, down)) {
-        return;
+        return false;
     }
     if (down) {
         set_bit(code, in->down);
     } else {
         clear_bit(code, in->down);
     }
+    return true;
 }
 
 /* A backend's relative motion, bounded: no wrap in a device's sums. */
@@ -2713,14 +3026,14 @@ static bool xdf_input_guest_pixel(XdfConnector *c, int32_t x, int32_t y,
  * absolute pointing device; a guest without one gets the moves
  * relative, said once.
  */
-static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
+static bool xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
 {
     XdfInput *in = &c->input;
     XdfFit *f = &c->fit;
     uint32_t gx, gy;
 
     if (!xdf_input_guest_pixel(c, x, y, in->area_w, in->area_h, &gx, &gy)) {
-        return;
+        return false;
     }
     trace_xen_displfront_input_abs(xdf_id(c->s), c->index, x, y, gx, gy,
                                    f->src_w, f->src_h);
@@ -2746,6 +3059,7 @@ static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
     in->have_pos = true;
     in->gx = gx;
     in->gy = gy;
+    return true;
 }
 
 /*
@@ -2754,7 +3068,7 @@ static void xdf_input_position(XdfConnector *c, int32_t x, int32_t y)
  * the pointer; QEMU's multi-touch devices (virtio-multitouch-pci) take
  * it, each contact one of QEMU's slots.
  */
-static void xdf_input_touch(XdfConnector *c, struct xenkbd_mtouch *mt)
+static bool xdf_input_touch(XdfConnector *c, struct xenkbd_mtouch *mt)
 {
     static const InputMultiTouchType types[] = {
         [XENKBD_MT_EV_DOWN] = INPUT_MULTI_TOUCH_TYPE_BEGIN,
@@ -2769,11 +3083,12 @@ static void xdf_input_touch(XdfConnector *c, struct xenkbd_mtouch *mt)
     if (mt->event_type != XENKBD_MT_EV_UP &&
         !xdf_input_guest_pixel(c, mt->u.pos.abs_x, mt->u.pos.abs_y,
                                in->touch_w, in->touch_h, &gx, &gy)) {
-        return;
+        return false;
     }
     if (mt->event_type != XENKBD_MT_EV_DOWN && slot->tracking_id < 0) {
-        return;                 /* not down (or down before we came) */
+        return false;           /* not down (or down before we came) */
     }
+    in->migrated_touch &= ~BIT(mt->contact_id);    /* the backend's now */
     trace_xen_displfront_input_touch(xdf_id(c->s), c->index, mt->contact_id,
                                      mt->event_type, gx, gy);
     console_handle_touch_event(c->con, in->slots, mt->contact_id,
@@ -2781,36 +3096,34 @@ static void xdf_input_touch(XdfConnector *c, struct xenkbd_mtouch *mt)
                                types[mt->event_type], &local_err);
     /* contact ids are checked against the slots: it cannot fail */
     error_free(local_err);
+    return true;
 }
 
 /* Every contact still down goes up. */
 static void xdf_input_touch_end(XdfConnector *c)
 {
-    XdfInput *in = &c->input;
     unsigned int i;
 
     for (i = 0; i < INPUT_EVENT_SLOTS_MAX; i++) {
-        if (in->slots[i].tracking_id >= 0 && c->fit.src_w) {
-            console_handle_touch_event(c->con, in->slots, i, c->fit.src_w,
-                                       c->fit.src_h, in->slots[i].x,
-                                       in->slots[i].y,
-                                       INPUT_MULTI_TOUCH_TYPE_END, NULL);
-        }
-        in->slots[i].tracking_id = -1;
+        xdf_input_touch_up(c, i);
     }
+    c->input.migrated_touch = 0;
 }
 
-/* One event from the backend; false when it cost the connection. */
-static bool xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
+/*
+ * One event from the backend: 1 when the guest got something of it, 0
+ * when not (see XdfFlood), -1 when it cost the connection.
+ */
+static int xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
 {
     XdfInput *in = &c->input;
     uint32_t code = 0;
+    bool done;
 
     switch (kbdif_check_event(evt, in->area_w, in->area_h, &code)) {
     case KBDIF_INPUT_KEY:
     case KBDIF_INPUT_BUTTON:
-        xdf_input_key(c, code, evt->key.pressed);
-        break;
+        return xdf_input_key(c, code, evt->key.pressed);
     case KBDIF_INPUT_MOTION:
         trace_xen_displfront_input_rel(xdf_id(c->s), c->index,
                                        evt->motion.rel_x, evt->motion.rel_y,
@@ -2822,87 +3135,73 @@ static bool xdf_input_event(XdfConnector *c, union xenkbd_in_event *evt)
         qemu_input_event_sync();
         xdf_input_wheel(c, evt->motion.rel_z);
         in->have_pos = false;
-        break;
+        return 1;
     case KBDIF_INPUT_POS:
-        xdf_input_position(c, evt->pos.abs_x, evt->pos.abs_y);
+        done = xdf_input_position(c, evt->pos.abs_x, evt->pos.abs_y);
         qemu_input_event_sync();
         xdf_input_wheel(c, evt->pos.rel_z);
-        break;
+        return done || evt->pos.rel_z;
     case KBDIF_INPUT_TOUCH:
         if (!in->touch) {
             trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
                                                evt->type, 0);
-            break;              /* not asked for */
+            return 0;           /* not asked for */
         }
         switch (kbdif_check_touch(evt, in->touch_w, in->touch_h,
                                   in->contacts)) {
         case KBDIF_INPUT_TOUCH:
-            xdf_input_touch(c, &evt->mtouch);
-            break;
+            return xdf_input_touch(c, &evt->mtouch);
         case KBDIF_INPUT_BAD:
             xdf_input_fail(c, "multi-touch contact %u is past the %"
                            PRIu32 " contacts of the touch area",
                            evt->mtouch.contact_id, in->contacts);
-            return false;
+            return -1;
         default:
             trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
                                                evt->type,
                                                evt->mtouch.event_type);
-            break;
+            return 0;
         }
-        break;
     case KBDIF_INPUT_IGNORED:
         trace_xen_displfront_input_ignored(xdf_id(c->s), c->index,
                                            evt->type, code);
-        break;
+        return 0;
     case KBDIF_INPUT_BAD:
+    default:
         if (evt->type == XENKBD_TYPE_KEY) {
             xdf_input_fail(c, "key code %" PRIu32 " is beyond KEY_MAX (%d)",
                            code, KBDIF_KEY_MAX);
         } else {
             xdf_input_fail(c, "event type %u is not valid here", evt->type);
         }
-        return false;
+        return -1;
     }
-    return true;
 }
 
-/* Take the events on the page, one batch; how many there were. */
+/* Take the events on the page, one batch; how many did something. */
 static unsigned int xdf_input_take_events(XdfConnector *c)
 {
     XdfInput *in = &c->input;
     union xenkbd_in_event evt;
-    unsigned int taken = 0;
+    unsigned int progress = 0;
     uint32_t prod;
+    int done;
 
     if (kbdif_front_event_prod(in->page, in->cons, &prod)) {
         xdf_input_fail(c, "backend set in_prod to %" PRIu32 " with %" PRIu32
                        " events taken: more than the %zu the ring holds",
                        prod, in->cons, (size_t)XENKBD_IN_RING_LEN);
-        return 1;
+        return 0;
     }
     while (in->cons != prod) {
-        taken++;
         kbdif_front_take_event(in->page, &in->cons, &evt);
-        if (!xdf_input_event(c, &evt)) {
+        done = xdf_input_event(c, &evt);
+        if (done < 0) {
             break;
         }
+        progress += done;
     }
-    return taken;
-}
-
-static void xdf_input_flood_poll(void *opaque)
-{
-    XdfConnector *c = opaque;
-    XdfInput *in = &c->input;
-    int port = xdf_flood_polled(&in->flood);
-
-    if (in->page) {
-        xdf_input_take_events(c);
-    }
-    if (in->page && port) {
-        qemu_xen_evtchn_unmask(c->s->xeh, port);
-    }
+    return progress;
 }
 
 static bool xdf_input_has_port(XdfConnector *c, int port)
@@ -2910,21 +3209,32 @@ static bool xdf_input_has_port(XdfConnector *c, int port)
     return c->input.page && port == c->input.port;
 }
 
-/* The input's port was notified (a flood of empty ones is polled). */
-static void xdf_input_notified(XdfConnector *c, int port)
+/*
+ * The input's port was notified (or its masked period is over): take
+ * the events, guarded against floods (see XdfFlood).
+ */
+static void xdf_input_notified(XdfConnector *c)
 {
     XdfInput *in = &c->input;
-    unsigned int taken = xdf_input_take_events(c);
+    int port = in->port;
+    unsigned int progress = xdf_input_take_events(c);
     uint32_t masked_ms;
 
+    trace_xen_displfront_notified(xdf_id(c->s), "input", c->index, port,
+                                  progress);
     if (!in->page) {
         return;                 /* closed: the port is gone */
     }
-    masked_ms = xdf_flood_kicked(&in->flood, c->s->xeh, port, taken);
+    masked_ms = xdf_flood_kicked(&in->flood, c->s->xeh, port, progress);
     if (masked_ms) {
         trace_xen_displfront_flood(xdf_id(c->s), "input", c->index, port,
                                    masked_ms);
     }
+}
+
+static void xdf_input_unflood(void *opaque)
+{
+    xdf_input_notified(opaque);
 }
 
 /* The backend directory's unique-id links the vkbd to its connector. */
@@ -2938,30 +3248,27 @@ static void xdf_input_be_nodes(XdfXenbus *xb, xs_transaction_t t,
 }
 
 /*
- * A toolstack's vkbd (xl.cfg vkb=) is this connector's if its backend is
- * ours and names the connector's unique-id.
+ * A toolstack's vkbd (xl.cfg vkb=) is this connector's if its backend
+ * directory names the connector's unique-id; we can serve it if that
+ * directory is backend-domid's.
  */
-static bool xdf_input_adopt(XdfXenbus *xb, xs_transaction_t t,
-                            const char *fe)
+static XdfAdopt xdf_input_adopt(XdfXenbus *xb, xs_transaction_t t,
+                                const char *fe, uint32_t idx, char **why)
 {
     XdfConnector *c = xb->opaque;
-    XenDisplFront *s = xb->s;
-    g_autofree char *be = xs_node_read(s->xsh, t, NULL, NULL, "%s/backend",
-                                       fe);
-    g_autofree char *want = g_strdup_printf("/local/domain/%" PRIu32
-                                            "/backend/%s/%" PRIu32 "/%s",
-                                            s->backend_domid,
-                                            XENKBD_DRIVER_NAME,
-                                            s->frontend_domid,
-                                            strrchr(fe, '/') + 1);
+    struct qemu_xs_handle *h = xb->s->xsh;
+    g_autofree char *be = xs_node_read(h, t, NULL, NULL, "%s/backend", fe);
     g_autofree char *id = NULL;
 
-    if (!be || strcmp(be, want)) {
-        return false;
+    if (be) {
+        id = xs_node_read(h, t, NULL, NULL, "%s/%s", be,
+                          XENKBD_FIELD_UNIQUE_ID);
     }
-    id = xs_node_read(s->xsh, t, NULL, NULL, "%s/%s", be,
-                      XENKBD_FIELD_UNIQUE_ID);
-    return id && !strcmp(id, c->unique_id);
+    if (!id || strcmp(id, c->unique_id)) {
+        return XDF_ADOPT_OTHER;
+    }
+    return xdf_toolstack_backend(xb, fe, be, idx, why) ? XDF_ADOPT_YES :
+                                                          XDF_ADOPT_NO;
 }
 
 static void xdf_input_publish_in(XdfXenbus *xb, xs_transaction_t t,
@@ -3033,7 +3340,7 @@ static bool xdf_input_connect(XdfXenbus *xb, Error **errp)
     }
     memset(in->page, 0, XEN_PAGE_SIZE);
     in->cons = 0;
-    xdf_flood_init(&in->flood, xdf_input_flood_poll, c);
+    xdf_flood_init(&in->flood, xdf_input_unflood, c);
     in->port = qemu_xen_evtchn_bind_unbound_port(s->xeh, s->backend_domid);
     if (in->port <= 0) {
         xdf_error_limit(errp, in->port ? -in->port : EIO, "connector %u: "
@@ -3108,7 +3415,7 @@ static void xdf_evtchn_handler(void *opaque)
             return;
         }
         if (xdf_input_has_port(&s->conn[i], port)) {
-            xdf_input_notified(&s->conn[i], port);
+            xdf_input_notified(&s->conn[i]);
             return;
         }
     }
@@ -3323,21 +3630,23 @@ static bool xdf_open_xen(XenDisplFront *s, Error **errp)
         return false;
     }
 
-    if (s->frontend_domid == DOMID_SELF) {
-        /*
-         * A domain's "domid" node sits in its home, which is where
-         * relative paths lead; dom0's toolstack may not write it.
-         */
-        domid = qemu_xen_xs_read(s->xsh, XBT_NULL, "domid", NULL);
-        if (domid && (qemu_strtoui(domid, NULL, 10, &s->frontend_domid) ||
-                      s->frontend_domid >= DOMID_FIRST_RESERVED)) {
-            error_setg(errp, "XenStore node 'domid' holds '%s', not a domain "
-                       "id; set frontend-domid", domid);
+    /*
+     * A domain's "domid" node sits in its home, which is where relative
+     * paths lead; dom0's toolstack may not write it.
+     */
+    s->own_domid = 0;
+    domid = qemu_xen_xs_read(s->xsh, XBT_NULL, "domid", NULL);
+    if (domid && (qemu_strtoui(domid, NULL, 10, &s->own_domid) ||
+                  s->own_domid >= DOMID_FIRST_RESERVED)) {
+        if (s->frontend_domid == DOMID_SELF) {
+            error_setg(errp, "XenStore node 'domid' holds '%s', not a "
+                       "domain id; set frontend-domid", domid);
             return false;
         }
-        if (!domid) {
-            s->frontend_domid = 0;
-        }
+        s->own_domid = DOMID_INVALID;   /* unknown: trusted for nothing */
+    }
+    if (s->frontend_domid == DOMID_SELF) {
+        s->frontend_domid = s->own_domid;
     }
     return true;
 }
@@ -3369,19 +3678,38 @@ static bool xdf_input_check(XdfConnector *c, bool ok, Error *err,
 }
 
 /*
+ * Input makes the backend the guest's keyboard and pointer.  A display
+ * backend is trusted with pixels, not with that: with input=auto only a
+ * backend in dom0 (which can do anything to the guest anyway) or in
+ * QEMU's own domain gets input; one in a driver domain needs input=on.
+ */
+static bool xdf_input_trusted(XenDisplFront *s)
+{
+    if (s->input != ON_OFF_AUTO_AUTO) {
+        return s->input == ON_OFF_AUTO_ON;
+    }
+    if (s->backend_domid == 0 || s->backend_domid == s->own_domid) {
+        return true;
+    }
+    info_report("xen-displfront '%s': no input for backend domain %" PRIu32
+                ": by default only a backend in dom0 or in QEMU's own domain "
+                "gets the guest's keyboard and pointer (input=on trusts this "
+                "one, input=off says so)", xdf_id(s), s->backend_domid);
+    return false;
+}
+
+/*
  * Claim a vdispl device: write the nodes, or take what a toolstack
  * wrote, with our owner record; then the connectors they describe, and
- * unless input=off a vkbd device for each, linked by its unique-id.
+ * with input a vkbd device for each, linked by its unique-id.
  */
 static bool xdf_claim(XenDisplFront *s, Error **errp)
 {
     Error *local_err = NULL;
+    bool input = xdf_input_trusted(s);
     unsigned int i;
     bool ok;
 
-    if (!xdf_pid_start(getpid(), &s->pid_start)) {
-        s->pid_start = 0;       /* no /proc: the pid alone names us */
-    }
     s->bus.s = s;
     s->bus.ops = &xdf_vdispl_ops;
     s->bus.opaque = s;
@@ -3399,7 +3727,7 @@ static bool xdf_claim(XenDisplFront *s, Error **errp)
     } else {
         xdf_connectors_new(s, s->connectors);
     }
-    for (i = 0; s->input != ON_OFF_AUTO_OFF && i < s->nr_connectors; i++) {
+    for (i = 0; input && i < s->nr_connectors; i++) {
         XdfXenbus *xb = &s->conn[i].input.bus;
 
         xb->s = s;
@@ -3499,7 +3827,9 @@ static void xdf_teardown(XenDisplFront *s)
         qemu_set_fd_handler(qemu_xen_evtchn_fd(s->xeh), NULL, NULL, NULL);
     }
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
-        xdf_bus_close(&s->conn[i].input.bus);
+        if (s->conn[i].input.bus.ops) {
+            xdf_bus_close(&s->conn[i].input.bus);
+        }
     }
     xdf_bus_close(&s->bus);
     for (i = 0; s->conn && i < s->nr_connectors; i++) {
@@ -3629,21 +3959,129 @@ static char *xdf_get_input_state(Object *obj, Error **errp)
 }
 
 /*
- * Migration moves nothing of ours.  The guest sees no state in this
- * device (its picture is the card's, which migrates), and the connection
- * cannot move: its grants, ports and XenStore nodes belong to this QEMU.
- * So the destination's device claims its own directory and connects when
- * it is realized, and flips the card's picture as soon as the migrated
- * VM runs; the source's keeps its connection, showing the last frame,
- * until it quits or is unplugged, then leaves and removes its nodes.  A
- * version, so that a future device with state can tell old streams.
+ * Migration.  The connection cannot move: its grants, ports and XenStore
+ * nodes belong to this QEMU.  So the destination's device claims its own
+ * directory and connects when it is realized, and flips the card's
+ * picture (which migrates with the card) as soon as the migrated VM
+ * runs; the source's keeps its connection, showing the last frame,
+ * until it quits or is unplugged, then leaves and removes its nodes.
+ *
+ * What does move is what the guest holds: a key, button or contact down
+ * at the switch-over (or at xl save) would stay down in the destination's
+ * guest, whose device never saw it go down.  A subsection carries them
+ * when there are any, and the destination lets each go when the VM
+ * runs (xdf_input_resync()).
  */
+static bool xdf_held_needed(void *opaque)
+{
+    XenDisplFront *s = opaque;
+    unsigned int i, j;
+
+    for (i = 0; i < s->nr_connectors; i++) {
+        XdfInput *in = &s->conn[i].input;
+
+        if (!bitmap_empty(in->down, KBDIF_KEY_MAX + 1)) {
+            return true;
+        }
+        for (j = 0; j < INPUT_EVENT_SLOTS_MAX; j++) {
+            if (in->slots[j].tracking_id >= 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static int xdf_held_pre_save(void *opaque)
+{
+    XenDisplFront *s = opaque;
+    unsigned long code;
+    unsigned int i, j;
+
+    memset(s->mig_held, 0, sizeof(s->mig_held));
+    s->mig_connectors = MIN(s->nr_connectors, XDF_MAX_CONNECTORS);
+    for (i = 0; i < s->mig_connectors; i++) {
+        XdfInput *in = &s->conn[i].input;
+        XdfHeld *h = &s->mig_held[i];
+
+        for (code = find_first_bit(in->down, KBDIF_KEY_MAX + 1);
+             code <= KBDIF_KEY_MAX;
+             code = find_next_bit(in->down, KBDIF_KEY_MAX + 1, code + 1)) {
+            h->keys[code / 32] |= 1u << (code % 32);
+        }
+        for (j = 0; j < INPUT_EVENT_SLOTS_MAX; j++) {
+            h->touch_id[j] = in->slots[j].tracking_id;
+            h->touch_x[j] = in->slots[j].x;
+            h->touch_y[j] = in->slots[j].y;
+        }
+    }
+    return 0;
+}
+
+static int xdf_held_post_load(void *opaque, int version_id)
+{
+    XenDisplFront *s = opaque;
+    unsigned int i, j, code;
+
+    for (i = 0; i < MIN(s->mig_connectors, s->nr_connectors); i++) {
+        XdfInput *in = &s->conn[i].input;
+        XdfHeld *h = &s->mig_held[i];
+
+        for (code = 0; code <= KBDIF_KEY_MAX; code++) {
+            if (h->keys[code / 32] & (1u << (code % 32))) {
+                set_bit(code, in->down);
+            }
+        }
+        for (j = 0; j < INPUT_EVENT_SLOTS_MAX; j++) {
+            if (h->touch_id[j] >= 0 && in->slots[j].tracking_id < 0) {
+                in->slots[j].tracking_id = j;
+                in->slots[j].x = h->touch_x[j];
+                in->slots[j].y = h->touch_y[j];
+                in->migrated_touch |= BIT(j);
+            }
+        }
+    }
+    return 0;
+}
+
+static const VMStateDescription xdf_vmstate_held_connector = {
+    .name = TYPE_XEN_DISPLFRONT "/held-connector",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_ARRAY(keys, XdfHeld, (KBDIF_KEY_MAX + 1) / 32),
+        VMSTATE_INT32_ARRAY(touch_id, XdfHeld, INPUT_EVENT_SLOTS_MAX),
+        VMSTATE_INT32_ARRAY(touch_x, XdfHeld, INPUT_EVENT_SLOTS_MAX),
+        VMSTATE_INT32_ARRAY(touch_y, XdfHeld, INPUT_EVENT_SLOTS_MAX),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription xdf_vmstate_held = {
+    .name = TYPE_XEN_DISPLFRONT "/held",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = xdf_held_needed,
+    .pre_save = xdf_held_pre_save,
+    .post_load = xdf_held_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(mig_connectors, XenDisplFront),
+        VMSTATE_STRUCT_ARRAY(mig_held, XenDisplFront, XDF_MAX_CONNECTORS, 1,
+                             xdf_vmstate_held_connector, XdfHeld),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription xdf_vmstate = {
     .name = TYPE_XEN_DISPLFRONT,
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &xdf_vmstate_held,
+        NULL
     },
 };
 
@@ -3659,6 +4097,8 @@ static const Property xdf_properties[] = {
     DEFINE_PROP_STRING("fit", XenDisplFront, fit),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
     DEFINE_PROP_ON_OFF_AUTO("input", XenDisplFront, input, ON_OFF_AUTO_AUTO),
+    DEFINE_PROP_BOOL("input-system-keys", XenDisplFront, input_system_keys,
+                     false),
     DEFINE_PROP_UINT32("connectors", XenDisplFront, connectors, 1),
     DEFINE_PROP_UINT32("req-timeout-ms", XenDisplFront, req_timeout_ms,
                        XDF_REQ_TIMEOUT_MS),
@@ -3710,7 +4150,12 @@ static void xdf_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "input",
         "a kbdif (vkbd) frontend per connector: the backend's keyboard and "
         "pointer reach the guest's emulated input devices; auto (default): "
-        "a connector whose vkbd cannot be had goes without, on: an error");
+        "only for a backend in dom0 or QEMU's own domain, and a connector "
+        "whose vkbd cannot be had goes without; on: any backend, and no "
+        "vkbd is an error");
+    object_class_property_set_description(klass, "input-system-keys",
+        "let the backend press power, sleep, wake-up and SysRq (Print "
+        "Screen) in the guest (default: off, they are dropped)");
     object_class_property_set_description(klass, "connectors",
         "number of connectors; connector i shows head (head + i)");
     object_class_property_set_description(klass, "req-timeout-ms",

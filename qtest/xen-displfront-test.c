@@ -61,7 +61,8 @@ static void qemu_run_free(QemuRun *r)
 
 /*
  * Run QEMU with @args (split as a shell would) and no XenStore within reach
- * unless @xenstore names one; wait for it to exit.
+ * unless @xenstore names one; wait for it to exit (a QEMU that does not
+ * within a minute is stopped: exit status 124).
  */
 static QemuRun qemu_run(const char *xenstore, const char *args)
 {
@@ -73,15 +74,18 @@ static QemuRun qemu_run(const char *xenstore, const char *args)
     QemuRun r = { 0 };
 
     g_assert_nonnull(qemu);
-    cmd = g_strdup_printf("%s -M pc -nodefaults -display none -S %s %s",
-                          qemu, extra_args(), args);
+    cmd = g_strdup_printf("timeout 60 %s -M pc -nodefaults -display none -S "
+                          "%s %s", qemu, extra_args(), args);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &err));
     envp = g_environ_setenv(envp, "XENSTORED_PATH",
                             xenstore ? xenstore : "/nonexistent/xenstore",
                             TRUE);
     envp = g_environ_unsetenv(envp, "XENSTORE_DOMAIN_INTERFACE");
-    g_assert_true(g_spawn_sync(NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r.out, &r.err, &r.status, &err));
+    g_assert_true(g_spawn_sync(NULL, argv, envp, G_SPAWN_SEARCH_PATH, NULL,
+                               NULL, &r.out, &r.err, &r.status, &err));
+    if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 124) {
+        g_printerr("QEMU ran for a minute and was stopped: %s\n", args);
+    }
     return r;
 }
 
@@ -1383,6 +1387,65 @@ static char *xen_resources(void)
     return g_strstrip(g_strdup(out));
 }
 
+#define VDISPL_FE "/local/domain/0/device/vdispl"
+#define VDISPL_BE "/local/domain/0/backend/vdispl/0"
+
+static char *qom_get_str(QTestState *qts, const char *path, const char *prop)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': %s, 'property': %s}}", path, prop);
+    char *val = g_strdup(qdict_get_str(rsp, "return"));
+
+    qobject_unref(rsp);
+    return val;
+}
+
+/* @dir/@node reads @val (NULL: the node is absent). */
+static void assert_node(Backend *b, const char *dir, const char *node,
+                        const char *val)
+{
+    g_autofree char *cur = be_read(b, dir, node);
+
+    if (g_strcmp0(cur, val)) {
+        g_error("%s/%s is '%s', expected '%s'", dir, node,
+                cur ? cur : "(absent)", val ? val : "(absent)");
+    }
+}
+
+/* A new temporary file for QEMU's stderr (2>path); its path. */
+static char *stderr_file(void)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("xdf-stderr-XXXXXX.log", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    return path;
+}
+
+/* What QEMU wrote into stderr_file() @path; the file goes. */
+static char *stderr_read(const char *path)
+{
+    char *text = NULL;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    unlink(path);
+    if (g_test_verbose()) {
+        g_printerr("QEMU said: %s", text);
+    }
+    return text;
+}
+
+/* How many entries XenStore directory @dir has (0 if it is absent). */
+static unsigned int xs_count(Backend *b, const char *dir)
+{
+    unsigned int n = 0;
+    char **dirs = xs_directory(b->xs, XBT_NULL, dir, &n);
+
+    free(dirs);
+    return dirs ? n : 0;
+}
+
 /*
  * A toolstack wrote the vdispl nodes (xl.cfg vdispl=): the device takes
  * be-alloc and the resolution from there, leaves them alone and
@@ -1433,11 +1496,20 @@ static void test_toolstack(void)
     be_close(&b);
 }
 
-/* A toolstack's node that is not what displif says: refused by name. */
+/*
+ * Toolstack directories the device cannot serve: one whose nodes are not
+ * what displif says, one whose backend is another domain's.  Asked for
+ * by dev-id, each is refused by name; dev-id=auto leaves them to their
+ * toolstack, says why, and takes the next index.
+ */
 static void test_toolstack_bad(void)
 {
-    const char *fe = "/local/domain/0/device/vdispl/0";
-    const char *be = "/local/domain/0/backend/vdispl/0/0";
+    const char *fe0 = VDISPL_FE "/0", *be0 = VDISPL_BE "/0";
+    const char *fe1 = VDISPL_FE "/1", *be1 = VDISPL_BE "/1";
+    g_autofree char *errlog = stderr_file();
+    g_autofree char *err = NULL;
+    g_autofree char *id = NULL;
+    QTestState *qts;
     Backend b;
     QemuRun r;
 
@@ -1446,25 +1518,49 @@ static void test_toolstack_bad(void)
         return;
     }
     be_open(&b, 0);
-    be_write(&b, fe, "backend", be);
-    be_write(&b, fe, "0/resolution", "800x0");
+    be_write(&b, fe0, "backend", be0);
+    be_write(&b, fe0, "0/resolution", "800x0");
+    be_write(&b, fe1, "backend", "/local/domain/7/backend/vdispl/0/1");
+    be_write(&b, fe1, "0/resolution", "800x600");
+    be_write(&b, be1, "state", "1");
+
     r = qemu_run(g_getenv("XENSTORED_PATH"),
-                 "-device VGA,id=v -device xen-displfront,display=v");
+                 "-device VGA,id=v -device xen-displfront,display=v,dev-id=0");
     g_assert_true(WIFEXITED(r.status));
     g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
-    g_assert_nonnull(strstr(r.err, "/local/domain/0/device/vdispl/0/0/"
-                            "resolution is '800x0', not a resolution"));
+    g_assert_nonnull(strstr(r.err, "dev-id 0: /local/domain/0/device/vdispl/"
+                            "0/0/resolution is '800x0', not a resolution"));
     qemu_run_free(&r);
-
-    be_write(&b, fe, "backend", "/local/domain/7/backend/vdispl/0/0");
     r = qemu_run(g_getenv("XENSTORED_PATH"),
-                 "-device VGA,id=v -device xen-displfront,display=v");
+                 "-device VGA,id=v -device xen-displfront,display=v,dev-id=1");
     g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
     g_assert_nonnull(strstr(r.err, "check backend-domid and "
                             "frontend-domid"));
     qemu_run_free(&r);
 
-    g_assert_true(xs_rm(b.xs, XBT_NULL, fe));
+    qts = qtest_initf("%s -M pc -nodefaults -display none -device VGA,id=v "
+                      "-device xen-displfront,id=x,display=v 2>%s",
+                      extra_args(), errlog);
+    id = qom_get_str(qts, "/machine/peripheral/x", "dev-id");
+    g_assert_cmpstr(id, ==, "2");
+    qtest_quit(qts);
+    err = stderr_read(errlog);
+    g_assert_nonnull(strstr(err, "xen-displfront 'x': leaving vdispl/0 to "
+                            "its toolstack: " VDISPL_FE "/0/0/resolution is "
+                            "'800x0', not a resolution"));
+    g_assert_nonnull(strstr(err, "xen-displfront 'x': leaving vdispl/1 to "
+                            "its toolstack: " VDISPL_FE "/1/backend is "
+                            "'/local/domain/7/backend/vdispl/0/1', not '"
+                            VDISPL_BE "/1': check backend-domid"));
+    /* left as they were */
+    assert_node(&b, fe0, "0/resolution", "800x0");
+    assert_node(&b, fe1, "owner", NULL);
+    assert_node(&b, be1, "state", "1");
+    assert_node(&b, VDISPL_FE, "2", NULL);
+
+    g_assert_true(xs_rm(b.xs, XBT_NULL, fe0));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, fe1));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, be1));
     be_close(&b);
 }
 
@@ -1682,18 +1778,54 @@ static void test_backoff_closing(void)
 }
 
 /*
- * QEMU options that log trace event @event into a new file (*@log);
- * the string is the test's until the next call.
+ * A backend that connects cleanly -- every request answered, frames
+ * shown -- and then closes, again and again: each connection that ends
+ * this soon after it started counts as a failure, so each reconnect
+ * waits longer, however clean the handshake.
  */
-static const char *trace_to_file(const char *event, char **log)
+static void test_backoff_churn(void)
+{
+    Backend b;
+    Guest g;
+    int k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_show_random(&g, &b, 1);
+    for (k = 0; k < 4; k++) {
+        be_write(&b, b.be_path, "state", "5");
+        be_wait_node(&b, b.fe_path, "state", "1");
+        be_reconnect_after_backoff(&b, k);
+        guest_draw_random(&g, &b, 1);
+        assert_backend_shows(&b, &g);
+    }
+    guest_stop(&g);
+    be_close(&b);
+}
+
+/*
+ * QEMU options that log trace events @events (',' between them) into a
+ * new file (*@log); the string is the test's until the next call.
+ */
+static const char *trace_to_file(const char *events, char **log)
 {
     static char *opts;
+    g_auto(GStrv) names = g_strsplit(events, ",", -1);
+    GString *str = g_string_new(NULL);
     int fd = g_file_open_tmp("xdf-trace-XXXXXX.log", log, NULL);
+    unsigned int i;
 
     g_assert_cmpint(fd, >=, 0);
     close(fd);
+    for (i = 0; names[i]; i++) {
+        g_string_append_printf(str, "-trace enable=%s ", names[i]);
+    }
+    g_string_append_printf(str, "-D %s", *log);
     g_free(opts);
-    opts = g_strdup_printf("-trace enable=%s -D %s", event, *log);
+    opts = g_string_free(str, false);
     return opts;
 }
 
@@ -1774,47 +1906,217 @@ static void test_damage_bounded(void)
     }
 }
 
-/*
- * A backend that notifies both ports again and again with nothing new
- * on the ring or the event page: the device masks the port for a while
- * (its trace says so) instead of spinning, stays connected, and frames
- * still flow once the flood is over.
- */
-static void test_flood(void)
+/* CPU time (user and system) process @pid has used, in ms. */
+static int64_t cpu_ms(pid_t pid)
 {
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+    g_autofree char *stat = NULL;
+    unsigned long long utime, stime;
+    char *p;
+    int i;
+
+    g_assert_true(g_file_get_contents(path, &stat, NULL, NULL));
+    p = strrchr(stat, ')');
+    for (i = 3; p && i <= 13; i++) {
+        p = strchr(p + 1, ' ');
+    }
+    g_assert_nonnull(p);
+    g_assert_cmpint(sscanf(p + 1, "%llu %llu", &utime, &stime), ==, 2);
+    return (utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+#define XDF_FLOOD_KICKS 64      /* the device's flood limit */
+
+/*
+ * The trace of xen_displfront_notified and xen_displfront_flood in
+ * @text shows port @port guarded: masked at least once, and never more
+ * than XDF_FLOOD_KICKS notifications in a row that did nothing between
+ * two masked periods.  How many notifications it took.
+ */
+static unsigned int assert_flood_guarded(const char *text, int port)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    unsigned int i, taken = 0, idle = 0, longest = 0, masked = 0;
+
+    for (i = 0; lines[i]; i++) {
+        const char *p = strstr(lines[i], " port ");
+        unsigned int progress;
+        int n, pp;
+
+        if (!p) {
+            continue;
+        }
+        n = sscanf(p, " port %d notified, %u things done", &pp, &progress);
+        if (n < 1 || pp != port) {
+            continue;
+        }
+        if (n == 2) {
+            taken++;
+            idle = progress ? 0 : idle + 1;
+            longest = MAX(longest, idle);
+        } else if (strstr(p, "masked for")) {
+            masked++;
+            idle = 0;
+        }
+    }
+    if (g_test_verbose()) {
+        g_printerr("port %d: %u notifications taken, masked %u times, at "
+                   "most %u idle in a row\n", port, taken, masked, longest);
+    }
+    if (!masked || longest > XDF_FLOOD_KICKS) {
+        g_error("port %d was masked %u times and took up to %u idle "
+                "notifications in a row (limit %d)", port, masked, longest,
+                XDF_FLOOD_KICKS);
+    }
+    return taken;
+}
+
+/* How long a test's flood lasts. */
+#define FLOOD_US (2 * G_USEC_PER_SEC)
+
+/*
+ * After a notification that put an event on a page: wait (at most 1 ms:
+ * the port may be masked) until the frontend took it, so that the next
+ * notification is one more for it to take, not one it never sees.
+ */
+static void flood_wait_taken(uint32_t *prod, uint32_t *cons)
+{
+    int64_t end = g_get_monotonic_time() + 1000;
+
+    while (__atomic_load_n(cons, __ATOMIC_ACQUIRE) !=
+           __atomic_load_n(prod, __ATOMIC_ACQUIRE) &&
+           g_get_monotonic_time() < end) {
+        g_usleep(10);
+    }
+}
+
+/*
+ * In @text (xen_displfront_flood, traced with -msg timestamp=on), were
+ * ports @a and @b ever masked at the same time?  One guard for both
+ * never masks the second while the first is: a backend alternating
+ * between them would not be held back.
+ */
+static bool flood_masked_together(const char *text, int a, int b)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autoptr(GArray) start = g_array_new(false, false, sizeof(double));
+    g_autoptr(GArray) end = g_array_new(false, false, sizeof(double));
+    g_autoptr(GArray) port = g_array_new(false, false, sizeof(int));
+    unsigned int i, j;
+
+    for (i = 0; lines[i]; i++) {
+        const char *at = strchr(lines[i], '@');
+        const char *p = strstr(lines[i], " port ");
+        double t;
+        unsigned int ms;
+        int pp;
+
+        if (at && p && strstr(p, "masked for") &&
+            sscanf(at + 1, "%lf", &t) == 1 &&
+            sscanf(p, " port %d notified again", &pp) == 1 &&
+            sscanf(strstr(p, "masked for"), "masked for %u ms", &ms) == 1) {
+            double e = t + ms / 1000.0;
+
+            g_array_append_val(start, t);
+            g_array_append_val(end, e);
+            g_array_append_val(port, pp);
+        }
+    }
+    for (i = 0; i < port->len; i++) {
+        for (j = 0; j < port->len; j++) {
+            if (g_array_index(port, int, i) == a &&
+                g_array_index(port, int, j) == b &&
+                g_array_index(start, double, i) <
+                g_array_index(end, double, j) &&
+                g_array_index(start, double, j) <
+                g_array_index(end, double, i)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+typedef enum Flood {
+    FLOOD_BOTH_PORTS,           /* empty notifications, ports alternating */
+    FLOOD_UNKNOWN_EVENTS,       /* events of a type nobody knows */
+} Flood;
+
+/*
+ * A backend that notifies again and again with nothing that does
+ * anything: empty notifications alternating between the two ports, or
+ * events of an unknown type on the event page.  The device masks each
+ * port for a while (its trace says so) instead of spinning, stays
+ * connected, and frames still flow once the flood is over.
+ */
+static void test_flood(gconstpointer opaque)
+{
+    Flood flood = GPOINTER_TO_INT(opaque);
     g_autofree char *log = NULL;
     g_autofree char *text = NULL;
     g_autofree char *state = NULL;
+    g_autofree char *conn0 = NULL;
+    g_autofree char *opts = NULL;
+    struct xendispl_event_page *page;
+    int64_t cpu, end;
     Backend b;
     Guest g;
-    int i;
+    BeConn *c;
+    int i, req_port, evt_port;
 
     if (!xensim_available()) {
         g_test_skip("no Xen: run under build/xensim run");
         return;
     }
     be_open(&b, 0);
-    guest_show_random_with(&g, &b, 2,
-                           trace_to_file("xen_displfront_flood", &log));
-
-    for (i = 0; i < 20000; i++) {
-        xenevtchn_notify(b.xe, i % 2 ? b.conn[0].req_port :
-                                       b.conn[0].evt_port);
-        if (i % 1000 == 999) {
-            g_usleep(1000);
+    opts = g_strdup_printf("-msg timestamp=on %s",
+                           trace_to_file("xen_displfront_flood,"
+                                         "xen_displfront_notified", &log));
+    guest_show_random_with(&g, &b, 2, opts);
+    c = &b.conn[0];
+    page = c->evt_page;
+    /* the device's ports, as its trace names them */
+    conn0 = g_strdup_printf("%s/0", b.fe_path);
+    req_port = be_read_uint(&b, conn0, XENDISPL_FIELD_REQ_CHANNEL);
+    evt_port = be_read_uint(&b, conn0, XENDISPL_FIELD_EVT_CHANNEL);
+    cpu = cpu_ms(qtest_pid(g.qts));
+    end = g_get_monotonic_time() + FLOOD_US;
+    for (i = 0; g_get_monotonic_time() < end; i++) {
+        if (flood == FLOOD_BOTH_PORTS) {
+            xenevtchn_notify(b.xe, i % 2 ? c->req_port : c->evt_port);
+            g_usleep(20);
+            continue;
         }
+        if (page->in_prod - __atomic_load_n(&page->in_cons,
+                                            __ATOMIC_ACQUIRE) <
+            XENDISPL_IN_RING_LEN) {
+            struct xendispl_evt *evt =
+                &XENDISPL_IN_RING_REF(page, page->in_prod);
+
+            memset(evt, 0, sizeof(*evt));
+            evt->type = 0x77;
+            xen_wmb();
+            page->in_prod++;
+        }
+        xenevtchn_notify(b.xe, c->evt_port);
+        flood_wait_taken(&page->in_prod, &page->in_cons);
     }
     g_usleep(200 * 1000);
+    cpu = cpu_ms(qtest_pid(g.qts)) - cpu;
+    g_test_message("QEMU's CPU time during the flood: %" PRId64 " ms", cpu);
     state = be_read(&b, b.fe_path, "state");
     g_assert_cmpstr(state, ==, "4");
     guest_draw_random(&g, &b, 3);
     assert_backend_shows(&b, &g);
     guest_stop(&g);
-    be_close(&b);
 
     text = trace_read(log);
-    g_assert_nonnull(strstr(text, "notified again and again with nothing "
-                            "new: masked for"));
+    assert_flood_guarded(text, evt_port);
+    if (flood == FLOOD_BOTH_PORTS) {
+        assert_flood_guarded(text, req_port);
+        g_assert_true(flood_masked_together(text, req_port, evt_port));
+    }
+    be_close(&b);
 }
 
 /*
@@ -2007,30 +2309,6 @@ static void test_fit(gconstpointer opaque)
 
 /* Ownership of vdispl directories ------------------------------------ */
 
-#define VDISPL_FE "/local/domain/0/device/vdispl"
-#define VDISPL_BE "/local/domain/0/backend/vdispl/0"
-
-static char *qom_get_str(QTestState *qts, const char *path, const char *prop)
-{
-    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
-                           "{'path': %s, 'property': %s}}", path, prop);
-    char *val = g_strdup(qdict_get_str(rsp, "return"));
-
-    qobject_unref(rsp);
-    return val;
-}
-
-/* @dir/@node reads @val (NULL: the node is absent). */
-static void assert_node(Backend *b, const char *dir, const char *node,
-                        const char *val)
-{
-    g_autofree char *cur = be_read(b, dir, node);
-
-    if (g_strcmp0(cur, val)) {
-        g_error("%s/%s is '%s', expected '%s'", dir, node,
-                cur ? cur : "(absent)", val ? val : "(absent)");
-    }
-}
 
 /* The pid of a process that has exited. */
 static pid_t dead_pid(void)
@@ -2053,6 +2331,7 @@ static pid_t dead_pid(void)
  */
 static void test_dev_id_auto(void)
 {
+    g_autofree char *ns = g_file_read_link("/proc/self/ns/pid", NULL);
     g_autofree char *pid = NULL;
     g_autofree char *id_a = NULL;
     g_autofree char *id_b = NULL;
@@ -2079,6 +2358,7 @@ static void test_dev_id_auto(void)
     g_assert_cmpstr(id_b, ==, "1");
     pid = g_strdup_printf("%d", qtest_pid(qts));
     assert_node(&b, VDISPL_FE "/0", "owner/pid", pid);
+    assert_node(&b, VDISPL_FE "/0", "owner/pid-ns", ns);
     assert_node(&b, VDISPL_FE "/0", "owner/device", "a");
     assert_node(&b, VDISPL_FE "/0", "owner/vm-name", "first");
     assert_node(&b, VDISPL_FE "/0", "owner/nodes", "device");
@@ -2136,6 +2416,7 @@ static void test_dev_id_auto(void)
 static void test_dev_id_reclaim(void)
 {
     g_autofree char *dead = g_strdup_printf("%d", dead_pid());
+    g_autofree char *ns = g_file_read_link("/proc/self/ns/pid", NULL);
     g_autofree char *pid = NULL;
     g_autofree char *id = NULL;
     QTestState *qts;
@@ -2152,6 +2433,7 @@ static void test_dev_id_reclaim(void)
     be_write(&b, VDISPL_FE "/0", "state", "4");
     be_write(&b, VDISPL_FE "/0", "owner/pid", dead);
     be_write(&b, VDISPL_FE "/0", "owner/pid-start", "1");
+    be_write(&b, VDISPL_FE "/0", "owner/pid-ns", ns);
     be_write(&b, VDISPL_FE "/0", "owner/nodes", "device");
     be_write(&b, VDISPL_BE "/0", "frontend", VDISPL_FE "/0");
     be_write(&b, VDISPL_BE "/0", "state", "4");
@@ -2160,6 +2442,7 @@ static void test_dev_id_reclaim(void)
     be_write(&b, VDISPL_FE "/1", "0/resolution", "800x600");
     be_write(&b, VDISPL_FE "/1", "owner/pid", dead);
     be_write(&b, VDISPL_FE "/1", "owner/pid-start", "1");
+    be_write(&b, VDISPL_FE "/1", "owner/pid-ns", ns);
     be_write(&b, VDISPL_FE "/1", "owner/nodes", "toolstack");
     be_write(&b, VDISPL_BE "/1", "frontend", VDISPL_FE "/1");
     be_write(&b, VDISPL_BE "/1", "state", "1");
@@ -2244,6 +2527,100 @@ static void test_dev_id_not_ours(void)
     be_close(&b);
 }
 
+/*
+ * An owner the device cannot prove gone is left alone: one whose pid runs
+ * but whose record has no start time (pid-start 0: its QEMU had no
+ * /proc), and one in another PID namespace (its pid means nothing here,
+ * even one no process has).  dev-id=auto takes the next index; asked
+ * for, such an index is refused with the reason; a dead owner in our
+ * namespace is still reclaimed.
+ */
+static void test_dev_id_cannot_tell(void)
+{
+    g_autofree char *me = g_strdup_printf("%d", getpid());
+    g_autofree char *dead = g_strdup_printf("%d", dead_pid());
+    g_autofree char *ns = g_file_read_link("/proc/self/ns/pid", NULL);
+    g_autofree char *id = NULL;
+    g_autofree char *msg = NULL;
+    QTestState *qts;
+    QemuRun r;
+    Backend b;
+    unsigned int i;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    g_assert_nonnull(ns);
+    be_open(&b, 0);
+    for (i = 0; i < 3; i++) {
+        g_autofree char *fe = g_strdup_printf(VDISPL_FE "/%u", i);
+        g_autofree char *be = g_strdup_printf(VDISPL_BE "/%u", i);
+
+        be_write(&b, fe, "backend", be);
+        be_write(&b, fe, "0/resolution", "111x111");
+        be_write(&b, fe, "owner/nodes", "device");
+        be_write(&b, fe, "owner/device", "old");
+        be_write(&b, be, "frontend", fe);
+    }
+    /* 0: a process with that pid runs, the record has no start time */
+    be_write(&b, VDISPL_FE "/0", "owner/pid", me);
+    be_write(&b, VDISPL_FE "/0", "owner/pid-start", "0");
+    be_write(&b, VDISPL_FE "/0", "owner/pid-ns", ns);
+    /* 1: another PID namespace's */
+    be_write(&b, VDISPL_FE "/1", "owner/pid", dead);
+    be_write(&b, VDISPL_FE "/1", "owner/pid-start", "1");
+    be_write(&b, VDISPL_FE "/1", "owner/pid-ns", "pid:[1]");
+    /* 2: ours, dead */
+    be_write(&b, VDISPL_FE "/2", "owner/pid", dead);
+    be_write(&b, VDISPL_FE "/2", "owner/pid-start", "1");
+    be_write(&b, VDISPL_FE "/2", "owner/pid-ns", ns);
+
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,display=v,dev-id=0");
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    msg = g_strdup_printf("dev-id 0 is in use by xen-displfront 'old' of "
+                          "QEMU (pid %s), which may have exited: this QEMU "
+                          "cannot tell, as a process %s runs, and the owner "
+                          "recorded no start time", me, me);
+    if (!strstr(r.err, msg) ||
+        !strstr(r.err, "If that QEMU has exited, remove " VDISPL_FE "/0")) {
+        g_error("expected '%s' and what to do in: %s", msg, r.err);
+    }
+    qemu_run_free(&r);
+    r = qemu_run(g_getenv("XENSTORED_PATH"),
+                 "-device VGA,id=v -device xen-displfront,display=v,dev-id=1");
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    g_free(msg);
+    msg = g_strdup_printf("it recorded PID namespace pid:[1], this QEMU is "
+                          "in %s: its pid means nothing here", ns);
+    if (!strstr(r.err, msg)) {
+        g_error("expected '%s' in: %s", msg, r.err);
+    }
+    qemu_run_free(&r);
+
+    qts = qtest_initf("%s -M pc -nodefaults -display none "
+                      "-device VGA,id=v -device xen-displfront,id=a,display=v",
+                      extra_args());
+    id = qom_get_str(qts, "/machine/peripheral/a", "dev-id");
+    g_assert_cmpstr(id, ==, "2");
+    assert_node(&b, VDISPL_FE "/0", "owner/device", "old");
+    assert_node(&b, VDISPL_FE "/1", "owner/device", "old");
+    assert_node(&b, VDISPL_FE "/2", "owner/device", "a");
+    qtest_quit(qts);
+    for (i = 0; i < 2; i++) {
+        g_autofree char *fe = g_strdup_printf(VDISPL_FE "/%u", i);
+        g_autofree char *be = g_strdup_printf(VDISPL_BE "/%u", i);
+
+        assert_node(&b, fe, "owner/device", "old");
+        g_assert_true(xs_rm(b.xs, XBT_NULL, fe));
+        g_assert_true(xs_rm(b.xs, XBT_NULL, be));
+    }
+    assert_node(&b, VDISPL_FE, "2", NULL);
+    be_close(&b);
+}
+
 /* Input: the test as kbdif (vkbd) backend -------------------------------- */
 
 #define VKBD_FE "/local/domain/0/device/vkbd"
@@ -2254,6 +2631,14 @@ static void test_dev_id_not_ours(void)
 #define LNX_KEY_A           30
 #define LNX_KEY_LEFTSHIFT   42
 #define LNX_KEY_B           48
+#define LNX_KEY_LEFTCTRL    29
+#define LNX_KEY_LEFTALT     56
+#define LNX_KEY_SYSRQ       99
+#define LNX_KEY_DELETE      111
+#define LNX_KEY_POWER       116
+#define LNX_KEY_SLEEP       142
+#define LNX_KEY_WAKEUP      143
+#define LNX_KEY_SUSPEND     205
 #define LNX_BTN_LEFT        0x110
 
 typedef struct Kbd {
@@ -2423,6 +2808,35 @@ static size_t i8042_read(QTestState *qts, bool aux, uint8_t *buf,
         quiet = g_get_monotonic_time() + 300 * 1000;
     }
     return n;
+}
+
+/*
+ * Every byte the guest reads from the i8042 until none has come for
+ * 300 ms, keyboard bytes into @kbd (*@nk of them), mouse bytes into @aux
+ * (*@na), at most 16 each.
+ */
+static void i8042_read_both(QTestState *qts, uint8_t *kbd, size_t *nk,
+                            uint8_t *aux, size_t *na)
+{
+    int64_t quiet = g_get_monotonic_time() + 300 * 1000;
+
+    *nk = *na = 0;
+    while (g_get_monotonic_time() < quiet) {
+        uint8_t st = qtest_inb(qts, 0x64);
+
+        if (!(st & 0x01)) {
+            g_usleep(1000);
+            continue;
+        }
+        if (st & 0x20) {
+            g_assert_cmpuint(*na, <, 16);
+            aux[(*na)++] = qtest_inb(qts, 0x60);
+        } else {
+            g_assert_cmpuint(*nk, <, 16);
+            kbd[(*nk)++] = qtest_inb(qts, 0x60);
+        }
+        quiet = g_get_monotonic_time() + 300 * 1000;
+    }
 }
 
 static void assert_bytes(const uint8_t *got, size_t n, const uint8_t *want,
@@ -2925,6 +3339,356 @@ static void test_input_hostile(void)
     be_close(&b);
 }
 
+/*
+ * A display backend is not a keyboard: with input=auto (the default)
+ * only a backend in dom0 gets a vkbd; one in another domain (a driver
+ * domain) gets none, and QEMU says how to trust it; with input=on it
+ * gets one.
+ */
+static void test_input_trust(void)
+{
+    const char *be5 = "/local/domain/5/backend/vkbd/0";
+    g_autofree char *errlog = stderr_file();
+    g_autofree char *err = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *be = NULL;
+    g_autofree char *uid = NULL;
+    QTestState *qts;
+    Backend b;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    qts = qtest_initf("%s -M pc -nodefaults -display none -device VGA,id=v "
+                      "-device xen-displfront,id=x,display=v,backend-domid=5 "
+                      "2>%s", extra_args(), errlog);
+    state = qom_get_str(qts, "/machine/peripheral/x", "input-state");
+    g_assert_cmpstr(state, ==, "none");
+    g_assert_cmpuint(xs_count(&b, be5), ==, 0);
+    g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
+    qtest_quit(qts);
+    err = stderr_read(errlog);
+    g_assert_nonnull(strstr(err, "xen-displfront 'x': no input for backend "
+                            "domain 5: by default only a backend in dom0 or "
+                            "in QEMU's own domain gets the guest's keyboard "
+                            "and pointer (input=on trusts this one"));
+
+    qts = qtest_initf("%s -M pc -nodefaults -display none -device VGA,id=v "
+                      "-device xen-displfront,id=x,display=v,backend-domid=5,"
+                      "input=on", extra_args());
+    g_free(state);
+    state = qom_get_str(qts, "/machine/peripheral/x", "input-state");
+    g_assert_cmpstr(state, ==, "XenbusStateInitialising");
+    g_assert_cmpuint(xs_count(&b, be5), ==, 1);
+    be = be_read(&b, VKBD_FE "/0", "backend");
+    g_assert_cmpstr(be, ==, "/local/domain/5/backend/vkbd/0/0");
+    uid = be_read(&b, be, "unique-id");
+    g_assert_cmpstr(uid, ==, "x-0-0");
+    qtest_quit(qts);
+    g_assert_cmpuint(xs_count(&b, be5), ==, 0);
+    g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
+    be_close(&b);
+}
+
+/*
+ * System keys (power, sleep, wake-up, SysRq: Alt+SysRq+B reboots a Linux
+ * guest) never reach the guest unless input-system-keys=on, and QEMU
+ * says so once; Ctrl+Alt+Del does (Windows asks for it to log on).
+ */
+static void test_input_system_keys(void)
+{
+    static const uint8_t a[] = { 0x1c, 0xf0, 0x1c };
+    static const uint8_t alt_b[] = { 0x11, 0x32, 0xf0, 0x32, 0xf0, 0x11 };
+    static const uint8_t cad[] = {
+        0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14,
+    };
+    static const uint8_t power[] = { 0xe0, 0x37, 0xe0, 0xf0, 0x37 };
+    g_autofree char *errlog = stderr_file();
+    g_autofree char *opts = NULL;
+    g_autofree char *err = NULL;
+    uint8_t buf[64];
+    size_t n;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    opts = g_strdup_printf(",unique-id=screen0 2>%s", errlog);
+    input_start(&b, &g, opts, 640, 480);
+    kbd_connect(&k, &b, "screen0", NULL);
+    /* (the i8042 holds 16 bytes: read after each few keys) */
+    kbd_tap(&k, LNX_KEY_POWER);
+    kbd_tap(&k, LNX_KEY_SLEEP);
+    kbd_tap(&k, LNX_KEY_WAKEUP);
+    kbd_tap(&k, LNX_KEY_SUSPEND);
+    kbd_tap(&k, LNX_KEY_A);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, a, sizeof(a));
+    kbd_key(&k, LNX_KEY_LEFTALT, true);
+    kbd_tap(&k, LNX_KEY_SYSRQ);
+    kbd_tap(&k, LNX_KEY_B);
+    kbd_key(&k, LNX_KEY_LEFTALT, false);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, alt_b, sizeof(alt_b));
+    kbd_key(&k, LNX_KEY_LEFTCTRL, true);
+    kbd_key(&k, LNX_KEY_LEFTALT, true);
+    kbd_tap(&k, LNX_KEY_DELETE);
+    kbd_key(&k, LNX_KEY_LEFTALT, false);
+    kbd_key(&k, LNX_KEY_LEFTCTRL, false);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, cad, sizeof(cad));
+    kbd_close(&k);
+    guest_stop(&g);
+    err = stderr_read(errlog);
+    g_assert_nonnull(strstr(err, "connector 0: dropping the backend's "
+                            "system key 'power' (power, sleep, wake-up and "
+                            "SysRq reach the guest only with "
+                            "input-system-keys=on)"));
+    /* once */
+    g_assert_null(strstr(strstr(err, "dropping") + 1, "dropping"));
+
+    /* asked for: they pass */
+    guest_start(&g, "bochs-display",
+                ",unique-id=screen0,input-system-keys=on");
+    be_connect(&b);
+    kbd_connect(&k, &b, "screen0", NULL);
+    kbd_tap(&k, LNX_KEY_POWER);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, power, sizeof(power));
+    kbd_close(&k);
+    guest_stop(&g);
+    be_close(&b);
+}
+
+/*
+ * A backend that floods the input page with events of a type nobody
+ * knows: the port is masked for a while instead of spinning QEMU, and
+ * keys still come through after the flood.
+ */
+static void test_input_flood(void)
+{
+    static const uint8_t a[] = { 0x1c, 0xf0, 0x1c };
+    g_autofree char *log = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *opts = NULL;
+    union xenkbd_in_event odd = { .type = 0x77 };
+    int64_t end, cpu;
+    uint8_t buf[16];
+    size_t n = 0;
+    Backend b;
+    Guest g;
+    Kbd k;
+    int port;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    opts = g_strdup_printf(",unique-id=screen0 %s",
+                           trace_to_file("xen_displfront_flood,"
+                                         "xen_displfront_notified", &log));
+    input_start(&b, &g, opts, 640, 480);
+    kbd_connect(&k, &b, "screen0", NULL);
+    port = be_read_uint(&b, k.fe_path, XENKBD_FIELD_EVT_CHANNEL);
+    cpu = cpu_ms(qtest_pid(g.qts));
+    end = g_get_monotonic_time() + FLOOD_US;
+    while (g_get_monotonic_time() < end) {
+        uint32_t prod = k.page->in_prod;
+
+        if (prod - __atomic_load_n(&k.page->in_cons, __ATOMIC_ACQUIRE) <
+            XENKBD_IN_RING_LEN) {
+            XENKBD_IN_RING_REF(k.page, prod) = odd;
+            __atomic_store_n(&k.page->in_prod, prod + 1, __ATOMIC_RELEASE);
+        }
+        xenevtchn_notify(b.xe, k.port);
+        flood_wait_taken(&k.page->in_prod, &k.page->in_cons);
+    }
+    g_test_message("QEMU's CPU time during the flood: %" PRId64 " ms",
+                   cpu_ms(qtest_pid(g.qts)) - cpu);
+    /* a key after the flood arrives, at the latest after a masked period */
+    kbd_tap(&k, LNX_KEY_A);
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (n < sizeof(a) && g_get_monotonic_time() < end) {
+        n += i8042_read(g.qts, false, buf + n, sizeof(a) - n);
+    }
+    assert_bytes(buf, n, a, sizeof(a));
+    kbd_close(&k);
+    guest_stop(&g);
+    be_close(&b);
+
+    text = trace_read(log);
+    assert_flood_guarded(text, port);
+}
+
+/*
+ * The vkbd's watch cannot be set (a XenStore at its watch quota; here a
+ * library that fails those watches): with input=auto the display goes on
+ * without input, and neither device_del nor QEMU's exit trips over the
+ * input that is not there, or leaves any of its nodes behind.
+ */
+static void test_input_watch_fails(void)
+{
+    const char *lib = g_getenv("XDF_XS_FAULT_LIB");
+    g_autofree char *asan = NULL;
+    g_autofree char *state = NULL;
+    Backend b;
+    Guest g;
+    int round;
+
+    if (!xensim_available() || !lib) {
+        g_test_skip("needs xensim and XDF_XS_FAULT_LIB");
+        return;
+    }
+    /* the fault library goes before an ASan QEMU's runtime */
+    asan = g_strdup_printf("%s:verify_asan_link_order=0",
+                           g_getenv("ASAN_OPTIONS") ?: "");
+    be_open(&b, 0);
+    for (round = 0; round < 2; round++) {
+        g_setenv("LD_PRELOAD", lib, true);
+        g_setenv("XENSIM_XS_FAIL_WATCH", "/backend/vkbd/", true);
+        g_setenv("ASAN_OPTIONS", asan, true);
+        guest_show_random(&g, &b, 2);
+        g_unsetenv("LD_PRELOAD");
+        g_unsetenv("XENSIM_XS_FAIL_WATCH");
+        g_free(state);
+        state = qom_get_str(g.qts, "/machine/peripheral/xdf0",
+                            "input-state");
+        g_assert_cmpstr(state, ==, "none");
+        g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
+        g_assert_cmpuint(xs_count(&b, VKBD_BE), ==, 0);
+        if (round == 0) {
+            qtest_qmp_device_del(g.qts, "xdf0");
+            g_assert_null(be_read(&b, b.fe_path, "state"));
+            g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
+            qtest_qmp_assert_success(g.qts, "{'execute': 'query-status'}");
+        }
+        be_unmap_all(&b);
+        /* libqtest fails the test if QEMU dies of a signal here */
+        guest_stop(&g);
+        g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
+        g_assert_cmpuint(xs_count(&b, VDISPL_FE), ==, 0);
+    }
+    be_close(&b);
+}
+
+/* Wait until migration from @src completed and @dst runs. */
+static void migrate_wait(QTestState *src, QTestState *dst)
+{
+    int64_t end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    QTestState *qts = src;
+    const char *want = "completed";
+
+    for (;;) {
+        QDict *rsp = qts == src ?
+                     qtest_qmp(qts, "{'execute': 'query-migrate'}") :
+                     qtest_qmp(qts, "{'execute': 'query-status'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *status = ret && qdict_haskey(ret, "status") ?
+                             qdict_get_str(ret, "status") : "";
+
+        if (!strcmp(status, "failed")) {
+            g_error("migration failed");
+        }
+        if (!strcmp(status, want)) {
+            qobject_unref(rsp);
+            if (qts == dst) {
+                return;
+            }
+            qts = dst;
+            want = "running";
+            continue;
+        }
+        qobject_unref(rsp);
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * A key, a button and a multi-touch contact held at a migration's
+ * switch-over: the destination's guest, which never sees them go up at
+ * the source, gets each released as soon as it runs (keys and buttons at
+ * its PS/2 keyboard and mouse; the contact in the device's trace, there
+ * being no multi-touch device here).
+ */
+static void test_input_migration(void)
+{
+    static const uint8_t a_down[] = { 0x1c }, a_up[] = { 0xf0, 0x1c };
+    static const uint8_t left_down[] = { 0x09, 0x00, 0x00 };
+    static const uint8_t left_up[] = { 0x08, 0x00, 0x00 };
+    g_autofree char *uri = g_strdup_printf("unix:%s/xdf-migrate-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    g_autofree char *src_log = NULL, *dst_log = NULL;
+    g_autofree char *src_opts = NULL;
+    g_autofree char *text = NULL;
+    QTestState *dst;
+    int64_t end;
+    uint8_t buf[16], mouse[16];
+    size_t n, n_mouse;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    src_opts = g_strdup_printf(",unique-id=screen0 %s",
+                               trace_to_file("xen_displfront_input_touch",
+                                             &src_log));
+    input_start(&b, &g, src_opts, 640, 400);
+    kbd_connect(&k, &b, "screen0", (const char *const[]) {
+        XENKBD_FIELD_FEAT_MTOUCH, "1", NULL });
+    ps2_mouse_enable(g.qts);
+    kbd_key(&k, LNX_KEY_A, true);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, a_down, sizeof(a_down));
+    kbd_key(&k, LNX_BTN_LEFT, true);
+    n = i8042_read(g.qts, true, buf, sizeof(buf));
+    assert_bytes(buf, n, left_down, sizeof(left_down));
+    kbd_touch(&k, XENKBD_MT_EV_DOWN, 0, 512, 384);
+    end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
+    do {
+        g_free(text);
+        g_usleep(10 * 1000);
+        g_assert_true(g_file_get_contents(src_log, &text, NULL, NULL));
+    } while (!strstr(text, "contact 0 event 0") &&
+             g_get_monotonic_time() < end);
+    g_assert_nonnull(strstr(text, "contact 0 event 0"));
+    unlink(src_log);
+    /* the contact's touch button makes the PS/2 mouse report: left down */
+    n = i8042_read(g.qts, true, buf, sizeof(buf));
+    assert_bytes(buf, n, left_down, sizeof(left_down));
+
+    dst = qtest_initf("%s -M pc -nodefaults -display none "
+                      "-device bochs-display,id=card0,addr=%d.0 "
+                      "-device xen-displfront,id=xdf0,display=card0 %s "
+                      "-incoming %s", extra_args(), GUEST_CARD_SLOT,
+                      trace_to_file("xen_displfront_input_touch", &dst_log),
+                      uri);
+    be_serve(&b, 100);
+    qtest_qmp_assert_success(g.qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    migrate_wait(g.qts, dst);
+
+    i8042_read_both(dst, buf, &n, mouse, &n_mouse);
+    assert_bytes(buf, n, a_up, sizeof(a_up));
+    assert_bytes(mouse, n_mouse, left_up, sizeof(left_up));
+    qtest_quit(dst);
+    g_free(text);
+    text = trace_read(dst_log);
+    g_assert_nonnull(strstr(text, "contact 0 event 1"));
+
+    kbd_close(&k);
+    guest_stop(&g);
+    be_close(&b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2967,6 +3731,8 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/dev-id/auto", test_dev_id_auto);
     qtest_add_func("/xen-displfront/dev-id/reclaim", test_dev_id_reclaim);
     qtest_add_func("/xen-displfront/dev-id/not-ours", test_dev_id_not_ours);
+    qtest_add_func("/xen-displfront/dev-id/cannot-tell",
+                   test_dev_id_cannot_tell);
     qtest_add_func("/xen-displfront/toolstack/bad-nodes",
                    test_toolstack_bad);
     qtest_add_data_func("/xen-displfront/format/native", "native",
@@ -2991,9 +3757,14 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/backend/backoff", test_backoff);
     qtest_add_func("/xen-displfront/backend/backoff-closing",
                    test_backoff_closing);
+    qtest_add_func("/xen-displfront/backend/backoff-churn",
+                   test_backoff_churn);
     qtest_add_func("/xen-displfront/damage/bounded", test_damage_bounded);
     qtest_add_func("/xen-displfront/refresh/idle", test_refresh_idle);
-    qtest_add_func("/xen-displfront/backend/flood", test_flood);
+    qtest_add_data_func("/xen-displfront/backend/flood",
+                        GINT_TO_POINTER(FLOOD_BOTH_PORTS), test_flood);
+    qtest_add_data_func("/xen-displfront/backend/flood-unknown-events",
+                        GINT_TO_POINTER(FLOOD_UNKNOWN_EVENTS), test_flood);
     qtest_add_func("/xen-displfront/backend/recreate",
                    test_backend_recreate);
     qtest_add_func("/xen-displfront/input/ps2", test_input_ps2);
@@ -3007,6 +3778,13 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/input/unavailable",
                    test_input_unavailable);
     qtest_add_func("/xen-displfront/input/touch", test_input_touch);
+    qtest_add_func("/xen-displfront/input/trust", test_input_trust);
+    qtest_add_func("/xen-displfront/input/system-keys",
+                   test_input_system_keys);
+    qtest_add_func("/xen-displfront/input/flood", test_input_flood);
+    qtest_add_func("/xen-displfront/input/watch-fails",
+                   test_input_watch_fails);
+    qtest_add_func("/xen-displfront/input/migration", test_input_migration);
 
     return g_test_run();
 }
