@@ -119,7 +119,8 @@ static void test_properties(void)
 {
     static const char *const props[] = {
         "display=", "head=", "backend-domid=", "frontend-domid=", "dev-id=",
-        "resolution=", "be-alloc=",
+        "resolution=", "be-alloc=", "fit=", "unique-id=", "input=",
+        "input-system-keys=", "connectors=", "req-timeout-ms=",
     };
     QemuRun r = qemu_run(NULL, "-device xen-displfront,help");
     size_t i;
