@@ -23,7 +23,7 @@ fi
 out=$(mktemp -d "${TMPDIR:-/tmp}/xdf-input.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 # a free port for the live view (the kernel's choice)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 "$BACKEND" --dev-id 9 --vnc "$port" --timeout 60 --verbose \
     2> "$out/backend.log" &

@@ -1,7 +1,9 @@
 # Shared by the backend's test scripts (sourced).
 #   SRCDIR BUILDDIR must be set; gives: the TAP helpers and make_launcher
 #   of tools/xensim/test-lib.sh, run_under_xensim,
-#   wait_for (poll a command with a deadline).
+#   wait_for (poll a command with a deadline), free_port,
+#   frontend_tap (a test peer's TAP lines as ours),
+#   peak_rss_kib and cpu_ms (of a running process).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -32,4 +34,32 @@ wait_for() {
         _n=$((_n - 1))
     done
     return 1
+}
+
+# free_port: a TCP port of 127.0.0.1 free now (the kernel's choice).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# frontend_tap FILE: the "ok" and "not ok" lines a test peer printed
+# (xdf-bad-frontend: no plan), numbered on as ours; a "Bail out!" fails.
+frontend_tap() {
+    while IFS= read -r _line; do
+        case $_line in
+        "ok "*) ok 0 "${_line#ok * - }" ;;
+        "not ok "*) ok 1 "${_line#not ok * - }" ;;
+        "Bail out!"*) ok 1 "$_line" ;;
+        esac
+    done < "$1"
+}
+
+# peak_rss_kib PID: the most memory PID has had resident (VmHWM), KiB.
+peak_rss_kib() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# cpu_ms PID: the CPU time PID has used so far (user + system), ms.
+cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' \
+        "/proc/$1/stat"
 }

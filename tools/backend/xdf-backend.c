@@ -20,9 +20,18 @@
  * response, a broken ring costs the connection, never the process; a
  * full (or bogus) kbdif ring drops input events.
  *
+ * What one device may make us allocate and compute is bounded: a
+ * picture fits its framebuffer, a framebuffer its dbuf, a dbuf the pages
+ * granted (each data page its own grant); backend-allocated buffers take
+ * at most XDF_BE_ALLOC_FRAMES frames of the device's connectors; and all
+ * of it at most --max-device-memory.  Lines about a device's requests
+ * are rate-limited (XDF_LOG_BURST per XDF_LOG_WINDOW_MS, the rest
+ * counted); a XenStore watch event is handled by the device it concerns.
+ *
  *   xdf-backend [--frontend-domid N|auto] [--dev-id N | --all]
  *               [--output-dir DIR] [--every N | --on-change | --last-only]
  *               [--exit-after-frames N] [--timeout SECONDS] [--vnc PORT]
+ *               [--vnc-password-file FILE] [--max-device-memory MIB]
  *               [--verbose]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -66,6 +75,13 @@
 #define XDF_MAX_DBUFS 64
 #define XDF_MAX_BUFFER_SZ (256u << 20)     /* 8192 x 8192 x 32 bpp */
 #define XDF_RESET_WAIT_MS 2000
+/* backend-allocated buffers: at most this many frames of the connectors */
+#define XDF_BE_ALLOC_FRAMES 4
+#define XDF_MAX_DEVICE_MIB 256          /* --max-device-memory default */
+/* lines about one device's requests: this many in a window, then counted */
+#define XDF_LOG_BURST 20
+#define XDF_LOG_WINDOW_MS 10000
+#define XDF_VNC_PASSWORD_MAX 8          /* VNC authentication's DES key */
 
 /* XenBus states, as xenbus.h numbers them */
 enum {
@@ -132,7 +148,6 @@ typedef struct Connector {
     uint32_t shown_width, shown_height;
     uint8_t *shown;             /* RGB of the last flip */
     uint8_t *saved;             /* RGB of the last numbered PNG */
-    uint32_t saved_width, saved_height;
 
     /* live view: a VNC server showing the last flip */
     rfbScreenInfoPtr vnc;
@@ -152,6 +167,9 @@ typedef struct Options {
     unsigned int timeout_s;
     bool verbose;
     int vnc_port;               /* connector i on vnc_port + i; -1: off */
+    /* --vnc-password-file: the password, as libvncserver's list */
+    char *vnc_passwords[2];
+    uint64_t max_device_memory; /* bytes */
 } Options;
 
 /*
@@ -202,7 +220,13 @@ struct Backend {
 
     unsigned long frames;       /* on all connectors */
     unsigned long be_alloc_dbufs;
+    uint64_t be_alloc_bytes;    /* in the backend-allocated dbufs now */
     unsigned long errors;       /* error responses sent */
+
+    /* req_log(): lines about our requests in this window, then counted */
+    int64_t log_window_end;
+    unsigned int log_lines;
+    unsigned long log_suppressed;
 };
 
 /* The process: Xen handles, options, the devices served. */
@@ -256,17 +280,22 @@ static bool verbose;
 /* --all: the device being served, named in each log line */
 static const char *log_tag;
 
-static void G_GNUC_PRINTF(1, 2) xdf_log(const char *fmt, ...)
+static void G_GNUC_PRINTF(1, 0) xdf_vlog(const char *fmt, va_list ap)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
     fputs("[xdf-backend] ", stderr);
     if (log_tag) {
         fprintf(stderr, "%s: ", log_tag);
     }
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+static void G_GNUC_PRINTF(1, 2) xdf_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    xdf_vlog(fmt, ap);
     va_end(ap);
 }
 
@@ -279,6 +308,46 @@ static void G_GNUC_PRINTF(1, 2) xdf_log(const char *fmt, ...)
 static int64_t now_ms(void)
 {
     return g_get_monotonic_time() / 1000;
+}
+
+/* Say how many lines req_log() left out, if any. */
+static void req_log_suppressed(Backend *b)
+{
+    if (b->log_suppressed) {
+        xdf_log("%lu more lines about its requests suppressed",
+                b->log_suppressed);
+        b->log_suppressed = 0;
+    }
+}
+
+/*
+ * A line about a request of @b's frontend (a refusal and why, a mode
+ * set): one it can cause at will, so at most XDF_LOG_BURST of them are
+ * written every XDF_LOG_WINDOW_MS; the rest are counted, and the count
+ * said at the next line written and when the device goes.
+ */
+static void G_GNUC_PRINTF(2, 3) req_log(Backend *b, const char *fmt, ...)
+{
+    int64_t now = now_ms();
+    va_list ap;
+
+    if (now >= b->log_window_end) {
+        req_log_suppressed(b);
+        b->log_window_end = now + XDF_LOG_WINDOW_MS;
+        b->log_lines = 0;
+    }
+    if (b->log_lines >= XDF_LOG_BURST) {
+        if (!b->log_suppressed++) {
+            xdf_log("more than %d lines about its requests in %d s: "
+                    "counting, not writing, the rest", XDF_LOG_BURST,
+                    XDF_LOG_WINDOW_MS / 1000);
+        }
+        return;
+    }
+    b->log_lines++;
+    va_start(ap, fmt);
+    xdf_vlog(fmt, ap);
+    va_end(ap);
 }
 
 /* XenStore ------------------------------------------------------------ */
@@ -346,6 +415,82 @@ static int xb_read_state(struct xs_handle *xs, const char *dir)
 
     return xs_read_uint(xs, dir, "state", XB_CLOSED, &v) ? (int)v :
            XB_UNKNOWN;
+}
+
+/*
+ * Split @path below backend directory @root
+ * ("<root>/<fe-domid>/<dev-id>/<node>"): returns how many ids it names
+ * (0: @root itself, 1: a domain's directory, 2: a device's directory or
+ * a node in it, *@node then the rest after the dev-id, "" for none);
+ * -1 when it is not under @root or an id is not a number.
+ */
+static int backend_path_split(const char *path, const char *root,
+                              unsigned long *fe_domid, unsigned long *dev_id,
+                              const char **node)
+{
+    static const unsigned long max[2] = { 0x7fef, INT32_MAX };
+    unsigned long *ids[2] = { fe_domid, dev_id };
+    size_t n = strlen(root);
+    int i;
+
+    if (strncmp(path, root, n) || (path[n] && path[n] != '/')) {
+        return -1;
+    }
+    path += n;
+    for (i = 0; i < 2; i++) {
+        g_autofree char *id = NULL;
+
+        if (!*path) {
+            return i;
+        }
+        n = strcspn(path + 1, "/");
+        id = g_strndup(path + 1, n);
+        if (!parse_uint(id, max[i], ids[i])) {
+            return -1;
+        }
+        path += 1 + n;
+    }
+    *node = *path ? path + 1 : "";
+    return 2;
+}
+
+typedef void BackendDirFn(Host *h, const char *dir, unsigned long fe_domid,
+                          unsigned long dev_id, void *opaque);
+
+/*
+ * Call @fn for each device directory "<root>/<fe-domid>/<dev-id>" of
+ * frontend domain @dom (of every domain: -1).
+ */
+static void backend_dirs_foreach(Host *h, const char *root, long dom,
+                                 BackendDirFn *fn, void *opaque)
+{
+    g_autofree char *one = dom < 0 ? NULL : g_strdup_printf("%ld", dom);
+    unsigned int i, j, n = 1;
+    char **doms = one ? &one : xs_directory(h->xs, XBT_NULL, root, &n);
+
+    for (i = 0; doms && i < n; i++) {
+        g_autofree char *dom_dir = g_strdup_printf("%s/%s", root, doms[i]);
+        unsigned long fe_domid, dev_id;
+        unsigned int m = 0;
+        char **devs;
+
+        if (!parse_uint(doms[i], 0x7fef, &fe_domid)) {
+            continue;
+        }
+        devs = xs_directory(h->xs, XBT_NULL, dom_dir, &m);
+        for (j = 0; devs && j < m; j++) {
+            g_autofree char *dir = g_strdup_printf("%s/%s", dom_dir,
+                                                   devs[j]);
+
+            if (parse_uint(devs[j], INT32_MAX, &dev_id)) {
+                fn(h, dir, fe_domid, dev_id, opaque);
+            }
+        }
+        free(devs);
+    }
+    if (!one) {
+        free(doms);
+    }
 }
 
 static int read_state(Backend *b, const char *dir)
@@ -445,6 +590,7 @@ static void dbuf_release(Backend *b, Dbuf *d)
     }
     if (d->be_alloc) {
         xengntshr_unshare(b->xgs, d->data, d->n_data);
+        b->be_alloc_bytes -= (uint64_t)d->n_data * DISPLIF_PAGE_SIZE;
     } else {
         xengnttab_unmap(b->xg, d->data, d->n_data);
     }
@@ -526,6 +672,79 @@ static void dbufs_destroy_all(Backend *b)
 }
 
 /*
+ * What a device costs us (--max-device-memory): its backend-allocated
+ * buffers, and each connector's copies of its picture: RGB, the RGB of
+ * the last numbered PNG, the VNC framebuffer.
+ */
+static uint64_t picture_bytes(Backend *b, uint32_t width, uint32_t height)
+{
+    unsigned int per_pixel = 3;
+
+    if (b->opt.output_dir && !b->opt.last_only) {
+        per_pixel += 3;
+    }
+    if (b->opt.vnc_port > 0) {
+        per_pixel += 4;
+    }
+    return (uint64_t)width * height * per_pixel;
+}
+
+/* Connector @c's copies: of the picture it keeps, or the configured one. */
+static uint64_t connector_bytes(Connector *c)
+{
+    return MAX(picture_bytes(c->be, c->shown_width, c->shown_height),
+               picture_bytes(c->be, c->cfg_width, c->cfg_height));
+}
+
+/* What device @b costs us now, leaving out connector @skip's picture. */
+static uint64_t device_bytes(Backend *b, Connector *skip)
+{
+    uint64_t n = b->be_alloc_bytes;
+    unsigned int i;
+
+    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+        if (&b->conn[i] != skip) {
+            n += connector_bytes(&b->conn[i]);
+        }
+    }
+    return n;
+}
+
+/* Backend-allocated buffers may take XDF_BE_ALLOC_FRAMES frames. */
+static uint64_t be_alloc_allowance(Backend *b)
+{
+    uint64_t n = 0;
+    unsigned int i;
+
+    for (i = 0; i < b->nr_conn; i++) {
+        n += displif_buffer_size(b->conn[i].width, b->conn[i].height, 32);
+    }
+    return n * XDF_BE_ALLOC_FRAMES;
+}
+
+static int compare_refs(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* A grant ref that @refs lists more than once, 0 if none does. */
+static uint32_t ref_repeated(const uint32_t *refs, uint32_t n)
+{
+    g_autofree uint32_t *sorted = g_memdup2(refs, n * sizeof(*refs));
+    uint32_t i;
+
+    qsort(sorted, n, sizeof(*sorted), compare_refs);
+    for (i = 1; i < n; i++) {
+        if (sorted[i] == sorted[i - 1]) {
+            return sorted[i];
+        }
+    }
+    return 0;
+}
+
+/*
  * Walk a page directory of @n_data refs starting at @dir_ref.  With
  * @fill NULL, read the refs into @refs; else write @fill into the
  * directory (be-alloc: the frontend granted the directory writable).
@@ -542,15 +761,15 @@ static int pgdir_walk(Backend *b, uint32_t dir_ref, uint32_t n_data,
         uint32_t *page;
 
         if (!ref) {
-            xdf_log("page directory ends after %u page(s); %u data refs "
-                    "need %u", i, n_data, n_dir);
+            req_log(b, "page directory ends after %u page(s); %u data refs "
+                       "need %u", i, n_data, n_dir);
             return -EINVAL;
         }
         page = xengnttab_map_grant_ref(b->xg, b->opt.fe_domid, ref, prot);
         if (!page) {
-            xdf_log("cannot map page directory page %u (grant ref %u) of "
-                    "domain %u: %s", i, ref, b->opt.fe_domid,
-                    strerror(errno));
+            req_log(b, "cannot map page directory page %u (grant ref %u) of "
+                       "domain %u: %s", i, ref, b->opt.fe_domid,
+                       strerror(errno));
             return -EINVAL;
         }
         for (j = 0; j < DISPLIF_GREFS_PER_DIR_PAGE && k < n_data; j++, k++) {
@@ -560,8 +779,8 @@ static int pgdir_walk(Backend *b, uint32_t dir_ref, uint32_t n_data,
                 /* the frontend may change it: read it once */
                 refs[k] = __atomic_load_n(&page[1 + j], __ATOMIC_RELAXED);
                 if (!refs[k]) {
-                    xdf_log("page directory: data ref %u of %u is 0", k,
-                            n_data);
+                    req_log(b, "page directory: data ref %u of %u is 0", k,
+                               n_data);
                     xengnttab_unmap(b->xg, page, 1);
                     return -EINVAL;
                 }
@@ -576,45 +795,77 @@ static int pgdir_walk(Backend *b, uint32_t dir_ref, uint32_t n_data,
 static int op_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
 {
     g_autofree uint32_t *refs = NULL;
-    uint64_t need;
+    uint64_t need, bytes, used;
+    uint32_t ref;
     Dbuf *d;
     int ret;
 
     if (!r->dbuf_cookie) {
-        xdf_log("DBUF_CREATE: dbuf_cookie 0 is not a cookie");
+        req_log(b, "DBUF_CREATE: dbuf_cookie 0 is not a cookie");
         return -EINVAL;
     }
     if (g_hash_table_contains(b->dbufs, &r->dbuf_cookie)) {
-        xdf_log("DBUF_CREATE: dbuf_cookie 0x%" PRIx64 " already exists",
-                r->dbuf_cookie);
+        req_log(b, "DBUF_CREATE: dbuf_cookie 0x%" PRIx64 " already exists",
+                   r->dbuf_cookie);
         return -EEXIST;
     }
     if (g_hash_table_size(b->dbufs) >= XDF_MAX_DBUFS) {
-        xdf_log("DBUF_CREATE: already %d buffers", XDF_MAX_DBUFS);
+        req_log(b, "DBUF_CREATE: already %d buffers", XDF_MAX_DBUFS);
         return -ENOMEM;
     }
     if (!r->width || !r->height || r->width > DISPLIF_MAX_SIDE ||
         r->height > DISPLIF_MAX_SIDE || !r->bpp || r->bpp > 32 ||
         r->bpp % 8) {
-        xdf_log("DBUF_CREATE: %ux%u at %u bpp is out of range", r->width,
-                r->height, r->bpp);
+        req_log(b, "DBUF_CREATE: %ux%u at %u bpp is out of range", r->width,
+                   r->height, r->bpp);
         return -EINVAL;
     }
     need = (uint64_t)r->data_ofs +
            displif_buffer_size(r->width, r->height, r->bpp);
     if (r->buffer_sz < need || r->buffer_sz > XDF_MAX_BUFFER_SZ) {
-        xdf_log("DBUF_CREATE: buffer_sz %u for %ux%u at %u bpp, data_ofs "
-                "%u: need %" PRIu64 " to %u", r->buffer_sz, r->width,
-                r->height, r->bpp, r->data_ofs, need, XDF_MAX_BUFFER_SZ);
+        req_log(b, "DBUF_CREATE: buffer_sz %u for %ux%u at %u bpp, data_ofs "
+                   "%u: need %" PRIu64 " to %u", r->buffer_sz, r->width,
+                   r->height, r->bpp, r->data_ofs, need, XDF_MAX_BUFFER_SZ);
         return -EINVAL;
     }
     if (r->flags & ~XENDISPL_DBUF_FLG_REQ_ALLOC) {
-        xdf_log("DBUF_CREATE: unknown flags 0x%x", r->flags);
+        req_log(b, "DBUF_CREATE: unknown flags 0x%x", r->flags);
         return -EINVAL;
     }
     if (!r->gref_directory) {
-        xdf_log("DBUF_CREATE: gref_directory is 0");
+        req_log(b, "DBUF_CREATE: gref_directory is 0");
         return -EINVAL;
+    }
+    bytes = (uint64_t)displif_pages(r->buffer_sz) * DISPLIF_PAGE_SIZE;
+    if (r->flags & XENDISPL_DBUF_FLG_REQ_ALLOC) {
+        if (!b->xgs) {
+            req_log(b, "DBUF_CREATE: REQ_ALLOC, but grant sharing is not "
+                       "available");
+            return -EOPNOTSUPP;
+        }
+        if (!b->be_alloc_allowed) {
+            req_log(b, "DBUF_CREATE: REQ_ALLOC but %s/be-alloc is not \"1\"",
+                       b->end.fe_path);
+            return -EINVAL;
+        }
+        /* our memory: bounded by the connectors, and by our budget */
+        used = b->be_alloc_bytes + bytes;
+        if (used > be_alloc_allowance(b)) {
+            req_log(b, "DBUF_CREATE: REQ_ALLOC of %" PRIu64 " bytes: "
+                       "backend-allocated buffers would take %" PRIu64
+                       " bytes, more than %d frames of the connectors (%"
+                       PRIu64 ")", bytes, used, XDF_BE_ALLOC_FRAMES,
+                       be_alloc_allowance(b));
+            return -ENOMEM;
+        }
+        used = device_bytes(b, NULL) + bytes;
+        if (used > b->opt.max_device_memory) {
+            req_log(b, "DBUF_CREATE: REQ_ALLOC of %" PRIu64 " bytes would "
+                       "take the device to %" PRIu64 " bytes, more than "
+                       "--max-device-memory (%" PRIu64 ")", bytes, used,
+                       b->opt.max_device_memory);
+            return -ENOMEM;
+        }
     }
 
     d = g_new0(Dbuf, 1);
@@ -629,28 +880,17 @@ static int op_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
     refs = g_new0(uint32_t, d->n_data);
 
     if (r->flags & XENDISPL_DBUF_FLG_REQ_ALLOC) {
-        if (!b->xgs) {
-            xdf_log("DBUF_CREATE: REQ_ALLOC, but grant sharing is not "
-                    "available");
-            g_free(d);
-            return -EOPNOTSUPP;
-        }
-        if (!b->be_alloc_allowed) {
-            xdf_log("DBUF_CREATE: REQ_ALLOC but %s/be-alloc is not \"1\"",
-                    b->end.fe_path);
-            g_free(d);
-            return -EINVAL;
-        }
         d->be_alloc = true;
         d->data = xengntshr_share_pages(b->xgs, b->opt.fe_domid, d->n_data,
                                         refs, 1);
         if (!d->data) {
             ret = -errno;
-            xdf_log("DBUF_CREATE: cannot share %u pages with domain %u: %s",
-                    d->n_data, b->opt.fe_domid, strerror(errno));
+            req_log(b, "DBUF_CREATE: cannot share %u pages with domain %u: %s",
+                       d->n_data, b->opt.fe_domid, strerror(errno));
             g_free(d);
             return ret ? ret : -ENOMEM;
         }
+        b->be_alloc_bytes += bytes;
         ret = pgdir_walk(b, r->gref_directory, d->n_data, NULL, refs);
         if (ret) {
             dbuf_release(b, d);
@@ -664,12 +904,21 @@ static int op_dbuf_create(Backend *b, const struct xendispl_dbuf_create_req *r)
             g_free(d);
             return ret;
         }
+        /* its size is what the frontend granted: a page once */
+        ref = ref_repeated(refs, d->n_data);
+        if (ref) {
+            req_log(b, "DBUF_CREATE: the page directory lists grant ref %u "
+                       "more than once: each of the %u data pages must be "
+                       "granted on its own", ref, d->n_data);
+            g_free(d);
+            return -EINVAL;
+        }
         d->data = xengnttab_map_domain_grant_refs(b->xg, d->n_data,
                                                   b->opt.fe_domid, refs,
                                                   PROT_READ);
         if (!d->data) {
-            xdf_log("DBUF_CREATE: cannot map the %u data pages of domain "
-                    "%u: %s", d->n_data, b->opt.fe_domid, strerror(errno));
+            req_log(b, "DBUF_CREATE: cannot map the %u data pages of domain "
+                       "%u: %s", d->n_data, b->opt.fe_domid, strerror(errno));
             g_free(d);
             return -EINVAL;
         }
@@ -687,7 +936,7 @@ static int op_dbuf_destroy(Backend *b,
     Dbuf *d = g_hash_table_lookup(b->dbufs, &r->dbuf_cookie);
 
     if (!d) {
-        xdf_log("DBUF_DESTROY: no dbuf_cookie 0x%" PRIx64, r->dbuf_cookie);
+        req_log(b, "DBUF_DESTROY: no dbuf_cookie 0x%" PRIx64, r->dbuf_cookie);
         return -ENOENT;
     }
     dbuf_destroy(b, d);
@@ -702,29 +951,29 @@ static int op_fb_attach(Backend *b, const struct xendispl_fb_attach_req *r)
     Fb *f;
 
     if (!d) {
-        xdf_log("FB_ATTACH: no dbuf_cookie 0x%" PRIx64, r->dbuf_cookie);
+        req_log(b, "FB_ATTACH: no dbuf_cookie 0x%" PRIx64, r->dbuf_cookie);
         return -ENOENT;
     }
     if (!r->fb_cookie) {
-        xdf_log("FB_ATTACH: fb_cookie 0 is not a cookie");
+        req_log(b, "FB_ATTACH: fb_cookie 0 is not a cookie");
         return -EINVAL;
     }
     if (g_hash_table_contains(b->fbs, &r->fb_cookie)) {
-        xdf_log("FB_ATTACH: fb_cookie 0x%" PRIx64 " already exists",
-                r->fb_cookie);
+        req_log(b, "FB_ATTACH: fb_cookie 0x%" PRIx64 " already exists",
+                   r->fb_cookie);
         return -EEXIST;
     }
     if (!bpp) {
-        xdf_log("FB_ATTACH: pixel format %s is not supported",
-                xdf_format_name(r->pixel_format, name));
+        req_log(b, "FB_ATTACH: pixel format %s is not supported",
+                   xdf_format_name(r->pixel_format, name));
         return -EINVAL;
     }
     if (bpp != d->bpp || !r->width || !r->height || r->width > d->width ||
         r->height > d->height) {
-        xdf_log("FB_ATTACH: %ux%u %s does not fit dbuf 0x%" PRIx64
-                " (%ux%u, %u bpp)", r->width, r->height,
-                xdf_format_name(r->pixel_format, name), d->cookie, d->width,
-                d->height, d->bpp);
+        req_log(b, "FB_ATTACH: %ux%u %s does not fit dbuf 0x%" PRIx64
+                   " (%ux%u, %u bpp)", r->width, r->height,
+                   xdf_format_name(r->pixel_format, name), d->cookie, d->width,
+                   d->height, d->bpp);
         return -EINVAL;
     }
     f = g_new0(Fb, 1);
@@ -740,7 +989,7 @@ static int op_fb_attach(Backend *b, const struct xendispl_fb_attach_req *r)
 static int op_fb_detach(Backend *b, const struct xendispl_fb_detach_req *r)
 {
     if (!g_hash_table_contains(b->fbs, &r->fb_cookie)) {
-        xdf_log("FB_DETACH: no fb_cookie 0x%" PRIx64, r->fb_cookie);
+        req_log(b, "FB_DETACH: no fb_cookie 0x%" PRIx64, r->fb_cookie);
         return -ENOENT;
     }
     fb_forget(b, r->fb_cookie);
@@ -750,40 +999,54 @@ static int op_fb_detach(Backend *b, const struct xendispl_fb_detach_req *r)
 static int op_set_config(Connector *c, const struct xendispl_set_config_req *r)
 {
     Backend *b = c->be;
+    uint64_t used;
     Fb *f;
 
     if (!r->fb_cookie) {
         if (r->x || r->y || r->width || r->height || r->bpp) {
-            xdf_log("connector %u: SET_CONFIG without a framebuffer but "
-                    "%ux%u+%u+%u at %u bpp", c->index, r->width, r->height,
-                    r->x, r->y, r->bpp);
+            req_log(b, "connector %u: SET_CONFIG without a framebuffer but "
+                       "%ux%u+%u+%u at %u bpp", c->index, r->width, r->height,
+                       r->x, r->y, r->bpp);
             return -EINVAL;
         }
         if (c->config_fb) {
-            xdf_log("connector %u: display off", c->index);
+            req_log(b, "connector %u: display off", c->index);
         }
         c->config_fb = 0;
         return 0;
     }
     f = g_hash_table_lookup(b->fbs, &r->fb_cookie);
     if (!f) {
-        xdf_log("connector %u: SET_CONFIG: no fb_cookie 0x%" PRIx64,
-                c->index, r->fb_cookie);
+        req_log(b, "connector %u: SET_CONFIG: no fb_cookie 0x%" PRIx64,
+                   c->index, r->fb_cookie);
         return -ENOENT;
     }
     if (!r->width || !r->height ||
         (uint64_t)r->x + r->width > c->width ||
-        (uint64_t)r->y + r->height > c->height || r->bpp != f->dbuf->bpp) {
-        xdf_log("connector %u: SET_CONFIG %ux%u+%u+%u at %u bpp does not "
-                "fit the connector (%ux%u) or framebuffer 0x%" PRIx64
-                " (%u bpp)", c->index, r->width, r->height, r->x, r->y,
-                r->bpp, c->width, c->height, f->cookie, f->dbuf->bpp);
+        (uint64_t)r->y + r->height > c->height ||
+        r->width > f->width || r->height > f->height ||
+        r->bpp != f->dbuf->bpp) {
+        req_log(b, "connector %u: SET_CONFIG %ux%u+%u+%u at %u bpp does not "
+                   "fit the connector (%ux%u) or framebuffer 0x%" PRIx64
+                   " (%ux%u, %u bpp)", c->index, r->width, r->height, r->x,
+                   r->y, r->bpp, c->width, c->height, f->cookie, f->width,
+                   f->height, f->dbuf->bpp);
         return -EINVAL;
+    }
+    used = device_bytes(b, c) +
+           MAX(picture_bytes(b, r->width, r->height),
+               picture_bytes(b, c->shown_width, c->shown_height));
+    if (used > b->opt.max_device_memory) {
+        req_log(b, "connector %u: SET_CONFIG %ux%u: its picture would take "
+                   "the device to %" PRIu64 " bytes, more than "
+                   "--max-device-memory (%" PRIu64 ")", c->index, r->width,
+                   r->height, used, b->opt.max_device_memory);
+        return -ENOMEM;
     }
     if (c->config_fb == 0 || c->cfg_width != r->width ||
         c->cfg_height != r->height) {
-        xdf_log("connector %u: display on, %ux%u", c->index, r->width,
-                r->height);
+        req_log(b, "connector %u: display on, %ux%u", c->index, r->width,
+                   r->height);
     }
     c->config_fb = r->fb_cookie;
     c->cfg_x = r->x;
@@ -836,10 +1099,15 @@ static void save_last(Backend *b)
 /*
  * The live view: connector i is a VNC desktop on 127.0.0.1, port
  * vnc_port + i, showing the last frame flipped (any VNC viewer,
- * e.g. "vncviewer 127.0.0.1::5900").
+ * e.g. "vncviewer 127.0.0.1::5900").  It is a console: its viewers type
+ * into the guest (kbd_vnc_key).  With --vnc-password-file, only viewers
+ * that know the password (VNC authentication) get in.  A port we cannot
+ * listen on ends the backend: another process holding it would get our
+ * viewers, and what they type.
  */
 static void kbd_vnc_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl);
 static void kbd_vnc_pointer(int mask, int x, int y, rfbClientPtr cl);
+static void vnc_close(Connector *c);
 
 static void vnc_show(Connector *c)
 {
@@ -873,9 +1141,27 @@ static void vnc_show(Connector *c)
         c->vnc->screenData = c;
         c->vnc->kbdAddEvent = kbd_vnc_key;
         c->vnc->ptrAddEvent = kbd_vnc_pointer;
+        if (b->opt.vnc_passwords[0]) {
+            c->vnc->authPasswdData = b->opt.vnc_passwords;
+            c->vnc->passwordCheck = rfbCheckPasswordByList;
+        }
+        errno = 0;
         rfbInitServer(c->vnc);
-        xdf_log("connector %u: live view on VNC 127.0.0.1:%d", c->index,
-                c->vnc->port);
+        if (c->vnc->listenSock == RFB_INVALID_SOCKET) {
+            /* rfbListenOnTCPPort() leaves bind()'s or listen()'s errno */
+            xdf_log("connector %u: cannot listen on 127.0.0.1:%d for the "
+                    "live view: %s; exiting", c->index, c->vnc->port,
+                    errno ? strerror(errno) : "unknown error");
+            vnc_close(c);
+            b->opt.vnc_port = -1;
+            b->host->exit_status = 1;
+            b->host->quit = true;
+            return;
+        }
+        xdf_log("connector %u: live view on VNC 127.0.0.1:%d%s", c->index,
+                c->vnc->port, b->opt.vnc_passwords[0] ? ", password" :
+                " (no password: anyone on this host can view it and type "
+                "into the guest)");
     } else if ((uint32_t)c->vnc->width != w ||
                (uint32_t)c->vnc->height != h) {
         uint8_t *old = c->vnc_fb;
@@ -923,7 +1209,10 @@ static void capture(Connector *c, Fb *f)
     bool changed;
 
     if (c->shown_width != w || c->shown_height != h) {
+        /* every copy we keep is of the configured size (device_bytes) */
         g_free(c->shown);
+        g_free(c->saved);
+        c->saved = NULL;
         c->shown = g_malloc0(bytes);
         c->shown_width = w;
         c->shown_height = h;
@@ -944,8 +1233,7 @@ static void capture(Connector *c, Fb *f)
     if (!b->opt.output_dir) {
         return;
     }
-    changed = !c->saved || c->saved_width != w || c->saved_height != h ||
-              memcmp(c->saved, c->shown, bytes);
+    changed = !c->saved || memcmp(c->saved, c->shown, bytes);
     if ((b->opt.on_change && changed) ||
         (b->opt.every && c->frames % b->opt.every == 0)) {
         char tag[24];
@@ -955,8 +1243,6 @@ static void capture(Connector *c, Fb *f)
         if (changed) {
             g_free(c->saved);
             c->saved = g_memdup2(c->shown, bytes);
-            c->saved_width = w;
-            c->saved_height = h;
         }
     }
 }
@@ -972,8 +1258,8 @@ static int op_pg_flip(Connector *c, const struct xendispl_page_flip_req *r)
     }
     f = g_hash_table_lookup(b->fbs, &r->fb_cookie);
     if (!f) {
-        xdf_log("connector %u: PG_FLIP: no fb_cookie 0x%" PRIx64, c->index,
-                r->fb_cookie);
+        req_log(b, "connector %u: PG_FLIP: no fb_cookie 0x%" PRIx64, c->index,
+                   r->fb_cookie);
         return -EINVAL;
     }
     c->frames++;
@@ -996,9 +1282,9 @@ static int op_get_edid(Connector *c, const struct xendispl_get_edid_req *r,
 
     if (r->buffer_sz < XDF_EDID_SIZE || r->buffer_sz > XENDISPL_EDID_MAX_SIZE
         || !r->gref_directory) {
-        xdf_log("connector %u: GET_EDID: buffer_sz %u (need %d to %d) or "
-                "gref_directory %u is bad", c->index, r->buffer_sz,
-                XDF_EDID_SIZE, XENDISPL_EDID_MAX_SIZE, r->gref_directory);
+        req_log(b, "connector %u: GET_EDID: buffer_sz %u (need %d to %d) or "
+                   "gref_directory %u is bad", c->index, r->buffer_sz,
+                   XDF_EDID_SIZE, XENDISPL_EDID_MAX_SIZE, r->gref_directory);
         return -EINVAL;
     }
     n = displif_pages(r->buffer_sz);
@@ -1014,9 +1300,9 @@ static int op_get_edid(Connector *c, const struct xendispl_get_edid_req *r,
     page = xengnttab_map_grant_ref(b->xg, b->opt.fe_domid, ref,
                                    PROT_READ | PROT_WRITE);
     if (!page) {
-        xdf_log("connector %u: GET_EDID: cannot map grant ref %u of domain "
-                "%u writable: %s", c->index, ref, b->opt.fe_domid,
-                strerror(errno));
+        req_log(b, "connector %u: GET_EDID: cannot map grant ref %u of domain "
+                   "%u writable: %s", c->index, ref, b->opt.fe_domid,
+                   strerror(errno));
         return -EINVAL;
     }
     xdf_edid_build(page, c->width, c->height);
@@ -1078,8 +1364,8 @@ static int handle(Connector *c, const struct xendispl_req *req,
     case XENDISPL_OP_GET_EDID:
         return op_get_edid(c, &req->op.get_edid, &rsp->op.get_edid.edid_sz);
     default:
-        xdf_log("connector %u: unknown operation 0x%02x (id %u)", c->index,
-                req->operation, req->id);
+        req_log(b, "connector %u: unknown operation 0x%02x (id %u)", c->index,
+                   req->operation, req->id);
         return -EINVAL;
     }
 }
@@ -1947,76 +2233,111 @@ static void kbd_check(Host *h, const char *kind, const char *dir,
     kbd_start(k);
 }
 
-static gboolean kbd_not_seen(gpointer key, gpointer value G_GNUC_UNUSED,
-                             gpointer seen)
+/* @k's backend directory was removed (xl destroy, the device's QEMU gone). */
+static void kbd_removed(Vkbd *k)
 {
-    return !g_hash_table_contains(seen, key);
+    log_tag = k->tag;
+    xdf_log("%s was removed: no longer serving it", k->end.be_path);
+    log_tag = NULL;
+    kbd_stop(k, true);
 }
 
 /*
- * Look at every vkbd device under our backend directories (one with a
- * "frontend" node): serve the linked ones, let go of those that have
- * been removed or are no longer linked.
+ * The vkbd device of backend directory @dir (device @dev_id of domain
+ * @fe_domid, of kind @kind) changed at @node ("" for the directory
+ * itself): let go of it when it was removed, check its link when that
+ * may have changed, and drive its state.
  */
-static void kbds_scan(Host *h)
+static void kbd_dir_changed(Host *h, const char *kind, const char *dir,
+                            unsigned long fe_domid, unsigned long dev_id,
+                            const char *node)
 {
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                             g_free, NULL);
-    unsigned int r, i, j;
+    Vkbd *k = kbd_find(h, dir);
+    g_autofree char *fe = xs_read_node(h->xs, dir, "frontend");
 
-    for (r = 0; r < G_N_ELEMENTS(kbd_kinds); r++) {
-        unsigned int n = 0;
-        char **doms = xs_directory(h->xs, XBT_NULL, h->kbd_roots[r], &n);
-
-        for (i = 0; doms && i < n; i++) {
-            g_autofree char *dom_dir = g_strdup_printf("%s/%s",
-                                                       h->kbd_roots[r],
-                                                       doms[i]);
-            unsigned long fe_domid, dev_id;
-            unsigned int m = 0;
-            char **devs;
-
-            if (!parse_uint(doms[i], 0x7fef, &fe_domid)) {
-                continue;
-            }
-            devs = xs_directory(h->xs, XBT_NULL, dom_dir, &m);
-            for (j = 0; devs && j < m; j++) {
-                char *dev_dir;
-                g_autofree char *fe = NULL;
-
-                if (!parse_uint(devs[j], INT32_MAX, &dev_id)) {
-                    continue;
-                }
-                dev_dir = g_strdup_printf("%s/%s", dom_dir, devs[j]);
-                g_hash_table_add(seen, dev_dir);
-                fe = xs_read_node(h->xs, dev_dir, "frontend");
-                if (fe) {
-                    kbd_check(h, kbd_kinds[r], dev_dir, fe_domid, dev_id,
-                              fe);
-                }
-            }
-            free(devs);
+    if (!fe) {
+        g_hash_table_remove(h->kbd_unlinked, dir);
+        if (k) {
+            kbd_removed(k);
         }
-        free(doms);
+        return;
     }
-    g_hash_table_foreach_remove(h->kbd_unlinked, kbd_not_seen, seen);
-    g_hash_table_destroy(seen);
-
-    /* a removed directory (xl destroy, the device's QEMU gone) ends it */
-    for (i = 0; i < h->kbds->len;) {
-        Vkbd *k = g_ptr_array_index(h->kbds, i);
-        g_autofree char *fe = xs_read_node(h->xs, k->end.be_path, "frontend");
-
-        if (!fe) {
-            log_tag = k->tag;
-            xdf_log("%s was removed: no longer serving it", k->end.be_path);
-            log_tag = NULL;
-            kbd_stop(k, true);
-            continue;
-        }
+    if (!k || !*node || !strcmp(node, "frontend") ||
+        !strcmp(node, XENKBD_FIELD_UNIQUE_ID)) {
+        kbd_check(h, kind, dir, fe_domid, dev_id, fe);
+        k = kbd_find(h, dir);
+    }
+    if (k) {
         log_tag = k->tag;
         xb_reconcile(&k->end);
         log_tag = NULL;
+    }
+}
+
+typedef struct KbdScan {
+    const char *kind;
+    GHashTable *seen;           /* backend directories */
+} KbdScan;
+
+static void kbd_dir_seen(Host *h, const char *dir, unsigned long fe_domid,
+                         unsigned long dev_id, void *opaque)
+{
+    KbdScan *scan = opaque;
+
+    g_hash_table_add(scan->seen, g_strdup(dir));
+    kbd_dir_changed(h, scan->kind, dir, fe_domid, dev_id, "");
+}
+
+/* Whether vkbd backend directory @dir is of frontend domain @dom. */
+static bool kbd_dir_of(Host *h, const char *dir, long dom)
+{
+    unsigned long fe_domid, dev_id;
+    const char *node;
+    unsigned int r;
+
+    for (r = 0; r < G_N_ELEMENTS(kbd_kinds); r++) {
+        if (backend_path_split(dir, h->kbd_roots[r], &fe_domid, &dev_id,
+                               &node) == 2) {
+            return dom < 0 || fe_domid == (unsigned long)dom;
+        }
+    }
+    return false;
+}
+
+/*
+ * Look at every vkbd device under our backend directories of frontend
+ * domain @dom (every domain: -1): serve the linked ones, let go of those
+ * that have been removed or are no longer linked.
+ */
+static void kbds_scan(Host *h, long dom)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+                                                       g_str_equal, g_free,
+                                                       NULL);
+    GHashTableIter it;
+    gpointer dir;
+    unsigned int r, i;
+
+    for (r = 0; r < G_N_ELEMENTS(kbd_kinds); r++) {
+        KbdScan scan = { .kind = kbd_kinds[r], .seen = seen };
+
+        backend_dirs_foreach(h, h->kbd_roots[r], dom, kbd_dir_seen, &scan);
+    }
+    /* what is no longer there has gone with its domain's directory */
+    g_hash_table_iter_init(&it, h->kbd_unlinked);
+    while (g_hash_table_iter_next(&it, &dir, NULL)) {
+        if (kbd_dir_of(h, dir, dom) && !g_hash_table_contains(seen, dir)) {
+            g_hash_table_iter_remove(&it);
+        }
+    }
+    for (i = 0; i < h->kbds->len;) {
+        Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+        if (kbd_dir_of(h, k->end.be_path, dom) &&
+            !g_hash_table_contains(seen, k->end.be_path)) {
+            kbd_removed(k);
+            continue;
+        }
         i++;
     }
 }
@@ -2147,6 +2468,7 @@ static void device_stop(Backend *b, bool closed_by_toolstack)
         xb_set_state(&b->end, XB_CLOSING);
         xb_set_state(&b->end, XB_CLOSED);
     }
+    req_log_suppressed(b);
     summary(b);
     log_tag = NULL;
     if (h->opt.all) {
@@ -2157,94 +2479,201 @@ static void device_stop(Backend *b, bool closed_by_toolstack)
     device_free(b);
 }
 
-/*
- * --all: serve each device a toolstack or frontend has made under our
- * backend directory (one with a "frontend" node), and let go of those
- * that have been removed.
- */
-static void devices_scan(Host *h)
+static Backend *device_find(Host *h, unsigned long fe_domid,
+                            unsigned long dev_id)
 {
-    unsigned int i, j, n = 0, m;
-    char **doms = xs_directory(h->xs, XBT_NULL, h->be_root, &n);
+    unsigned int i;
 
-    for (i = 0; doms && i < n; i++) {
-        g_autofree char *dom_dir = g_strdup_printf("%s/%s", h->be_root,
-                                                   doms[i]);
-        unsigned long fe_domid, dev_id;
-        char **devs;
+    for (i = 0; i < h->devices->len; i++) {
+        Backend *b = g_ptr_array_index(h->devices, i);
 
-        if (!parse_uint(doms[i], 0x7fef, &fe_domid)) {
-            continue;
+        if (b->opt.fe_domid == fe_domid && b->opt.dev_id == dev_id) {
+            return b;
         }
-        m = 0;
-        devs = xs_directory(h->xs, XBT_NULL, dom_dir, &m);
-        for (j = 0; devs && j < m; j++) {
-            g_autofree char *dev_dir = NULL;
-            g_autofree char *fe = NULL;
-            bool served = false;
-            unsigned int k;
-
-            if (!parse_uint(devs[j], INT32_MAX, &dev_id)) {
-                continue;
-            }
-            for (k = 0; k < h->devices->len; k++) {
-                Backend *b = g_ptr_array_index(h->devices, k);
-
-                served |= b->opt.fe_domid == fe_domid &&
-                          b->opt.dev_id == dev_id;
-            }
-            dev_dir = g_strdup_printf("%s/%s", dom_dir, devs[j]);
-            fe = xs_read_node(h->xs, dev_dir, "frontend");
-            if (!served && fe) {
-                Backend *b = device_new(h, fe_domid, dev_id);
-
-                if (b) {
-                    g_ptr_array_add(h->devices, b);
-                    device_start(b);
-                }
-            }
-        }
-        free(devs);
     }
-    free(doms);
+    return NULL;
+}
+
+/*
+ * Device @b's directories changed: let go of it when its maker removed
+ * it (that ends the backend without --all), else drive its state.
+ * False when it is gone.
+ */
+static bool device_check(Backend *b)
+{
+    Host *h = b->host;
+
+    if (b->opt.fe_auto) {
+        g_autofree char *fe = xs_read_node(b->xs, b->end.be_path,
+                                           "frontend");
+
+        if (!fe) {
+            log_tag = b->tag;
+            xdf_log("%s was removed: %s", b->end.be_path,
+                    h->opt.all ? "no longer serving it" : "exiting");
+            log_tag = NULL;
+            device_stop(b, true);
+            h->quit |= !h->opt.all;
+            return false;
+        }
+    }
+    log_tag = b->tag;
+    xb_reconcile(&b->end);
+    log_tag = NULL;
+    return true;
+}
+
+/*
+ * --all: backend directory @dir of device @dev_id of domain @fe_domid
+ * changed: serve it when a toolstack or frontend has made it (it has a
+ * "frontend" node), let go of it when it was removed.  True when it
+ * started or stopped.
+ */
+static bool device_dir_changed(Host *h, const char *dir,
+                               unsigned long fe_domid, unsigned long dev_id)
+{
+    Backend *b = device_find(h, fe_domid, dev_id);
+    g_autofree char *fe = NULL;
+
+    if (b) {
+        return !device_check(b);
+    }
+    fe = xs_read_node(h->xs, dir, "frontend");
+    b = fe ? device_new(h, fe_domid, dev_id) : NULL;
+    if (b) {
+        g_ptr_array_add(h->devices, b);
+        device_start(b);
+    }
+    return b != NULL;
+}
+
+static void device_dir_seen(Host *h, const char *dir, unsigned long fe_domid,
+                            unsigned long dev_id, void *opaque G_GNUC_UNUSED)
+{
+    device_dir_changed(h, dir, fe_domid, dev_id);
+}
+
+/*
+ * --all: look at every device under our backend directory of frontend
+ * domain @dom (every domain: -1): serve the new ones, let go of those
+ * that have been removed; then link its vkbd devices anew.
+ */
+static void devices_scan(Host *h, long dom)
+{
+    unsigned int i;
+
+    for (i = 0; i < h->devices->len;) {
+        Backend *b = g_ptr_array_index(h->devices, i);
+
+        if ((dom >= 0 && b->opt.fe_domid != (unsigned long)dom) ||
+            device_check(b)) {
+            i++;
+        }
+    }
+    backend_dirs_foreach(h, h->be_root, dom, device_dir_seen, NULL);
+    kbds_scan(h, dom);
+}
+
+/*
+ * Whether a change at @path can change which connector of the vdispl
+ * device of frontend directory @fe_path a unique-id names: the
+ * directory itself, a connector's directory, its unique-id or
+ * resolution.
+ */
+static bool changes_links(const char *path, const char *fe_path)
+{
+    size_t n = strlen(fe_path);
+
+    if (strncmp(path, fe_path, n)) {
+        return false;
+    }
+    path += n;
+    if (!*path) {
+        return true;
+    }
+    if (*path++ != '/' || !g_ascii_isdigit(*path)) {
+        return false;
+    }
+    path += strspn(path, "0123456789");
+    return !*path || !strcmp(path, "/" XENDISPL_FIELD_UNIQUE_ID) ||
+           !strcmp(path, "/" XENDISPL_FIELD_RESOLUTION);
+}
+
+/*
+ * One XenStore watch event, handled by the device it concerns and by no
+ * other: the token of a device's own watch names it; under our backend
+ * directories (tokens "all" and "kbd"), the path does.
+ */
+static void watch_event(Host *h, const char *path, const char *token)
+{
+    unsigned long dom = 0, dev;
+    const char *node = "";
+    unsigned int i;
+    int n;
+
+    if (!strcmp(token, "all")) {
+        n = backend_path_split(path, h->be_root, &dom, &dev, &node);
+        if (n == 2) {
+            g_autofree char *dir = g_strdup_printf("%s/%lu/%lu", h->be_root,
+                                                   dom, dev);
+
+            if (device_dir_changed(h, dir, dom, dev)) {
+                kbds_scan(h, dom);
+            }
+        } else if (n >= 0) {
+            devices_scan(h, n ? (long)dom : -1);
+        }
+        return;
+    }
+    if (!strcmp(token, "kbd")) {
+        for (i = 0; i < G_N_ELEMENTS(kbd_kinds); i++) {
+            n = backend_path_split(path, h->kbd_roots[i], &dom, &dev, &node);
+            if (n == 2) {
+                g_autofree char *dir = g_strdup_printf("%s/%lu/%lu",
+                                                       h->kbd_roots[i], dom,
+                                                       dev);
+
+                kbd_dir_changed(h, kbd_kinds[i], dir, dom, dev, node);
+            } else if (n >= 0) {
+                kbds_scan(h, n ? (long)dom : -1);
+            }
+        }
+        return;
+    }
+    for (i = 0; i < h->devices->len; i++) {
+        Backend *b = g_ptr_array_index(h->devices, i);
+
+        if (!strcmp(token, b->end.fe_path) || !strcmp(token, b->end.be_path)) {
+            bool relink = changes_links(path, b->end.fe_path);
+
+            dom = b->opt.fe_domid;
+            if (!device_check(b) || relink) {
+                kbds_scan(h, dom);
+            }
+            return;
+        }
+    }
+    for (i = 0; i < h->kbds->len; i++) {
+        Vkbd *k = g_ptr_array_index(h->kbds, i);
+
+        if (!strcmp(token, k->end.fe_path)) {
+            log_tag = k->tag;
+            xb_reconcile(&k->end);
+            log_tag = NULL;
+            return;
+        }
+    }
+    /* a device we no longer serve */
 }
 
 static void handle_watches(Host *h)
 {
     char **w;
-    unsigned int i;
 
     while ((w = xs_check_watch(h->xs))) {
+        watch_event(h, w[XS_WATCH_PATH], w[XS_WATCH_TOKEN]);
         free(w);
     }
-    if (h->opt.all) {
-        devices_scan(h);
-    }
-    for (i = 0; i < h->devices->len;) {
-        Backend *b = g_ptr_array_index(h->devices, i);
-        g_autofree char *fe = NULL;
-
-        if (b->opt.fe_auto) {
-            /* the device's maker removed it: that ends our work on it */
-            fe = xs_read_node(b->xs, b->end.be_path, "frontend");
-            if (!fe) {
-                log_tag = b->tag;
-                xdf_log("%s was removed: %s", b->end.be_path,
-                        h->opt.all ? "no longer serving it" : "exiting");
-                log_tag = NULL;
-                device_stop(b, true);
-                if (!h->opt.all) {
-                    h->quit = true;
-                }
-                continue;
-            }
-        }
-        log_tag = b->tag;
-        xb_reconcile(&b->end);
-        log_tag = NULL;
-        i++;
-    }
-    kbds_scan(h);
 }
 
 static unsigned long frames_received(Host *h)
@@ -2323,9 +2752,18 @@ static void usage(FILE *f)
 "  --vnc PORT             live view: a VNC server on 127.0.0.1:PORT for\n"
 "                         connector 0, PORT+1 for connector 1, ...; its\n"
 "                         viewers' keys and pointer go to the connector's\n"
-"                         vkbd device, if any\n"
+"                         vkbd device, if any (a console: keep it to\n"
+"                         yourself); a port in use ends the backend\n"
+"  --vnc-password-file FILE\n"
+"                         live view only for VNC viewers that give the\n"
+"                         password on FILE's first line (1 to 8\n"
+"                         characters; FILE not readable by everyone)\n"
+"  --max-device-memory MIB\n"
+"                         most memory one device may make us use: its\n"
+"                         backend-allocated buffers and the copies of its\n"
+"                         pictures (default %d); more is refused\n"
 "  --verbose              log every request\n"
-"  --help                 this text\n");
+"  --help                 this text\n", XDF_MAX_DEVICE_MIB);
 }
 
 static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
@@ -2339,10 +2777,52 @@ static bool parse_ulong(const char *opt, const char *arg, unsigned long max,
     return true;
 }
 
+/*
+ * --vnc-password-file: the password is @path's first line, 1 to
+ * XDF_VNC_PASSWORD_MAX characters (VNC authentication uses no more); the
+ * file must not be readable by everyone.
+ */
+static bool read_vnc_password(const char *path, Options *o)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    struct stat st;
+    size_t len;
+
+    if (stat(path, &st) < 0) {
+        fprintf(stderr, "xdf-backend: --vnc-password-file '%s': %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    if (st.st_mode & S_IROTH) {
+        fprintf(stderr, "xdf-backend: --vnc-password-file '%s' is readable "
+                "by everyone: chmod o-r it\n", path);
+        return false;
+    }
+    if (!g_file_get_contents(path, &text, NULL, &err)) {
+        fprintf(stderr, "xdf-backend: --vnc-password-file: %s\n",
+                err->message);
+        return false;
+    }
+    len = strcspn(text, "\n");
+    text[len] = '\0';
+    if (len < 1 || len > XDF_VNC_PASSWORD_MAX) {
+        fprintf(stderr, "xdf-backend: --vnc-password-file '%s': the "
+                "password (its first line) has %zu characters, not 1 to %d "
+                "(VNC authentication uses %d)\n", path, len,
+                XDF_VNC_PASSWORD_MAX, XDF_VNC_PASSWORD_MAX);
+        return false;
+    }
+    g_free(o->vnc_passwords[0]);
+    o->vnc_passwords[0] = g_steal_pointer(&text);
+    return true;
+}
+
 static bool parse_options(int argc, char **argv, Options *o)
 {
     enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_LAST, O_EXIT,
-           O_TIMEOUT, O_VERBOSE, O_VNC, O_ALL, O_HELP };
+           O_TIMEOUT, O_VERBOSE, O_VNC, O_ALL, O_VNC_PASSWORD, O_MAX_MEM,
+           O_HELP };
     static const struct option longopts[] = {
         { "frontend-domid", required_argument, NULL, O_FE },
         { "dev-id", required_argument, NULL, O_DEV },
@@ -2355,12 +2835,15 @@ static bool parse_options(int argc, char **argv, Options *o)
         { "verbose", no_argument, NULL, O_VERBOSE },
         { "vnc", required_argument, NULL, O_VNC },
         { "all", no_argument, NULL, O_ALL },
+        { "vnc-password-file", required_argument, NULL, O_VNC_PASSWORD },
+        { "max-device-memory", required_argument, NULL, O_MAX_MEM },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
     unsigned long v;
     int ch;
 
+    o->max_device_memory = (uint64_t)XDF_MAX_DEVICE_MIB << 20;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         const char *name = ch >= O_FE && ch <= O_HELP ?
                            longopts[ch - O_FE].name : "";
@@ -2423,6 +2906,22 @@ static bool parse_options(int argc, char **argv, Options *o)
         case O_ALL:
             o->all = true;
             break;
+        case O_VNC_PASSWORD:
+            if (!read_vnc_password(optarg, o)) {
+                return false;
+            }
+            break;
+        case O_MAX_MEM:
+            if (!parse_ulong(opt, optarg, 1 << 20, &v)) {
+                return false;
+            }
+            if (!v) {
+                fprintf(stderr, "xdf-backend: --max-device-memory 0: a "
+                        "device needs at least 1 MiB\n");
+                return false;
+            }
+            o->max_device_memory = (uint64_t)v << 20;
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -2435,6 +2934,11 @@ static bool parse_options(int argc, char **argv, Options *o)
         fprintf(stderr, "xdf-backend: unexpected argument '%s'\n",
                 argv[optind]);
         usage(stderr);
+        return false;
+    }
+    if (o->vnc_passwords[0] && o->vnc_port <= 0) {
+        fprintf(stderr, "xdf-backend: --vnc-password-file is for the live "
+                "view: it needs --vnc\n");
         return false;
     }
     if (o->all && o->fe_auto) {
@@ -2642,7 +3146,7 @@ int main(int argc, char **argv)
             return 1;
         }
         xdf_log("serving every vdispl device under %s", h->be_root);
-        devices_scan(h);
+        devices_scan(h, -1);
     } else {
         Backend *b;
 
@@ -2652,16 +3156,16 @@ int main(int argc, char **argv)
         }
         b = device_new(h, h->opt.fe_domid, h->opt.dev_id);
         g_ptr_array_add(h->devices, b);
-        if (!xs_watch(h->xs, b->end.fe_path, "fe") ||
-            !xs_watch(h->xs, b->end.be_path, "be")) {
+        if (!xs_watch(h->xs, b->end.fe_path, b->end.fe_path) ||
+            !xs_watch(h->xs, b->end.be_path, b->end.be_path)) {
             xdf_log("cannot watch %s and %s: %s", b->end.fe_path,
                     b->end.be_path, strerror(errno));
             close_xen(h);
             return 1;
         }
         device_start(b);
+        kbds_scan(h, -1);
     }
-    kbds_scan(h);
 
     pfd[0] = (struct pollfd) { .fd = xs_fileno(h->xs), .events = POLLIN };
     pfd[1] = (struct pollfd) { .fd = xenevtchn_fd(h->xe), .events = POLLIN };

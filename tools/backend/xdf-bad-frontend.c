@@ -2,16 +2,27 @@
  * xdf-bad-frontend: a displif frontend that misbehaves, to test a backend
  *
  * Sets up vdispl device DEV of domain 0 through the real libxenstore,
- * libxenevtchn and libxengnttab (xensim or Xen), connects to the
- * backend, sends good and bad requests one at a time and checks each
- * status; then breaks the ring, checks that the backend closes, and that
- * it takes the frontend back.  Prints TAP lines, without the plan.
+ * libxenevtchn and libxengnttab (xensim or Xen) and connects to the
+ * backend.  Prints TAP lines, without the plan.
  *
  *   xdf-bad-frontend DEV
- *
- * Leaves the backend showing a 64x48 RGB565 picture, left half red,
- * right half blue (a backend-allocated buffer), for the caller to check
- * in the backend's PNG.
+ *       sends good and bad requests one at a time and checks each
+ *       status; then breaks the ring, checks that the backend closes, and
+ *       that it takes the frontend back.  Leaves the backend showing a
+ *       64x48 RGB565 picture, left half red, right half blue (a
+ *       backend-allocated buffer), for the caller to check in its PNG.
+ *   xdf-bad-frontend --picture DEV
+ *       shows a 64x48 XRGB8888 picture, left half red, right half blue.
+ *   xdf-bad-frontend --flood N DEV
+ *       shows that picture, then sends N requests of an unknown operation.
+ *   xdf-bad-frontend --amplify DEV
+ *       asks for much with little (connector 0 is 8192x8192): a picture
+ *       larger than its framebuffer, a page granted once and listed 16384
+ *       times; then, connector 0 being 640x480, more backend-allocated
+ *       buffers than four frames.
+ *   xdf-bad-frontend --budget DEV
+ *       asks a backend run with --max-device-memory 24, --output-dir and
+ *       --vnc for a picture, and a backend-allocated buffer, past that.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -556,38 +567,155 @@ static void test_requests(Fe *f)
     buf_free(f, &ba);
 }
 
-int main(int argc, char **argv)
+/* A 64x48 XRGB8888 picture on connector 0: left half red, right blue. */
+static void show_picture(Fe *f, Buf *buf)
 {
-    Fe fe = { 0 }, *f = &fe;
-    unsigned int dev = argc > 1 ? (unsigned int)atoi(argv[1]) : 9;
-    g_autofree char *c0 = NULL;
-    bool connected, reached;
+    uint32_t w = 64, h = 48, size = displif_buffer_size(64, 48, 32);
+    uint32_t *px, x, y;
     int32_t st;
 
-    f->xs = xs_open(0);
-    f->xe = xenevtchn_open(NULL, 0);
-    f->xg = xengnttab_open(NULL, 0);
-    f->xgs = xengntshr_open(NULL, 0);
-    if (!f->xs || !f->xe || !f->xg || !f->xgs) {
-        bail("cannot open the Xen libraries: %s", strerror(errno));
+    buf_alloc(f, buf, size, false);
+    px = buf->data;
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w; x++) {
+            px[y * w + x] = x < w / 2 ? 0xff0000 : 0x0000ff;
+        }
     }
-    f->fe_path = g_strdup_printf("/local/domain/0/device/vdispl/%u", dev);
-    f->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/0/%u", dev);
-    c0 = g_strdup_printf("%s/0", f->fe_path);
+    st = dbuf_create(f, 100, w, h, 32, size, buf->dir_refs[0], 0);
+    if (!st) {
+        st = fb_attach(f, 100, 101, w, h, FMT_XR24);
+    }
+    if (!st) {
+        st = set_config(f, 101, w, h, 32);
+    }
+    if (!st) {
+        st = pg_flip(f, 101);
+    }
+    ok(st == 0 && flip_event(f) == 101, "a 64x48 picture shown: %d", st);
+}
 
-    /* our nodes; the backend made its own directory */
-    fe_write(f, f->fe_path, "backend", "%s", f->be_path);
-    fe_write(f, f->fe_path, "backend-id", "0");
-    fe_write(f, f->fe_path, XENDISPL_FIELD_BE_ALLOC, "1");
-    fe_write(f, c0, XENDISPL_FIELD_RESOLUTION, "640x480");
-    fe_write(f, c0, XENDISPL_FIELD_UNIQUE_ID, "bad-0");
-    fe_write(f, f->fe_path, "1/" XENDISPL_FIELD_RESOLUTION, "320x200");
-    fe_write(f, f->fe_path, "1/" XENDISPL_FIELD_UNIQUE_ID, "bad-1");
-    fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialising);
+static void test_flood(Fe *f, unsigned long n)
+{
+    unsigned long i, refused = 0;
 
-    connected = fe_connect(f);
-    ok(connected, "connected (backend state %d)", be_state(f));
-    test_requests(f);
+    for (i = 0; i < n; i++) {
+        refused += request(f, 0x42, "", 0, NULL) == -EINVAL;
+    }
+    ok(refused == n, "%lu of %lu requests of an unknown operation refused",
+       refused, n);
+}
+
+/* Start over (Closing, then connect again) with connector 0 at @res0. */
+static bool fe_restart(Fe *f, const char *res0)
+{
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateClosing);
+    if (!wait_be_state(f, XenbusStateInitWait)) {
+        return false;
+    }
+    fe_disconnect(f);
+    fe_write(f, f->fe_path, "0/" XENDISPL_FIELD_RESOLUTION, "%s", res0);
+    f->next_id = 0;
+    return fe_connect(f);
+}
+
+/* Ask for much with little; connector 0 is 8192x8192. */
+static void test_amplify(Fe *f)
+{
+    uint32_t size = displif_buffer_size(64, 48, 32);
+    uint32_t dir_ref, data_ref, *dir, i, n;
+    int32_t st, st2, st3, sts[5];
+    Buf small, bas[5];
+
+    /* a picture larger than its framebuffer */
+    buf_alloc(f, &small, size, false);
+    st = dbuf_create(f, 1, 64, 48, 32, size, small.dir_refs[0], 0);
+    if (!st) {
+        st = fb_attach(f, 1, 10, 64, 48, FMT_XR24);
+    }
+    ok(st == 0, "a 64x48 framebuffer (3 data pages): %d", st);
+    st = set_config(f, 10, 8192, 8192, 32);
+    ok(st == -EINVAL, "SET_CONFIG 8192x8192 of that 64x48 framebuffer: %d",
+       st);
+    for (i = n = 0; i < 3; i++) {
+        n += pg_flip(f, 10) == -EPERM;
+    }
+    ok(n == 3, "PG_FLIP without a configuration, 3 times: %u refused", n);
+    st = set_config(f, 10, 64, 48, 32);
+    ok(st == 0 && pg_flip(f, 10) == 0 && flip_event(f) == 10,
+       "SET_CONFIG 64x48 and PG_FLIP: %d", st);
+
+    /* one page granted, listed 16384 times by a directory that loops */
+    dir = share(f, 1, &dir_ref);
+    share(f, 1, &data_ref);
+    dir[0] = dir_ref;
+    for (i = 0; i < DISPLIF_GREFS_PER_DIR_PAGE; i++) {
+        dir[1 + i] = data_ref;
+    }
+    st = dbuf_create(f, 2, 4096, 4096, 32,
+                     displif_buffer_size(4096, 4096, 32), dir_ref, 0);
+    ok(st == -EINVAL, "DBUF_CREATE 4096x4096 of one page listed 16384 "
+       "times: %d", st);
+    st = fb_attach(f, 2, 20, 4096, 4096, FMT_XR24);
+    st2 = set_config(f, 20, 4096, 4096, 32);
+    st3 = pg_flip(f, 20);
+    ok(st == -ENOENT && st2 == -ENOENT && st3 == -EINVAL,
+       "nothing of it shown: FB_ATTACH %d, SET_CONFIG %d, PG_FLIP %d", st,
+       st2, st3);
+
+    /* connector 0 640x480: backend-allocated buffers of four frames */
+    ok(fe_restart(f, "640x480"), "connected again, connector 0 640x480 "
+       "(backend state %d)", be_state(f));
+    size = displif_buffer_size(640, 480, 32);
+    for (i = 0; i < 5; i++) {
+        buf_alloc(f, &bas[i], size, true);
+        sts[i] = dbuf_create(f, 40 + i, 640, 480, 32, size,
+                             bas[i].dir_refs[0], XENDISPL_DBUF_FLG_REQ_ALLOC);
+    }
+    ok(!sts[0] && !sts[1] && !sts[2] && !sts[3] && sts[4] == -ENOMEM,
+       "DBUF_CREATE REQ_ALLOC 640x480 five times: %d %d %d %d %d (four "
+       "frames of the connectors)", sts[0], sts[1], sts[2], sts[3], sts[4]);
+}
+
+/*
+ * Past the backend's --max-device-memory 24 (MiB); with --output-dir and
+ * --vnc, a picture costs it 10 bytes a pixel.
+ */
+static void test_budget(Fe *f)
+{
+    uint32_t size = displif_buffer_size(4096, 1024, 32);
+    Buf big, ba;
+    int32_t st;
+
+    /* 16 MiB granted: its 4096x1024 picture (42 MB to the backend) */
+    buf_alloc(f, &big, size, false);
+    st = dbuf_create(f, 3, 4096, 1024, 32, size, big.dir_refs[0], 0);
+    if (!st) {
+        st = fb_attach(f, 3, 30, 4096, 1024, FMT_XR24);
+    }
+    ok(st == 0, "a 4096x1024 framebuffer (4096 pages granted): %d", st);
+    st = set_config(f, 30, 4096, 1024, 32);
+    ok(st == -ENOMEM, "SET_CONFIG 4096x1024, past --max-device-memory: %d",
+       st);
+    st = set_config(f, 30, 1024, 1024, 32);
+    ok(st == 0 && pg_flip(f, 30) == 0 && flip_event(f) == 30,
+       "SET_CONFIG 1024x1024 (10.5 MB to the backend) and PG_FLIP: %d", st);
+
+    /* and 16 MiB of backend-allocated buffer on top of it */
+    buf_alloc(f, &ba, size, true);
+    st = dbuf_create(f, 4, 4096, 1024, 32, size, ba.dir_refs[0],
+                     XENDISPL_DBUF_FLG_REQ_ALLOC);
+    ok(st == -ENOMEM, "DBUF_CREATE REQ_ALLOC 4096x1024 (16 MiB), past "
+       "--max-device-memory: %d", st);
+}
+
+/*
+ * Break the ring: the backend closes, and takes us back; then a ring ref
+ * that is not granted.
+ */
+static void test_broken_ring(Fe *f, const char *c0)
+{
+    bool connected, reached;
+    int32_t st;
 
     /* more requests than the ring holds: the backend closes */
     f->c->ring.sring->req_prod = f->c->ring.req_prod_pvt + 100;
@@ -621,6 +749,79 @@ int main(int argc, char **argv)
     reached = wait_be_state(f, XenbusStateInitWait);
     ok(reached,
        "frontend Closed: backend back to InitWait (state %d)", be_state(f));
+}
+
+int main(int argc, char **argv)
+{
+    enum { REQUESTS, PICTURE, FLOOD, AMPLIFY, BUDGET } mode = REQUESTS;
+    Fe fe = { 0 }, *f = &fe;
+    unsigned long flood = 0;
+    unsigned int dev;
+    g_autofree char *c0 = NULL;
+    Buf picture;
+    int a = 1;
+
+    if (argc > a + 1 && !strcmp(argv[a], "--flood")) {
+        mode = FLOOD;
+        flood = g_ascii_strtoull(argv[a + 1], NULL, 10);
+        a += 2;
+    } else if (argc > a && !strcmp(argv[a], "--picture")) {
+        mode = PICTURE;
+        a++;
+    } else if (argc > a && !strcmp(argv[a], "--amplify")) {
+        mode = AMPLIFY;
+        a++;
+    } else if (argc > a && !strcmp(argv[a], "--budget")) {
+        mode = BUDGET;
+        a++;
+    }
+    dev = argc > a ? (unsigned int)atoi(argv[a]) : 9;
+
+    f->xs = xs_open(0);
+    f->xe = xenevtchn_open(NULL, 0);
+    f->xg = xengnttab_open(NULL, 0);
+    f->xgs = xengntshr_open(NULL, 0);
+    if (!f->xs || !f->xe || !f->xg || !f->xgs) {
+        bail("cannot open the Xen libraries: %s", strerror(errno));
+    }
+    f->fe_path = g_strdup_printf("/local/domain/0/device/vdispl/%u", dev);
+    f->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/0/%u", dev);
+    c0 = g_strdup_printf("%s/0", f->fe_path);
+
+    /* our nodes; the backend made its own directory */
+    fe_write(f, f->fe_path, "backend", "%s", f->be_path);
+    fe_write(f, f->fe_path, "backend-id", "0");
+    fe_write(f, f->fe_path, XENDISPL_FIELD_BE_ALLOC, "1");
+    fe_write(f, c0, XENDISPL_FIELD_RESOLUTION, "%s",
+             mode == AMPLIFY || mode == BUDGET ? "8192x8192" : "640x480");
+    fe_write(f, c0, XENDISPL_FIELD_UNIQUE_ID, "bad-0");
+    fe_write(f, f->fe_path, "1/" XENDISPL_FIELD_RESOLUTION, "320x200");
+    fe_write(f, f->fe_path, "1/" XENDISPL_FIELD_UNIQUE_ID, "bad-1");
+    fe_write(f, f->fe_path, "state", "%d", XenbusStateInitialising);
+
+    if (!fe_connect(f)) {
+        bail("no connection (backend state %d)", be_state(f));
+    }
+    ok(true, "connected (backend state %d)", be_state(f));
+    switch (mode) {
+    case REQUESTS:
+        test_requests(f);
+        test_broken_ring(f, c0);
+        break;
+    case PICTURE:
+        show_picture(f, &picture);
+        break;
+    case FLOOD:
+        show_picture(f, &picture);
+        test_flood(f, flood);
+        break;
+    case AMPLIFY:
+        test_amplify(f);
+        break;
+    case BUDGET:
+        test_budget(f);
+        break;
+    }
 
     /* the caller goes on numbering and prints the plan */
     xs_close(f->xs);
