@@ -16,7 +16,6 @@
 import argparse
 import glob
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,6 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, "build")
 QEMU = os.path.join(BUILD, "qemu-system-x86_64")
 BACKEND = os.path.join(BUILD, "tools", "backend", "xdf-backend")
-CHECK = os.path.join(TOP, "tools", "guest", "check-pattern.py")
 sys.path[:0] = [os.path.join(TOP, "tools"),
                 os.path.join(TOP, "tools", "backend"),
                 os.path.join(TOP, "tools", "guest")]
@@ -34,7 +32,8 @@ import contactsheet  # noqa: E402
 from guestboot import (QMP, BootStages, KVM_PROBE_SECONDS,  # noqa: E402
                        choose_accel)
 from pngcheck import read_png  # noqa: E402
-from xdftest import VNC, stop  # noqa: E402
+from xdftest import (VNC, stop, until_same, backend_picture,  # noqa: E402
+                     pattern, write_ppm)
 
 CARDS = {"vga": "VGA", "bochs": "bochs-display", "cirrus": "cirrus-vga",
          "virtio": "virtio-gpu-pci"}
@@ -45,12 +44,12 @@ def say(msg):
 
 
 def vnc_grab(port, path):
-    """Fetch the whole screen from the backend's VNC live view and write
-    it to @path as PPM."""
+    """Fetch the whole screen from the backend's VNC live view, write it
+    to @path as PPM and return it."""
     with VNC(port) as v:
-        w, h, rgb = v.grab()
-    with open(path, "wb") as f:
-        f.write(b"P6\n%d %d\n255\n" % (w, h) + rgb)
+        picture = v.grab()
+    write_ppm(path, picture)
+    return picture
 
 
 def banner_pixels(path):
@@ -169,8 +168,6 @@ def main():
     args = ap.parse_args()
 
     w, h = (int(v) for v in args.mode.split("x"))
-    # the backend shows the animation fitted into the connector
-    check = [sys.executable, CHECK, "--fit", args.fit, args.resolution]
     out = os.path.join(args.out, args.card)
     frames_dir = os.path.join(out, "frames")
     os.makedirs(frames_dir, exist_ok=True)
@@ -232,25 +229,26 @@ def main():
             "xen-displfront state: "
             f"{qmp.cmd('qom-get', path='/machine/peripheral/xdf0', property='state')}")
 
-        # the last frame stays on screen: wait for it at the backend
-        for _ in range(20):
-            backend.send_signal(signal.SIGUSR1)
-            time.sleep(0.5)
-            if os.path.exists(last) and subprocess.run(
-                    check + [last, str(w), str(h), str(args.frames)],
-                    stdout=subprocess.DEVNULL).returncode == 0:
-                ok = True
-                break
-        if not ok:
-            subprocess.run(check + [last, str(w), str(h), str(args.frames)])
+        # the last frame stays on screen: wait for it at the backend,
+        # taking its picture again until it is there (both pictures kept
+        # in --out when it never comes)
+        cw, ch = (int(v) for v in args.resolution.split("x"))
+        want = pattern(w, h, args.frames, (args.fit, cw, ch))
+        ok, why = until_same(lambda: want,
+                             backend_picture(backend, last, timeout=10),
+                             20, os.path.join(out, "last"), still=10,
+                             step=0.5, names=("pattern", "backend"))
+        say(f"the backend's last frame is the pattern's frame "
+            f"{args.frames}: {'yes' if ok else 'NO'} ({why})")
         if ok and args.vnc:
             # what a person watching the live view sees is exact too
             shot = os.path.join(out, "vnc-last.ppm")
-            vnc_grab(args.vnc, shot)
-            ok = subprocess.run(check + [shot, str(w), str(h),
-                                         str(args.frames)]).returncode == 0
+            ok, why = until_same(lambda: want,
+                                 lambda: vnc_grab(args.vnc, shot), 10,
+                                 os.path.join(out, "vnc"), still=5,
+                                 step=0.5, names=("pattern", "live view"))
             say(f"live view (VNC) shows the same frame: "
-                f"{'yes' if ok else 'NO'} ({shot})")
+                f"{'yes' if ok else 'NO'} ({shot}: {why})")
         if args.hold:
             say(f"holding for {args.hold:g} s")
             time.sleep(args.hold)

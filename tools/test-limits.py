@@ -17,10 +17,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import datetime
-import importlib.util
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -29,13 +27,8 @@ SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
 sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
                 os.path.join(SRCDIR, 'tools', 'guest')]
 from guestboot import QMP  # noqa: E402
-from xdftest import Tap, stop  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location(
-    'check_pattern', os.path.join(SRCDIR, 'tools', 'guest',
-                                  'check-pattern.py'))
-images = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(images)
+from xdftest import (Tap, stop, until_same, screendump,  # noqa: E402
+                     backend_picture)
 
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
 BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
@@ -98,19 +91,12 @@ def main():
         ok(state == 'XenbusStateConnected', f'small is {state}')
         dump = os.path.join(OUT, 'small.ppm')
         png = os.path.join(frames, f'0-{small}', 'conn0-last.png')
-        same, why = False, 'nothing compared'
-        end = time.monotonic() + 30
-        while not same and time.monotonic() < end:
-            qmp.cmd('screendump', filename=dump, device='v')
-            backend.send_signal(signal.SIGUSR1)
-            time.sleep(1)
-            if not os.path.exists(png):
-                why = f'no {png}'
-                continue
-            ref = images.read_image(dump)
-            got = images.read_image(png)
-            same = got == ref and any(ref[2])
-            why = f'backend {got[0]}x{got[1]}, screendump {ref[0]}x{ref[1]}'
+        # both pictures taken again until they agree (the firmware may
+        # still be writing); on giving up both kept in OUT
+        same, why = until_same(screendump(qmp, dump, 'v'),
+                               backend_picture(backend, png, timeout=20),
+                               40, os.path.join(OUT, 'small'), still=15,
+                               step=0.5)
         ok(same, f'the backend shows small\'s screen as the screendump does '
            f'({why})')
         ok(qemu.poll() is None, 'QEMU is still running')

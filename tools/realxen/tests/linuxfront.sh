@@ -46,10 +46,10 @@ GUESTS=${XDF_LINUXFRONT_GUESTS:-pv:0 pvh:0,1}
 INPUT=${XDF_LINUXFRONT_INPUT:-pv}
 VNC_PORT=5900
 BACKEND=$B/tools/backend/xdf-backend
-CHECK=$PWD/tools/guest/check-pattern.py
+XDFTEST=$PWD/tools/xdftest.py
 
 need_binaries "$BACKEND"
-for f in "$B/guest/vmlinuz" "$B/guest/initrd.img" "$CHECK"; do
+for f in "$B/guest/vmlinuz" "$B/guest/initrd.img" "$XDFTEST"; do
     [ -e "$f" ] || { echo "missing $f (build the project first)"; exit 2; }
 done
 raise_gntalloc_limit
@@ -189,23 +189,21 @@ CFG
     grep -aE 'xdf-guest|xdf-anim: (/dev|done|error)|BUG' "$console" | sed 's/^/#   guest: /'
     [ $input = 1 ] && input_test "$type" "$dir" "$console"
 
-    # The backends save what each connector shows on SIGUSR1.
-    for ((i = 0; i < n; i++)); do
-        rm -f "$dir/dev$i/conn0-last.png"
-        kill -USR1 "${pids[$i]}"
-    done
+    # The backends save what each connector shows on SIGUSR1: taken
+    # again until it is the last frame (tools/xdftest.py until_same;
+    # given up when it stays wrong for 30 s, both pictures kept in
+    # $dir/dev$i/).
     for ((i = 0; i < n; i++)); do
         mode="device $i (be-alloc=${allocs[$i]})"
-        if ! wait_for 120 "$type: backend $i saved its connector" \
-            test -s "$dir/dev$i/conn0-last.png"; then
-            proc_state "${pids[$i]}"
-            continue
-        fi
-        if out=$(python3 "$CHECK" "$dir/dev$i/conn0-last.png" "${MODE%x*}" "${MODE#*x}" "$FRAMES" 2>&1); then
-            ok 0 "$type: $mode: frame $FRAMES pixel-exact in our backend"
+        if out=$(python3 "$XDFTEST" pattern-at-backend --pid "${pids[$i]}" \
+                 --png "$dir/dev$i/conn0-last.png" --mode "$MODE" \
+                 --frame "$FRAMES" --timeout 180 --still 30 \
+                 --keep "$dir/dev$i/check" 2>&1); then
+            ok 0 "$type: $mode: frame $FRAMES pixel-exact in our backend (${out#OK: })"
         else
-            ok 1 "$type: $mode: frame $FRAMES differs"
+            ok 1 "$type: $mode: frame $FRAMES not shown"
             echo "$out" | sed 's/^/#   /'
+            proc_state "${pids[$i]}"
         fi
         want=$([ "${allocs[$i]}" = 1 ] && echo on || echo off)
         check "$type: $mode connected with be-alloc $want" \

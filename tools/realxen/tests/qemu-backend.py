@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -44,9 +43,12 @@ def load(name, path):
     return mod
 
 
-images = load('check_pattern', os.path.join(REPO, 'tools/guest/check-pattern.py'))
+# the tests' shared helpers: until_same(), the one loop that compares a
+# guest's screen with the backend's picture; the VNC client
+xdftest = load('xdftest', os.path.join(REPO, 'tools/xdftest.py'))
+images = xdftest.images()
 QMP = load('guestboot', os.path.join(REPO, 'tools/guest/guestboot.py')).QMP
-VNC = load('xdftest', os.path.join(REPO, 'tools/xdftest.py')).VNC
+VNC = xdftest.VNC
 VNC_PORT = 5931
 
 fails = 0
@@ -91,23 +93,9 @@ class Backend:
         return os.path.join(self.dir, 'conn0-last.png')
 
     def shown(self):
-        """Have the backend save what connector 0 shows; read it back."""
-        path = self.last_png()
-        if os.path.exists(path):
-            os.unlink(path)
-        self.proc.send_signal(signal.SIGUSR1)
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            # xdf-backend writes PATH.tmp and renames it: PATH is whole,
-            # but the 9p share of the run folder may show it before all
-            # of it has arrived: read again then
-            if os.path.exists(path):
-                try:
-                    return images.read_image(path)
-                except (images.BadImage, zlib.error, ValueError) as e:
-                    note(f'{path}: {e}; reading it again')
-            time.sleep(0.5)
-        return None
+        """Have the backend save what connector 0 shows; read it back
+        (None if it saves nothing in 20 s)."""
+        return xdftest.backend_picture(self.proc, self.last_png(), 20)()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -142,31 +130,17 @@ def fitted(image, size):
     return images.fit_image(*image, size[0], size[1], 'scale')
 
 
-def same_screen(qmp, backend, dump, card, timeout):
-    """Until the backend shows what the screendump shows (not blank)."""
-    end = time.monotonic() + timeout
-    why = 'nothing compared'
-    while time.monotonic() < end:
-        if card:
-            qmp.cmd('screendump', filename=dump, device=card)
-        else:
-            qmp.cmd('screendump', filename=dump)   # the first console
-        ref = fitted(images.read_image(dump), connector_size())
-        got = backend.shown()
-        if got is None:
-            why = 'the backend saved no picture'
-        elif got[:2] != ref[:2]:
-            why = f'backend shows {got[0]}x{got[1]}, screendump is {ref[0]}x{ref[1]}'
-        elif got[2] != ref[2]:
-            n = sum(1 for i in range(0, len(ref[2]), 3)
-                    if ref[2][i:i + 3] != got[2][i:i + 3])
-            why = f'{n} of {ref[0] * ref[1]} pixels differ'
-        elif not any(ref[2]):
-            why = 'the screen is blank'
-        else:
-            return True, f'{ref[0]}x{ref[1]}'
-        time.sleep(2)
-    return False, why
+def same_screen(qmp, backend, dump, card, timeout, keep):
+    """Until the backend shows what the screendump shows (not blank),
+    fitted into the connector (xdftest.until_same: both taken again until
+    they agree; given up when neither changed for 60 s, the pictures
+    kept at KEEP-screendump.ppm and KEEP-backend.ppm).  60 s: SeaBIOS's
+    text cursor can keep the two sides a blink phase apart for several
+    rounds (see until_same)."""
+    guest = xdftest.screendump(
+        qmp, dump, card, fit=lambda pic: fitted(pic, connector_size()))
+    return xdftest.until_same(guest, backend.shown, timeout, keep,
+                              still=60, step=2, log=note)
 
 
 def vkbd_connected(device):
@@ -241,7 +215,8 @@ def main():
         qmp = QMP(sock, time.monotonic() + 60)
         good, state = wait_state(qmp, 'Connected', args.timeout)
         (ok if good else bad)(f'device Connected to xdf-backend (state {state})')
-        good, why = same_screen(qmp, first, dump, card, args.timeout)
+        good, why = same_screen(qmp, first, dump, card, args.timeout,
+                                os.path.join(args.out, 'first'))
         (ok if good else bad)(f'{what}: backend shows the screendump '
                               f'pixel for pixel ({why})')
         if qemu:
@@ -257,7 +232,8 @@ def main():
         backend = Backend(exe, args.out, 'backend-2')
         good, state = wait_state(qmp, 'Connected', args.timeout)
         (ok if good else bad)(f'device Connected to a new backend (state {state})')
-        good, why = same_screen(qmp, backend, dump, card, args.timeout)
+        good, why = same_screen(qmp, backend, dump, card, args.timeout,
+                                os.path.join(args.out, 'restarted'))
         (ok if good else bad)(f'after the restart: backend shows the '
                               f'screendump pixel for pixel ({why})')
 

@@ -78,7 +78,8 @@ def connector_size_of(dev):
 def screen_at_backend(qmp, backend, dump, timeout, when):
     good, state = qb.wait_state(qmp, 'Connected', timeout)
     (qb.ok if good else qb.bad)(f'{when}: device Connected (state {state})')
-    good, why = qb.same_screen(qmp, backend, dump, None, timeout)
+    keep = os.path.join(os.path.dirname(dump), when.replace(' ', '-'))
+    good, why = qb.same_screen(qmp, backend, dump, None, timeout, keep)
     (qb.ok if good else qb.bad)(f'{when}: the backend shows the '
                                 f'screendump pixel for pixel ({why})')
     return good

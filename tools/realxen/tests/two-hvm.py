@@ -17,16 +17,17 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 
-# qemu-backend.py's helpers: its TAP lines, QMP client, image reader and
-# XenStore read
+# qemu-backend.py's helpers: its TAP lines, QMP client, image reader,
+# XenStore read and tools/xdftest.py (until_same: the one loop comparing
+# a guest's screen with the backend's picture)
 _spec = importlib.util.spec_from_file_location(
     'qemu_backend', os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  'qemu-backend.py'))
 qb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(qb)
 images, QMP, ok, bad, xs_read = qb.images, qb.QMP, qb.ok, qb.bad, qb.xs_read
+xdftest = qb.xdftest
 
 
 class Domain:
@@ -50,34 +51,21 @@ def wait(cond, seconds):
     return cond()
 
 
-def shows_own_screen(d, backend, out):
-    """Until the backend's output for @d equals its screendump, fitted."""
+def shows_own_screen(d, backend, out, tag):
+    """Until the backend's output for @d equals its screendump, fitted
+    (xdftest.until_same; on giving up the two pictures are kept at
+    OUT/<name>-<tag>-{screendump,backend}.ppm)."""
     dump = os.path.join(out, f'{d.name}.ppm')
     png = os.path.join(out, 'backend', f'0-{d.dev_id}', 'conn0-last.png')
     res = xs_read(f'/local/domain/0/device/vdispl/{d.dev_id}/0/resolution')
     cw, ch = (int(v) for v in (res or '0x0').split('x'))
-    why = 'nothing compared'
-    end = time.monotonic() + 120
-    while time.monotonic() < end:
-        d.qmp.cmd('screendump', filename=dump)
-        backend.send_signal(signal.SIGUSR1)
-        time.sleep(2)
-        if not os.path.exists(png):
-            why = f'no {png}'
-            continue
-        try:
-            ref = images.fit_image(*images.read_image(dump), cw, ch, 'scale')
-            got = images.read_image(png)
-        except (images.BadImage, zlib.error, ValueError) as e:
-            # the 9p share may show a file before all of it has arrived
-            why = f'{e}'
-            continue
-        if got == ref and any(ref[2]):
-            return True, f'{cw}x{ch}, {png}'
-        why = (f'backend {got[0]}x{got[1]}, screendump fitted '
-               f'{ref[0]}x{ref[1]}' if got[:2] != ref[:2] else
-               'pixels differ' if got != ref else 'blank')
-    return False, why
+    good, why = xdftest.until_same(
+        xdftest.screendump(d.qmp, dump, fit=lambda pic: images.fit_image(
+            *pic, cw, ch, 'scale')),
+        xdftest.backend_picture(backend, png, 20), 240,
+        os.path.join(out, f'{d.name}-{tag}'), still=60, step=2,
+        log=lambda line: qb.note(f'{d.name}: {line}'))
+    return good, f'{why}, {png}' if good else why
 
 
 def main():
@@ -91,7 +79,8 @@ def main():
     backend = subprocess.Popen(
         [os.path.join(args.build, 'tools/backend/xdf-backend'), '--all',
          '--output-dir', os.path.join(args.out, 'backend'),
-         '--timeout', '900'], stderr=be_log)
+         # PNG is slow under TCG: save on SIGUSR1 only
+         '--every', '1000000', '--timeout', '900'], stderr=be_log)
     try:
         doms = [Domain(n) for n in args.names]
         for d in doms:
@@ -104,7 +93,7 @@ def main():
                         120) else bad)(f'{d.name}: Connected to xdf-backend '
                                        f'--all ({d.prop("state")})')
         for d in doms:
-            good, why = shows_own_screen(d, backend, args.out)
+            good, why = shows_own_screen(d, backend, args.out, 'first')
             (ok if good else bad)(f'{d.name}: its firmware screen reaches '
                                   f'its own output pixel for pixel ({why})')
 
@@ -120,7 +109,7 @@ def main():
             xs_read(f'/local/domain/0/backend/vdispl/0/{second.dev_id}/'
                     'state') == '4'
         (ok if up else bad)(f'{second.name} is still Connected and served')
-        good, why = shows_own_screen(second, backend, args.out)
+        good, why = shows_own_screen(second, backend, args.out, 'alone')
         (ok if good else bad)(f'{second.name}: still shown ({why})')
     finally:
         backend.send_signal(signal.SIGTERM)
