@@ -89,8 +89,10 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenDisplFront, XEN_DISPLFRONT)
 #define XDF_SHORT_LIVED_MS      5000    /* a connection that ends sooner */
 #define XDF_MAX_AUTO_DEV_ID     1023    /* dev-id=auto: 0 to this */
 #define XDF_BE_RECREATE_MS      5000    /* a backend Closed this long */
+#define XDF_BE_GONE_MS          500     /* its directory away this long */
 #define XDF_INPUT_MAX_WHEEL     16      /* wheel steps one event may make */
 #define XDF_INPUT_MAX_REL       4096    /* pixels one motion event may move */
+#define XDF_ID_MAX              1024    /* characters of a unique-id */
 
 /*
  * The buffers' format, DRM's XRGB8888 (fourcc "XR24"): what every
@@ -611,6 +613,8 @@ typedef enum XdfAdopt {
 
 typedef struct XdfXenbusOps {
     const char *driver;         /* in XenStore: vdispl, vkbd */
+    /* the backend directories that may serve it: vdispl; vinput, vkbd */
+    const char *const *be_drivers;
     /* the device's own nodes in directories we write, or NULL */
     void (*fe_nodes)(XdfXenbus *xb, xs_transaction_t t, Error **errp);
     void (*be_nodes)(XdfXenbus *xb, xs_transaction_t t, Error **errp);
@@ -632,8 +636,9 @@ struct XdfXenbus {
     char *name;                 /* "<driver>/<dev-id>", in messages */
     bool dev_id_auto;
     uint32_t dev_id;            /* the index asked for, then the one claimed */
+    const char *be_driver;      /* the backend directory we write */
     char *fe_path;              /* .../device/<driver>/<dev-id> */
-    char *be_path;              /* .../backend/<driver>/<fe>/<dev-id> */
+    char *be_path;              /* .../backend/<be_driver>/<fe>/<dev-id> */
     bool claimed;               /* our owner record is in fe_path */
     GPtrArray *skipped;         /* claim: toolstack directories, and why */
     bool wrote_nodes;           /* we created both directories */
@@ -647,6 +652,7 @@ struct XdfXenbus {
     bool broken;                /* it ended in a failure */
     QEMUTimer *retry_timer;     /* reconnect after a backoff */
     QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
+    bool recreating;            /* removed it, to write it again */
 };
 
 /*
@@ -738,7 +744,8 @@ struct XdfConnector {
     uint32_t height;
     XdfRing ring;
 
-    char *unique_id;            /* the connector's, links its vkbd */
+    char *unique_id;            /* the connector's */
+    char *input_id;             /* its vkbd's: links the two */
     XdfInput input;
 
     /* the console: head (head + index) of the card */
@@ -782,7 +789,9 @@ struct XenDisplFront {
     uint32_t frontend_domid;    /* DOMID_SELF: QEMU's own domain */
     char *dev_id_prop;          /* "auto" (NULL) or an index; then the index */
     char *resolution;
-    char *unique_id;            /* per connector, ':' between them */
+    char *unique_id;            /* per connector, '|' between them */
+    char *input_id;             /* each connector's vkbd's unique-id */
+    char *input_backend;        /* vinput (NULL) or vkbd */
     char *fit;                  /* scale (default), center or crop */
     bool be_alloc;
     OnOffAuto input;            /* a vkbd frontend per connector */
@@ -794,6 +803,7 @@ struct XenDisplFront {
     uint32_t width;
     uint32_t height;
     char **unique_ids;          /* from unique-id, NULL: made up */
+    char **input_ids;           /* from input-id, NULL: the unique-ids */
     XdfFitMode fit_mode;
 
     /* Xen handles */
@@ -1141,12 +1151,12 @@ static XdfDirKind xdf_dir_kind(XdfXenbus *xb, xs_transaction_t t,
     return life == XDF_OWNER_ALIVE ? XDF_DIR_IN_USE : XDF_DIR_UNKNOWN;
 }
 
-/* Where the backend directory of device @idx is. */
-static char *xdf_be_path(XdfXenbus *xb, uint32_t idx)
+/* Where backend directory @be_driver of device @idx is. */
+static char *xdf_be_path(XdfXenbus *xb, const char *be_driver, uint32_t idx)
 {
     return g_strdup_printf("/local/domain/%" PRIu32 "/backend/%s/%" PRIu32
-                           "/%" PRIu32, xb->s->backend_domid,
-                           xb->ops->driver, xb->s->frontend_domid, idx);
+                           "/%" PRIu32, xb->s->backend_domid, be_driver,
+                           xb->s->frontend_domid, idx);
 }
 
 static void xdf_set_paths(XdfXenbus *xb)
@@ -1160,24 +1170,32 @@ static void xdf_set_paths(XdfXenbus *xb)
     xb->fe_path = g_strdup_printf("/local/domain/%" PRIu32
                                   "/device/%s/%" PRIu32, s->frontend_domid,
                                   xb->ops->driver, xb->dev_id);
-    xb->be_path = xdf_be_path(xb, xb->dev_id);
+    xb->be_path = xdf_be_path(xb, xb->be_driver, xb->dev_id);
 }
 
 /*
  * Is toolstack directory @fe's backend @be (as its "backend" node says)
- * the one we serve, backend-domid's for device @idx?  If not, *@why.
+ * one we can be served from: backend-domid's for device @idx, of a kind
+ * the ops name (a vkbd's is vinput or vkbd, wherever the toolstack put
+ * it)?  If not, *@why.
  */
 static bool xdf_toolstack_backend(XdfXenbus *xb, const char *fe,
                                   const char *be, uint32_t idx, char **why)
 {
-    g_autofree char *want = xdf_be_path(xb, idx);
+    g_autoptr(GString) want = g_string_new(NULL);
+    unsigned int i;
 
-    if (be && !strcmp(be, want)) {
-        return true;
+    for (i = 0; xb->ops->be_drivers[i]; i++) {
+        g_autofree char *path = xdf_be_path(xb, xb->ops->be_drivers[i], idx);
+
+        if (be && !strcmp(be, path)) {
+            return true;
+        }
+        g_string_append_printf(want, "%s'%s'", i ? " or " : "", path);
     }
-    *why = g_strdup_printf("%s/backend is '%s', not '%s': check "
+    *why = g_strdup_printf("%s/backend is '%s', not %s: check "
                            "backend-domid and frontend-domid", fe,
-                           be ? be : "(none)", want);
+                           be ? be : "(none)", want->str);
     return false;
 }
 
@@ -1268,11 +1286,18 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
     if (xb->wrote_nodes) {
         xdf_write_nodes_in(xb, t, errp);
     } else {
-        /* a dead user's record */
+        /* a dead user's record; the backend is where the toolstack says */
         g_autofree char *rec = g_strdup_printf("%s/owner", xb->fe_path);
 
         xs_node_destroy(h, t, rec, &stale);
         error_free(stale);
+        g_free(xb->be_path);
+        xb->be_path = xs_node_read(h, t, NULL, NULL, "%s/backend",
+                                   xb->fe_path);
+        if (!xb->be_path) {
+            error_setg(errp, "%s/backend is gone", xb->fe_path);
+            return;
+        }
     }
     xdf_xs_printf(h, t, xb->fe_path, "owner/pid", errp, "%d", getpid());
     xdf_xs_printf(h, t, xb->fe_path, "owner/pid-start", errp, "%" PRIu64,
@@ -1357,21 +1382,32 @@ static void xdf_release_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
 }
 
 /*
- * The backend directory anew (our own, as we wrote it): backends built
- * on libxenbe stop serving a device after an error until its directory
- * is recreated.
+ * The backend directory anew (our own, as we wrote it), in two steps:
+ * backends built on libxenbe (displ_be) stop serving a device after an
+ * error, and forget it only when their watch finds its directory gone.
+ * First remove it...
  */
-static void xdf_recreate_be_in(XdfXenbus *xb, xs_transaction_t t,
-                               Error **errp)
+static void xdf_remove_be_in(XdfXenbus *xb, xs_transaction_t t,
+                             Error **errp)
 {
-    Error *stale = NULL;
+    if (xdf_still_ours(xb, t)) {
+        xs_node_destroy(xb->s->xsh, t, xb->be_path, errp);
+    }
+}
+
+/* ... then, a while later, write it again (unless somebody else has). */
+static void xdf_rewrite_be_in(XdfXenbus *xb, xs_transaction_t t,
+                              Error **errp)
+{
+    g_autofree char *there = NULL;
 
     if (!xdf_still_ours(xb, t)) {
         return;
     }
-    xs_node_destroy(xb->s->xsh, t, xb->be_path, &stale);
-    error_free(stale);
-    xdf_write_be_nodes(xb, t, errp);
+    there = xs_node_read(xb->s->xsh, t, NULL, NULL, "%s", xb->be_path);
+    if (!there) {
+        xdf_write_be_nodes(xb, t, errp);
+    }
 }
 
 /*
@@ -1515,7 +1551,7 @@ static void xdf_bus_backend_changed(void *opaque, const char *path)
         timer_mod(xb->recreate_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
                   XDF_BE_RECREATE_MS);
-    } else {
+    } else if (!xb->recreating) {
         timer_del(xb->recreate_timer);
     }
 
@@ -1565,22 +1601,33 @@ static void xdf_bus_backend_changed(void *opaque, const char *path)
 /*
  * The backend has stayed Closed: backends built on libxenbe (displ_be)
  * serve a device again only once its directory is made anew, as a
- * toolstack would.  Only a directory we wrote; a toolstack's is its own.
+ * toolstack would: removed, and XDF_BE_GONE_MS later written again, two
+ * changes their watch sees.  Only a directory we wrote; a toolstack's is
+ * its own.
  */
 static void xdf_bus_recreate_backend(void *opaque)
 {
     XdfXenbus *xb = opaque;
+    bool remove = !xb->recreating;
     Error *local_err = NULL;
 
-    if (xb->be_state != XenbusStateClosed || !xb->wrote_nodes) {
+    if (remove && (xb->be_state != XenbusStateClosed || !xb->wrote_nodes)) {
         return;
     }
+    xb->recreating = false;
     trace_xen_displfront_recreate(xdf_id(xb->s), xb->be_path,
-                                  XDF_BE_RECREATE_MS);
-    if (!xdf_xs_transaction(xb, xdf_recreate_be_in,
+                                  remove ? "removing" : "writing",
+                                  remove ? XDF_BE_RECREATE_MS :
+                                           XDF_BE_GONE_MS);
+    if (!xdf_xs_transaction(xb, remove ? xdf_remove_be_in :
+                                         xdf_rewrite_be_in,
                             "recreate the backend directory", &local_err)) {
         error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(xb->s));
         error_report_err(local_err);
+    } else if (remove && !xb->lost_to_pid) {
+        xb->recreating = true;
+        timer_mod(xb->recreate_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + XDF_BE_GONE_MS);
     }
     xdf_report_lost(xb);
 }
@@ -1634,6 +1681,7 @@ static void xdf_bus_close(XdfXenbus *xb)
     }
     g_clear_pointer(&xb->retry_timer, timer_free);
     g_clear_pointer(&xb->recreate_timer, timer_free);
+    xb->recreating = false;
     xdf_bus_release(xb);
     xb->state = XenbusStateUnknown;
 }
@@ -2800,6 +2848,7 @@ static void xdf_vdispl_connected(XdfXenbus *xb)
 
 static const XdfXenbusOps xdf_vdispl_ops = {
     .driver = XENDISPL_DRIVER_NAME,
+    .be_drivers = (const char *const []) { XENDISPL_DRIVER_NAME, NULL },
     .fe_nodes = xdf_vdispl_fe_nodes,
     .adopt = xdf_vdispl_adopt,
     .connect = xdf_vdispl_connect,
@@ -3244,7 +3293,7 @@ static void xdf_input_be_nodes(XdfXenbus *xb, xs_transaction_t t,
     XdfConnector *c = xb->opaque;
 
     xdf_xs_printf(xb->s->xsh, t, xb->be_path, XENKBD_FIELD_UNIQUE_ID, errp,
-                  "%s", c->unique_id);
+                  "%s", c->input_id);
 }
 
 /*
@@ -3264,7 +3313,7 @@ static XdfAdopt xdf_input_adopt(XdfXenbus *xb, xs_transaction_t t,
         id = xs_node_read(h, t, NULL, NULL, "%s/%s", be,
                           XENKBD_FIELD_UNIQUE_ID);
     }
-    if (!id || strcmp(id, c->unique_id)) {
+    if (!id || strcmp(id, c->input_id)) {
         return XDF_ADOPT_OTHER;
     }
     return xdf_toolstack_backend(xb, fe, be, idx, why) ? XDF_ADOPT_YES :
@@ -3389,6 +3438,8 @@ static bool xdf_input_disconnect(XdfXenbus *xb)
 
 static const XdfXenbusOps xdf_input_ops = {
     .driver = XENKBD_DRIVER_NAME,
+    .be_drivers = (const char *const []) { "vinput", XENKBD_DRIVER_NAME,
+                                           NULL },
     .be_nodes = xdf_input_be_nodes,
     .adopt = xdf_input_adopt,
     .connect = xdf_input_connect,
@@ -3487,6 +3538,45 @@ static QemuConsole *xdf_find_console(XenDisplFront *s, unsigned int index,
     return NULL;
 }
 
+/*
+ * Property @name's @value (NULL: not given) as one id per connector,
+ * '|' between them (ids hold ':' and ';': displ_be's input ids do), each
+ * 1 to XDF_ID_MAX printable characters without blanks.
+ */
+static bool xdf_parse_ids(const char *name, const char *value,
+                          uint32_t connectors, char ***ids, Error **errp)
+{
+    unsigned int i, n;
+
+    if (!value) {
+        return true;
+    }
+    *ids = g_strsplit(value, "|", -1);
+    n = g_strv_length(*ids);
+    if (n != connectors) {
+        error_setg(errp, "%s '%s' names %u connector(s), not %" PRIu32
+                   " (one id per connector, '|' between them)", name, value,
+                   n, connectors);
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        const char *id = (*ids)[i];
+        size_t j, len = strlen(id);
+        bool printable = len > 0 && len <= XDF_ID_MAX;
+
+        for (j = 0; j < len; j++) {
+            printable = printable && g_ascii_isgraph(id[j]);
+        }
+        if (!printable) {
+            error_setg(errp, "%s '%s': connector %u's id '%s' must be 1 to "
+                       "%d printable characters without blanks", name, value,
+                       i, id, XDF_ID_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool xdf_check_config(XenDisplFront *s, Error **errp)
 {
     const char *res = s->resolution ? s->resolution :
@@ -3549,32 +3639,17 @@ static bool xdf_check_config(XenDisplFront *s, Error **errp)
         }
         s->fit_mode = mode;
     }
-    if (s->unique_id) {
-        unsigned int i, n;
-
-        s->unique_ids = g_strsplit(s->unique_id, ":", -1);
-        n = g_strv_length(s->unique_ids);
-        if (n != s->connectors) {
-            error_setg(errp, "unique-id '%s' names %u connector(s), not %"
-                       PRIu32 " (one id per connector, ':' between them)",
-                       s->unique_id, n, s->connectors);
-            return false;
-        }
-        for (i = 0; i < n; i++) {
-            const char *id = s->unique_ids[i];
-            size_t j, len = strlen(id);
-            bool printable = len > 0 && len <= 128;
-
-            for (j = 0; j < len; j++) {
-                printable = printable && g_ascii_isgraph(id[j]);
-            }
-            if (!printable) {
-                error_setg(errp, "unique-id '%s': connector %u's id '%s' "
-                           "must be 1 to 128 printable characters without "
-                           "blanks", s->unique_id, i, id);
-                return false;
-            }
-        }
+    if (!xdf_parse_ids("unique-id", s->unique_id, s->connectors,
+                       &s->unique_ids, errp) ||
+        !xdf_parse_ids("input-id", s->input_id, s->connectors,
+                       &s->input_ids, errp)) {
+        return false;
+    }
+    if (s->input_backend && strcmp(s->input_backend, "vinput") &&
+        strcmp(s->input_backend, "vkbd")) {
+        error_setg(errp, "input-backend '%s' is neither vinput nor vkbd",
+                   s->input_backend);
+        return false;
     }
     /* the card must exist before we talk to Xen */
     return xdf_find_console(s, 0, errp) != NULL;
@@ -3712,6 +3787,7 @@ static bool xdf_claim(XenDisplFront *s, Error **errp)
 
     s->bus.s = s;
     s->bus.ops = &xdf_vdispl_ops;
+    s->bus.be_driver = XENDISPL_DRIVER_NAME;
     s->bus.opaque = s;
     if (!xdf_bus_claim(&s->bus, errp)) {
         return false;
@@ -3727,11 +3803,18 @@ static bool xdf_claim(XenDisplFront *s, Error **errp)
     } else {
         xdf_connectors_new(s, s->connectors);
     }
+    for (i = 0; i < s->nr_connectors; i++) {
+        XdfConnector *c = &s->conn[i];
+        bool given = s->input_ids && i < g_strv_length(s->input_ids);
+
+        c->input_id = g_strdup(given ? s->input_ids[i] : c->unique_id);
+    }
     for (i = 0; input && i < s->nr_connectors; i++) {
         XdfXenbus *xb = &s->conn[i].input.bus;
 
         xb->s = s;
         xb->ops = &xdf_input_ops;
+        xb->be_driver = s->input_backend ? s->input_backend : "vinput";
         xb->opaque = &s->conn[i];
         xb->dev_id_auto = true;
         ok = xdf_bus_claim(xb, &local_err);
@@ -3931,9 +4014,11 @@ static void xdf_finalize(Object *obj)
         xdf_fit_free(&s->conn[i].fit);
         xdf_bus_free(&s->conn[i].input.bus);
         g_free(s->conn[i].unique_id);
+        g_free(s->conn[i].input_id);
     }
     g_free(s->conn);
     g_strfreev(s->unique_ids);
+    g_strfreev(s->input_ids);
     xdf_bus_free(&s->bus);
 }
 
@@ -4094,6 +4179,8 @@ static const Property xdf_properties[] = {
     DEFINE_PROP_STRING("dev-id", XenDisplFront, dev_id_prop),
     DEFINE_PROP_STRING("resolution", XenDisplFront, resolution),
     DEFINE_PROP_STRING("unique-id", XenDisplFront, unique_id),
+    DEFINE_PROP_STRING("input-id", XenDisplFront, input_id),
+    DEFINE_PROP_STRING("input-backend", XenDisplFront, input_backend),
     DEFINE_PROP_STRING("fit", XenDisplFront, fit),
     DEFINE_PROP_BOOL("be-alloc", XenDisplFront, be_alloc, false),
     DEFINE_PROP_ON_OFF_AUTO("input", XenDisplFront, input, ON_OFF_AUTO_AUTO),
@@ -4139,8 +4226,14 @@ static void xdf_class_init(ObjectClass *klass, void *data)
         "connector resolution WIDTHxHEIGHT (default: "
         XDF_DEFAULT_RESOLUTION ")");
     object_class_property_set_description(klass, "unique-id",
-        "each connector's unique-id for the backend, ':' between them "
+        "each connector's unique-id for the backend, '|' between them "
         "(default: <qdev id>-<dev-id>-<connector>)");
+    object_class_property_set_description(klass, "input-id",
+        "each connector's vkbd unique-id, '|' between them (default: the "
+        "connector's unique-id; displ_be: K:<id>;P:<id>;T:<id>)");
+    object_class_property_set_description(klass, "input-backend",
+        "where the vkbd backend directories go: vinput (default, as libxl "
+        "for a userspace backend such as displ_be) or vkbd");
     object_class_property_set_description(klass, "fit",
         "how the guest's picture fills the connector: scale (default: "
         "aspect kept, centred), center (1:1, centred) or crop (1:1, top "

@@ -203,11 +203,18 @@ static void test_bad_domid(void)
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
                    "fit=stretch", "fit 'stretch' is not scale, center or crop");
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
-                   "unique-id=a:b", "unique-id 'a:b' names 2 connector(s), "
-                   "not 1 (one id per connector, ':' between them)");
+                   "unique-id=a|b", "unique-id 'a|b' names 2 connector(s), "
+                   "not 1 (one id per connector, '|' between them)");
     assert_refused("-device VGA,id=v -device 'xen-displfront,display=v,"
                    "unique-id=a b'", "unique-id 'a b': connector 0's id "
-                   "'a b' must be 1 to 128 printable characters");
+                   "'a b' must be 1 to 1024 printable characters");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "input-id=K:/dev/input/event0|K:/dev/input/event1",
+                   "input-id 'K:/dev/input/event0|K:/dev/input/event1' names "
+                   "2 connector(s), not 1");
+    assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
+                   "input-backend=vkb", "input-backend 'vkb' is neither "
+                   "vinput nor vkbd");
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
                    "unique-id=", "unique-id '' names 0 connector(s)");
     assert_refused("-device VGA,id=v -device xen-displfront,display=v,"
@@ -1390,6 +1397,10 @@ static char *xen_resources(void)
 
 #define VDISPL_FE "/local/domain/0/device/vdispl"
 #define VDISPL_BE "/local/domain/0/backend/vdispl/0"
+#define VKBD_FE "/local/domain/0/device/vkbd"
+/* the device's own vkbd backend directories, as libxl's for vkb= */
+#define VINPUT_BE "/local/domain/0/backend/vinput/0"
+#define VKBD_BE "/local/domain/0/backend/vkbd/0"
 
 static char *qom_get_str(QTestState *qts, const char *path, const char *prop)
 {
@@ -2121,15 +2132,18 @@ static void test_flood(gconstpointer opaque)
 }
 
 /*
- * A backend that stays Closed after a lost connection (one built on
- * libxenbe does until its device is made anew): the device writes the
- * backend directory it made anew, then connects again when the backend
- * comes back to InitWait.
+ * A backend that stays Closed after a lost connection, as one built on
+ * libxenbe (displ_be) does: it drops a device only when its watch finds
+ * the device's directory gone, and serves it again only once it is made
+ * anew.  The device removes the backend directory it wrote and, a while
+ * later, writes it again -- two steps such a backend sees (polled here
+ * every 2 ms; the old single transaction was never seen) -- then
+ * connects when the backend comes back to InitWait.
  */
 static void test_backend_recreate(void)
 {
-    int64_t t0, waited_ms;
-    char *marker;
+    int64_t t0, gone_ms = -1, back_ms = -1, now_ms;
+    char *dir;
     Backend b;
     Guest g;
 
@@ -2139,19 +2153,28 @@ static void test_backend_recreate(void)
     }
     be_open(&b, 0);
     guest_show_random(&g, &b, 2);
-    be_write(&b, b.be_path, "marker", "old");
     be_write(&b, b.be_path, "state", "6");
     be_wait_node(&b, b.fe_path, "state", "1");
     be_unmap_all(&b);
     t0 = g_get_monotonic_time();
     do {
-        g_usleep(50 * 1000);
-        marker = be_read(&b, b.be_path, "marker");
-        free(marker);
-        waited_ms = (g_get_monotonic_time() - t0) / 1000;
-    } while (marker && waited_ms < 10000);
-    g_assert_null(marker);
-    g_assert_cmpint(waited_ms, >=, 4000);
+        g_usleep(2000);
+        now_ms = (g_get_monotonic_time() - t0) / 1000;
+        dir = be_read(&b, b.be_path, "frontend");
+        if (!dir && gone_ms < 0) {
+            gone_ms = now_ms;
+        } else if (dir && gone_ms >= 0) {
+            back_ms = now_ms;
+        }
+        free(dir);
+    } while (back_ms < 0 && now_ms < 10000);
+    if (gone_ms < 0 || back_ms < 0) {
+        g_error("the backend directory was never seen gone and back "
+                "(gone after %" PRId64 " ms, back after %" PRId64 " ms)",
+                gone_ms, back_ms);
+    }
+    g_assert_cmpint(gone_ms, >=, 4000);
+    g_assert_cmpint(back_ms - gone_ms, >=, 400);
     be_wait_node(&b, b.be_path, "state", "1");
     be_wait_node(&b, b.be_path, "frontend", b.fe_path);
     be_wait_node(&b, b.be_path, "online", "1");
@@ -2370,14 +2393,14 @@ static void test_dev_id_auto(void)
     assert_node(&b, VDISPL_FE "/1", "0/unique-id", "b-1-0");
     assert_node(&b, VDISPL_BE "/1", "frontend", VDISPL_FE "/1");
     /* each connector's vkbd, linked by the unique-id, owned the same way */
-    assert_node(&b, "/local/domain/0/backend/vkbd/0/0", "unique-id",
+    assert_node(&b, VINPUT_BE "/0", "unique-id",
                 "HDMI-A-1");
-    assert_node(&b, "/local/domain/0/backend/vkbd/0/1", "unique-id",
+    assert_node(&b, VINPUT_BE "/1", "unique-id",
                 "b-1-0");
     assert_node(&b, "/local/domain/0/device/vkbd/1", "owner/device", "b");
     assert_node(&b, "/local/domain/0/device/vkbd/1", "owner/pid", pid);
     assert_node(&b, "/local/domain/0/device/vkbd/1", "backend",
-                "/local/domain/0/backend/vkbd/0/1");
+                VINPUT_BE "/1");
 
     /* another QEMU: the next free index, and not one that is in use */
     qts2 = qtest_initf("%s -M pc -nodefaults -display none "
@@ -2624,8 +2647,6 @@ static void test_dev_id_cannot_tell(void)
 
 /* Input: the test as kbdif (vkbd) backend -------------------------------- */
 
-#define VKBD_FE "/local/domain/0/device/vkbd"
-#define VKBD_BE "/local/domain/0/backend/vkbd/0"
 
 /* Linux key codes (linux/input-event-codes.h) */
 #define LNX_KEY_ENTER       28
@@ -2652,25 +2673,32 @@ typedef struct Kbd {
     bool touch;                 /* and for multi-touch */
 } Kbd;
 
-/* The vkbd backend directory whose unique-id is @uid, waited for. */
-static char *kbd_find(Backend *b, const char *uid)
+/*
+ * The vkbd backend directory under one of @roots whose unique-id is
+ * @uid, waited for.
+ */
+static char *kbd_find_in(Backend *b, const char *const *roots,
+                         const char *uid)
 {
     int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
-    unsigned int i, n;
+    unsigned int i, j, n;
 
     do {
-        char **dirs = xs_directory(b->xs, XBT_NULL, VKBD_BE, &n);
+        for (j = 0; roots[j]; j++) {
+            char **dirs = xs_directory(b->xs, XBT_NULL, roots[j], &n);
 
-        for (i = 0; dirs && i < n; i++) {
-            g_autofree char *be = g_strdup_printf(VKBD_BE "/%s", dirs[i]);
-            g_autofree char *id = be_read(b, be, "unique-id");
+            for (i = 0; dirs && i < n; i++) {
+                g_autofree char *be = g_strdup_printf("%s/%s", roots[j],
+                                                      dirs[i]);
+                g_autofree char *id = be_read(b, be, "unique-id");
 
-            if (id && !strcmp(id, uid)) {
-                free(dirs);
-                return g_steal_pointer(&be);
+                if (id && !strcmp(id, uid)) {
+                    free(dirs);
+                    return g_steal_pointer(&be);
+                }
             }
+            free(dirs);
         }
-        free(dirs);
         g_usleep(2000);
     } while (g_get_monotonic_time() < end);
     g_error("no vkbd backend directory with unique-id '%s'", uid);
@@ -2681,12 +2709,12 @@ static char *kbd_find(Backend *b, const char *uid)
  * ..., NULL: features, areas) to its backend directory, InitWait, map
  * the page, Connected.
  */
-static void kbd_connect(Kbd *k, Backend *b, const char *uid,
-                        const char *const *nodes)
+static void kbd_connect_in(Kbd *k, Backend *b, const char *const *roots,
+                           const char *uid, const char *const *nodes)
 {
     memset(k, 0, sizeof(*k));
     k->b = b;
-    k->be_path = kbd_find(b, uid);
+    k->be_path = kbd_find_in(b, roots, uid);
     k->fe_path = be_read(b, k->be_path, "frontend");
     g_assert_nonnull(k->fe_path);
     g_assert_true(g_str_has_prefix(k->fe_path, VKBD_FE "/"));
@@ -2710,6 +2738,14 @@ static void kbd_connect(Kbd *k, Backend *b, const char *uid,
     g_assert_cmpint(k->port, >, 0);
     be_write(b, k->be_path, "state", "4");
     be_wait_node(b, k->fe_path, "state", "4");
+}
+
+/* As xdf-backend does: the vkbd under vinput or vkbd. */
+static void kbd_connect(Kbd *k, Backend *b, const char *uid,
+                        const char *const *nodes)
+{
+    kbd_connect_in(k, b, (const char *const[]) { VINPUT_BE, VKBD_BE, NULL },
+                   uid, nodes);
 }
 
 static void kbd_unmap(Kbd *k)
@@ -3277,7 +3313,7 @@ static void test_input_unavailable(void)
     g_assert_null(be_read(&b, VDISPL_FE "/0", "state"));
 
     guest_show_random(&g, &b, 3);
-    dirs = xs_directory(b.xs, XBT_NULL, VKBD_BE, &n);
+    dirs = xs_directory(b.xs, XBT_NULL, VINPUT_BE, &n);
     g_assert_cmpuint(n, ==, 0);     /* no vkbd of ours */
     free(dirs);
     state = qom_get_str(g.qts, "/machine/peripheral/xdf0", "input-state");
@@ -3348,7 +3384,7 @@ static void test_input_hostile(void)
  */
 static void test_input_trust(void)
 {
-    const char *be5 = "/local/domain/5/backend/vkbd/0";
+    const char *be5 = "/local/domain/5/backend/vinput/0";
     g_autofree char *errlog = stderr_file();
     g_autofree char *err = NULL;
     g_autofree char *state = NULL;
@@ -3384,7 +3420,7 @@ static void test_input_trust(void)
     g_assert_cmpstr(state, ==, "XenbusStateInitialising");
     g_assert_cmpuint(xs_count(&b, be5), ==, 1);
     be = be_read(&b, VKBD_FE "/0", "backend");
-    g_assert_cmpstr(be, ==, "/local/domain/5/backend/vkbd/0/0");
+    g_assert_cmpstr(be, ==, "/local/domain/5/backend/vinput/0/0");
     uid = be_read(&b, be, "unique-id");
     g_assert_cmpstr(uid, ==, "x-0-0");
     qtest_quit(qts);
@@ -3551,7 +3587,7 @@ static void test_input_watch_fails(void)
     be_open(&b, 0);
     for (round = 0; round < 2; round++) {
         g_setenv("LD_PRELOAD", lib, true);
-        g_setenv("XENSIM_XS_FAIL_WATCH", "/backend/vkbd/", true);
+        g_setenv("XENSIM_XS_FAIL_WATCH", "/backend/vinput/", true);
         g_setenv("ASAN_OPTIONS", asan, true);
         guest_show_random(&g, &b, 2);
         g_unsetenv("LD_PRELOAD");
@@ -3561,7 +3597,7 @@ static void test_input_watch_fails(void)
                             "input-state");
         g_assert_cmpstr(state, ==, "none");
         g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
-        g_assert_cmpuint(xs_count(&b, VKBD_BE), ==, 0);
+        g_assert_cmpuint(xs_count(&b, VINPUT_BE), ==, 0);
         if (round == 0) {
             qtest_qmp_device_del(g.qts, "xdf0");
             g_assert_null(be_read(&b, b.fe_path, "state"));
@@ -3690,6 +3726,171 @@ static void test_input_migration(void)
     be_close(&b);
 }
 
+/*
+ * displ_be's reading of a vkbd's unique-id: "K:<id>;P:<id>;T:<id>", each
+ * part optional (an id starting with '/' is an evdev node, any other a
+ * Wayland connector); anything else it refuses.  The ids of @uid, in
+ * @k, @p, @t ("" when absent); false where displ_be would throw.
+ */
+static bool displ_be_ids(const char *uid, char **k, char **p, char **t)
+{
+    g_auto(GStrv) parts = g_strsplit(uid, ";", -1);
+    unsigned int i;
+
+    *k = g_strdup("");
+    *p = g_strdup("");
+    *t = g_strdup("");
+    for (i = 0; parts[i]; i++) {
+        char *colon = strchr(parts[i], ':');
+        char **slot;
+
+        if (!colon || colon - parts[i] != 1) {
+            return false;
+        }
+        switch (g_ascii_toupper(parts[i][0])) {
+        case 'K':
+            slot = k;
+            break;
+        case 'P':
+            slot = p;
+            break;
+        case 'T':
+            slot = t;
+            break;
+        default:
+            return false;
+        }
+        g_free(*slot);
+        *slot = g_strdup(colon + 1);
+    }
+    return true;
+}
+
+/*
+ * The test as displ_be's input backend: it serves vkbd devices under
+ * backend/vinput/ only (main.cpp: InputBackend("vinput")) and reads each
+ * one's unique-id as input ids.  A device whose input-id carries them
+ * gets its vkbd there; keys reach the guest.  A toolstack's vkbd in
+ * vinput (as libxl writes xl.cfg's vkb=[ 'backend-type=linux,
+ * unique-id=K:...' ]) that names the connector's input-id is taken;
+ * one whose backend the device cannot serve is left, with a warning.
+ */
+static void test_input_displ_be(void)
+{
+    static const uint8_t a[] = { 0x1c, 0xf0, 0x1c };
+    const char *uid = "K:/dev/input/event0;P:/dev/input/event1";
+    const char *tool_fe = VKBD_FE "/1", *tool_be = VINPUT_BE "/1";
+    const char *other_fe = VKBD_FE "/0";
+    const char *other_be = "/local/domain/7/backend/vinput/0/0";
+    g_autofree char *errlog = stderr_file();
+    g_autofree char *opts = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *kid = NULL, *pid = NULL, *tid = NULL;
+    uint8_t buf[16];
+    size_t n;
+    Backend b;
+    Guest g;
+    Kbd k;
+    int round;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    g_assert_true(displ_be_ids(uid, &kid, &pid, &tid));
+    g_assert_cmpstr(kid, ==, "/dev/input/event0");
+    g_assert_cmpstr(pid, ==, "/dev/input/event1");
+    g_assert_cmpstr(tid, ==, "");
+    for (round = 0; round < 2; round++) {
+        if (round == 1) {
+            /*
+             * a toolstack's, in vinput; before it, one of another
+             * domain's backend naming us too
+             */
+            be_open(&b, 0);
+            be_write(&b, tool_fe, "backend", tool_be);
+            be_write(&b, tool_fe, "backend-id", "0");
+            be_write(&b, tool_fe, "state", "1");
+            be_write(&b, tool_be, "frontend", tool_fe);
+            be_write(&b, tool_be, "frontend-id", "0");
+            be_write(&b, tool_be, "online", "1");
+            be_write(&b, tool_be, "state", "1");
+            be_write(&b, tool_be, "unique-id", uid);
+            be_write(&b, other_fe, "backend", other_be);
+            be_write(&b, other_fe, "state", "1");
+            be_write(&b, other_be, "unique-id", uid);
+            be_close(&b);
+        }
+        /* (QEMU's command line goes through a shell: quote the ';') */
+        opts = g_strdup_printf(",input-id='%s' 2>%s", uid, errlog);
+        input_start(&b, &g, opts, 640, 480);
+        g_clear_pointer(&opts, g_free);
+        memset(&k, 0, sizeof(k));
+        kbd_connect_in(&k, &b, (const char *const[]) { VINPUT_BE, NULL },
+                       uid, NULL);
+        if (round == 1) {
+            g_assert_cmpstr(k.fe_path, ==, tool_fe);
+            assert_node(&b, tool_fe, "owner/nodes", "toolstack");
+        } else {
+            assert_node(&b, k.fe_path, "owner/nodes", "device");
+        }
+        kbd_tap(&k, LNX_KEY_A);
+        n = i8042_read(g.qts, false, buf, sizeof(buf));
+        assert_bytes(buf, n, a, sizeof(a));
+        kbd_unmap(&k);
+        guest_stop(&g);
+        err = stderr_read(errlog);
+        if (round == 1) {
+            g_assert_nonnull(strstr(err, "leaving vkbd/0 to its toolstack: "
+                                    VKBD_FE "/0/backend is '"));
+            g_assert_nonnull(strstr(err, "', not '" VINPUT_BE "/0' or '"
+                                    VKBD_BE "/0': check backend-domid"));
+            /* the toolstack's stay, without our record */
+            assert_node(&b, tool_fe, "state", "6");
+            assert_node(&b, tool_fe, "owner", NULL);
+            assert_node(&b, tool_be, "unique-id", uid);
+            g_assert_true(xs_rm(b.xs, XBT_NULL, tool_fe));
+            g_assert_true(xs_rm(b.xs, XBT_NULL, other_fe));
+            g_assert_true(xs_rm(b.xs, XBT_NULL, tool_be));
+            g_assert_true(xs_rm(b.xs, XBT_NULL, "/local/domain/7"));
+        } else {
+            g_assert_null(strstr(err, "leaving"));
+            g_assert_cmpuint(xs_count(&b, VINPUT_BE), ==, 0);
+        }
+        g_clear_pointer(&err, g_free);
+        g_assert_cmpuint(xs_count(&b, VKBD_FE), ==, 0);
+        kbd_close(&k);
+        be_close(&b);
+    }
+}
+
+/* input-backend=vkbd: the device's vkbd backend directories in vkbd. */
+static void test_input_backend_vkbd(void)
+{
+    static const uint8_t a[] = { 0x1c, 0xf0, 0x1c };
+    uint8_t buf[16];
+    size_t n;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    input_start(&b, &g, ",unique-id=screen0,input-backend=vkbd", 640, 480);
+    kbd_connect_in(&k, &b, (const char *const[]) { VKBD_BE, NULL },
+                   "screen0", NULL);
+    g_assert_true(g_str_has_prefix(k.be_path, VKBD_BE "/"));
+    g_assert_cmpuint(xs_count(&b, VINPUT_BE), ==, 0);
+    kbd_tap(&k, LNX_KEY_A);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, a, sizeof(a));
+    kbd_close(&k);
+    guest_stop(&g);
+    be_close(&b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -3786,6 +3987,9 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/input/watch-fails",
                    test_input_watch_fails);
     qtest_add_func("/xen-displfront/input/migration", test_input_migration);
+    qtest_add_func("/xen-displfront/input/displ-be", test_input_displ_be);
+    qtest_add_func("/xen-displfront/input/backend-vkbd",
+                   test_input_backend_vkbd);
 
     return g_test_run();
 }

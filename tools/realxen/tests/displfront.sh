@@ -44,7 +44,7 @@ t0=$(date +%s)
 for t in $TESTS; do
     # XenStore outlives a test here (xensim starts afresh for each run):
     # drop what an earlier, failed test left behind.
-    for d in device/vdispl backend/vdispl device/vkbd backend/vkbd; do
+    for d in device/vdispl backend/vdispl device/vkbd backend/vkbd backend/vinput; do
         xenstore-rm "/local/domain/0/$d" 2>/dev/null
     done
     t1=$(date +%s)
@@ -62,7 +62,7 @@ for t in $TESTS; do
 done
 say "qtests took $(( $(date +%s) - t0 )) s"
 
-for d in device/vdispl backend/vdispl device/vkbd backend/vkbd; do
+for d in device/vdispl backend/vdispl device/vkbd backend/vkbd backend/vinput; do
     xenstore-rm "/local/domain/0/$d" 2>/dev/null
 done
 loopback_up     # the backend's VNC live view
