@@ -2132,13 +2132,16 @@ static void test_flood(gconstpointer opaque)
 }
 
 /*
- * A backend that stays Closed after a lost connection, as one built on
- * libxenbe (displ_be) does: it drops a device only when its watch finds
- * the device's directory gone, and serves it again only once it is made
- * anew.  The device removes the backend directory it wrote and, a while
- * later, writes it again -- two steps such a backend sees (polled here
- * every 2 ms; the old single transaction was never seen) -- then
- * connects when the backend comes back to InitWait.
+ * A backend built on libxenbe (displ_be) killed with SIGKILL: it writes
+ * nothing as it dies; the one started next finds the device's directory
+ * in the dead one's state, closes it (Closing, Closed), and -- the
+ * device still Connected as far as it knows -- stays Closed: libxenbe
+ * drops a device only when its watch finds the directory gone, and
+ * serves it again only once it is made anew.  The device removes the
+ * backend directory it wrote and, a while later, writes it again -- two
+ * steps such a backend sees (polled here every 2 ms; the old single
+ * transaction was never seen) -- then connects when the backend comes
+ * back to InitWait.
  */
 static void test_backend_recreate(void)
 {
@@ -2153,9 +2156,11 @@ static void test_backend_recreate(void)
     }
     be_open(&b, 0);
     guest_show_random(&g, &b, 2);
+    be_close(&b);                       /* SIGKILL: nothing written */
+    be_open(&b, 0);
+    be_write(&b, b.be_path, "state", "5");
     be_write(&b, b.be_path, "state", "6");
     be_wait_node(&b, b.fe_path, "state", "1");
-    be_unmap_all(&b);
     t0 = g_get_monotonic_time();
     do {
         g_usleep(2000);
