@@ -640,7 +640,17 @@ struct XdfXenbus {
     char *fe_path;              /* .../device/<driver>/<dev-id> */
     char *be_path;              /* .../backend/<be_driver>/<fe>/<dev-id> */
     bool claimed;               /* our owner record is in fe_path */
+    /*
+     * Its directories are a toolstack's to write (QEMU in a stub domain
+     * may not): take one, or wait for one (waiting, dir_watch).
+     */
+    bool adopt_only;
+    bool waiting;
+    char *waiting_for;          /* "a vdispl device", in the message */
+    struct qemu_xs_watch *dir_watch;
+    void (*on_claim)(XdfXenbus *xb);    /* a waited-for one is ours now */
     GPtrArray *skipped;         /* claim: toolstack directories, and why */
+    GHashTable *said;           /* ... of those, the ones said already */
     bool wrote_nodes;           /* we created both directories */
     int lost_to_pid;            /* another owner found at release, or 0 */
     struct qemu_xs_watch *be_watch;
@@ -828,6 +838,7 @@ struct XenDisplFront {
 
     Notifier exit_notifier;
     VMChangeStateEntry *vm_state;  /* flips stop while the VM does */
+    QEMUBH *give_up;            /* a late start failed: tear down */
     QLIST_ENTRY(XenDisplFront) next;
 };
 
@@ -1199,6 +1210,46 @@ static bool xdf_toolstack_backend(XdfXenbus *xb, const char *fe,
     return false;
 }
 
+static gint xdf_cmp_u32(gconstpointer a, gconstpointer b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * The device indices a claim looks at, in order: the one asked for; with
+ * dev-id=auto 0 to XDF_MAX_AUTO_DEV_ID, or, for a device that only takes
+ * a toolstack's directories (adopt_only), those under @base.
+ */
+static GArray *xdf_claim_candidates(XdfXenbus *xb, xs_transaction_t t,
+                                    const char *base)
+{
+    GArray *c = g_array_new(false, false, sizeof(uint32_t));
+    unsigned int i, n = 0;
+    uint32_t idx;
+    char **dirs;
+
+    if (!xb->dev_id_auto) {
+        g_array_append_val(c, xb->dev_id);
+    } else if (!xb->adopt_only) {
+        for (idx = 0; idx <= XDF_MAX_AUTO_DEV_ID; idx++) {
+            g_array_append_val(c, idx);
+        }
+    } else {
+        dirs = qemu_xen_xs_directory(xb->s->xsh, t, base, &n);
+        for (i = 0; dirs && i < n; i++) {
+            if (!qemu_strtoui(dirs[i], NULL, 10, &idx) &&
+                g_ascii_isdigit(dirs[i][0]) && idx <= INT32_MAX) {
+                g_array_append_val(c, idx);
+            }
+        }
+        free(dirs);
+        g_array_sort(c, xdf_cmp_u32);
+    }
+    return c;
+}
+
 /*
  * Claim a device index: the one asked for unless a live device has it
  * (or one we cannot tell from a dead one), or with dev-id=auto the
@@ -1216,18 +1267,21 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
     g_autofree char *base = g_strdup_printf("/local/domain/%" PRIu32
                                             "/device/%s", s->frontend_domid,
                                             driver);
+    g_autoptr(GArray) candidates = xdf_claim_candidates(xb, t, base);
     g_autofree char *owner = NULL;
     XdfDirKind kind = XDF_DIR_FREE;
-    uint32_t idx, first = 0, last = XDF_MAX_AUTO_DEV_ID;
+    bool found = false;
     Error *stale = NULL;
+    uint32_t idx = 0;
+    guint i;
 
     g_ptr_array_set_size(xb->skipped, 0);
-    if (!xb->dev_id_auto) {
-        first = last = xb->dev_id;
-    }
-    for (idx = first; idx <= last; idx++) {
-        g_autofree char *fe = g_strdup_printf("%s/%" PRIu32, base, idx);
+    xb->waiting = false;
+    for (i = 0; i < candidates->len && !found; i++) {
+        g_autofree char *fe = NULL;
 
+        idx = g_array_index(candidates, uint32_t, i);
+        fe = g_strdup_printf("%s/%" PRIu32, base, idx);
         g_clear_pointer(&owner, g_free);
         kind = xdf_dir_kind(xb, t, fe, &owner);
         if (kind == XDF_DIR_TOOLSTACK) {
@@ -1248,16 +1302,18 @@ static void xdf_claim_in(XdfXenbus *xb, xs_transaction_t t, Error **errp)
                 break;
             }
         }
-        if (kind != XDF_DIR_FREE && kind != XDF_DIR_STALE &&
-            kind != XDF_DIR_TOOLSTACK) {
+        found = kind == XDF_DIR_TOOLSTACK ||
+                (!xb->adopt_only &&
+                 (kind == XDF_DIR_FREE || kind == XDF_DIR_STALE));
+        if (!found) {
             trace_xen_displfront_claim_skip(xdf_id(s), driver, idx,
                                             xdf_dir_kind_names[kind]);
-            continue;
         }
-        break;
     }
-    if (idx > last) {
-        if (xb->dev_id_auto) {
+    if (!found) {
+        if (xb->adopt_only) {
+            xb->waiting = true;     /* none of the toolstack's yet */
+        } else if (xb->dev_id_auto) {
             error_setg(errp, "every %s dev-id from 0 to %d of frontend "
                        "domain %" PRIu32 " is in use", driver,
                        XDF_MAX_AUTO_DEV_ID, s->frontend_domid);
@@ -1424,15 +1480,76 @@ static bool xdf_bus_claim(XdfXenbus *xb, Error **errp)
 
     if (!xb->skipped) {
         xb->skipped = g_ptr_array_new_with_free_func(g_free);
+        xb->said = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         NULL);
     }
     ok = xdf_xs_transaction(xb, xdf_claim_in, what, errp);
     for (i = 0; i < xb->skipped->len; i++) {
-        warn_report("xen-displfront '%s': %s", xdf_id(xb->s),
-                    (char *)g_ptr_array_index(xb->skipped, i));
+        char *line = g_ptr_array_index(xb->skipped, i);
+
+        /* once each, however often a waiting device looks */
+        if (g_hash_table_add(xb->said, g_strdup(line))) {
+            warn_report("xen-displfront '%s': %s", xdf_id(xb->s), line);
+        }
     }
     g_ptr_array_set_size(xb->skipped, 0);
-    xb->claimed = ok;
+    xb->claimed = ok && !xb->waiting;
     return ok;
+}
+
+static void xdf_bus_unwatch_dirs(XdfXenbus *xb)
+{
+    if (xb->dir_watch) {
+        qemu_xen_xs_unwatch(xb->s->xsh, xb->dir_watch);
+        xb->dir_watch = NULL;
+    }
+}
+
+/*
+ * Something changed under the directories a waiting device looks at:
+ * look again; once one is ours, stop looking and go on (ops->claimed).
+ */
+static void xdf_bus_dirs_changed(void *opaque, const char *path)
+{
+    XdfXenbus *xb = opaque;
+    Error *local_err = NULL;
+
+    if (!xb->waiting) {
+        return;
+    }
+    if (!xdf_bus_claim(xb, &local_err)) {
+        /* XenStore trouble: the next change tries again */
+        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(xb->s));
+        error_report_err(local_err);
+        xb->waiting = true;
+        return;
+    }
+    if (xb->waiting) {
+        return;
+    }
+    xdf_bus_unwatch_dirs(xb);
+    trace_xen_displfront_adopted(xdf_id(xb->s), xb->fe_path);
+    xb->on_claim(xb);
+}
+
+/*
+ * A device that found none of the toolstack's directories it may take:
+ * say what it waits for, once, and watch for it (no polling).
+ */
+static bool xdf_bus_wait(XdfXenbus *xb, Error **errp)
+{
+    XenDisplFront *s = xb->s;
+    g_autofree char *base = g_strdup_printf("/local/domain/%" PRIu32
+                                            "/device/%s", s->frontend_domid,
+                                            xb->ops->driver);
+
+    info_report("xen-displfront '%s': waiting for the toolstack to write %s "
+                "under %s (QEMU in a stub domain may not write its own "
+                "devices: in dom0, run xdf-stubdom-attach)", xdf_id(s),
+                xb->waiting_for, base);
+    xb->dir_watch = xs_node_watch(s->xsh, "", base, xdf_bus_dirs_changed, xb,
+                                  errp);
+    return xb->dir_watch != NULL;
 }
 
 static void xdf_bus_release(XdfXenbus *xb)
@@ -1670,6 +1787,8 @@ static bool xdf_bus_watch(XdfXenbus *xb, Error **errp)
  */
 static void xdf_bus_close(XdfXenbus *xb)
 {
+    xdf_bus_unwatch_dirs(xb);
+    xb->waiting = false;
     if (xb->be_watch) {
         qemu_xen_xs_unwatch(xb->s->xsh, xb->be_watch);
         xb->be_watch = NULL;
@@ -1689,6 +1808,8 @@ static void xdf_bus_close(XdfXenbus *xb)
 static void xdf_bus_free(XdfXenbus *xb)
 {
     g_clear_pointer(&xb->skipped, g_ptr_array_unref);
+    g_clear_pointer(&xb->said, g_hash_table_unref);
+    g_clear_pointer(&xb->waiting_for, g_free);
     g_clear_pointer(&xb->name, g_free);
     g_clear_pointer(&xb->fe_path, g_free);
     g_clear_pointer(&xb->be_path, g_free);
@@ -3752,6 +3873,20 @@ static bool xdf_input_check(XdfConnector *c, bool ok, Error *err,
     return true;
 }
 
+/* The toolstack wrote the vkbd device this connector waited for. */
+static void xdf_input_claimed(XdfXenbus *xb)
+{
+    XdfConnector *c = xb->opaque;
+    Error *local_err = NULL;
+    bool ok = xdf_bus_watch(xb, &local_err);
+
+    if (!xdf_input_check(c, ok, local_err, &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(c->s));
+        error_report_err(local_err);
+        xdf_bus_close(xb);
+    }
+}
+
 /*
  * Input makes the backend the guest's keyboard and pointer.  A display
  * backend is trusted with pixels, not with that: with input=auto only a
@@ -3774,27 +3909,50 @@ static bool xdf_input_trusted(XenDisplFront *s)
 }
 
 /*
+ * Is the frontend domain a device model's stub domain (libxl wrote its
+ * "target")?  Then it may not write its own device directories, nor
+ * dom0's backend ones: dom0's toolstack writes them, and the device takes
+ * them, waiting for them if need be.
+ */
+static bool xdf_stub_domain(XenDisplFront *s)
+{
+    g_autofree char *target = xs_node_read(s->xsh, XBT_NULL, NULL, NULL,
+                                           "/local/domain/%" PRIu32 "/target",
+                                           s->frontend_domid);
+
+    return target != NULL;
+}
+
+/*
  * Claim a vdispl device: write the nodes, or take what a toolstack
- * wrote, with our owner record; then the connectors they describe, and
- * with input a vkbd device for each, linked by its unique-id.
+ * wrote, with our owner record.  In a stub domain only the latter, and
+ * s->bus.waiting says when there is none yet.
  */
 static bool xdf_claim(XenDisplFront *s, Error **errp)
+{
+    s->bus.s = s;
+    s->bus.ops = &xdf_vdispl_ops;
+    s->bus.be_driver = XENDISPL_DRIVER_NAME;
+    s->bus.opaque = s;
+    s->bus.adopt_only = xdf_stub_domain(s);
+    s->bus.waiting_for = g_strdup("a vdispl device");
+    return xdf_bus_claim(&s->bus, errp);
+}
+
+/*
+ * The vdispl device is ours: the connectors its directory describes,
+ * and with input a vkbd device for each, linked by its input id (in a
+ * stub domain the toolstack's, or, while it has none, waited for).
+ */
+static bool xdf_claim_connectors(XenDisplFront *s, Error **errp)
 {
     Error *local_err = NULL;
     bool input = xdf_input_trusted(s);
     unsigned int i;
     bool ok;
 
-    s->bus.s = s;
-    s->bus.ops = &xdf_vdispl_ops;
-    s->bus.be_driver = XENDISPL_DRIVER_NAME;
-    s->bus.opaque = s;
-    if (!xdf_bus_claim(&s->bus, errp)) {
-        return false;
-    }
     g_free(s->dev_id_prop);
     s->dev_id_prop = g_strdup_printf("%" PRIu32, s->bus.dev_id);
-
     if (!s->bus.wrote_nodes) {
         /* a toolstack set it up (xl.cfg vdispl=): it rules */
         if (!xdf_read_nodes(s, errp)) {
@@ -3817,7 +3975,13 @@ static bool xdf_claim(XenDisplFront *s, Error **errp)
         xb->be_driver = s->input_backend ? s->input_backend : "vinput";
         xb->opaque = &s->conn[i];
         xb->dev_id_auto = true;
-        ok = xdf_bus_claim(xb, &local_err);
+        xb->adopt_only = s->bus.adopt_only;
+        xb->waiting_for = g_strdup_printf("connector %u's vkbd device (its "
+                                          "backend's unique-id '%s')", i,
+                                          s->conn[i].input_id);
+        xb->on_claim = xdf_input_claimed;
+        ok = xdf_bus_claim(xb, &local_err) &&
+             (!xb->waiting || xdf_bus_wait(xb, &local_err));
         if (!xdf_input_check(&s->conn[i], ok, local_err, errp)) {
             return false;
         }
@@ -3840,7 +4004,7 @@ static bool xdf_bind_consoles(XenDisplFront *s, Error **errp)
             return false;
         }
         QLIST_FOREACH(other, &xdf_devices, next) {
-            for (j = 0; j < other->nr_connectors; j++) {
+            for (j = 0; other != s && j < other->nr_connectors; j++) {
                 if (other->conn[j].con == c->con) {
                     error_setg(errp, "console %d is already followed by "
                                "xen-displfront '%s'",
@@ -3882,7 +4046,7 @@ static bool xdf_watch_backend(XenDisplFront *s, Error **errp)
         Error *local_err = NULL;
         bool ok;
 
-        if (!xb->ops) {
+        if (!xb->ops || xb->waiting) {
             continue;
         }
         ok = xdf_bus_watch(xb, &local_err);
@@ -3890,6 +4054,28 @@ static bool xdf_watch_backend(XenDisplFront *s, Error **errp)
             return false;
         }
     }
+    return true;
+}
+
+/*
+ * The vdispl device is ours: its connectors, each following its console,
+ * each device driven by its backend from now on.  The consoles are bound
+ * after the claim: a toolstack's directory says how many connectors
+ * there are.
+ */
+static bool xdf_start(XenDisplFront *s, Error **errp)
+{
+    if (!xdf_claim_connectors(s, errp) ||  /* from the directory; vkbds */
+        !xdf_bind_consoles(s, errp) ||     /* each connector's console */
+        !xdf_watch_backend(s, errp)) {     /* Initialising: state machine */
+        return false;
+    }
+    trace_xen_displfront_realize(xdf_id(s),
+                                 qemu_console_get_index(s->conn[0].con),
+                                 s->head, s->nr_connectors,
+                                 s->conn[0].width, s->conn[0].height,
+                                 s->frontend_domid, s->backend_domid,
+                                 s->bus.dev_id);
     return true;
 }
 
@@ -3962,29 +4148,50 @@ static void xdf_exit_notify(Notifier *n, void *data)
     xdf_teardown(container_of(n, XenDisplFront, exit_notifier));
 }
 
+static void xdf_give_up(void *opaque)
+{
+    xdf_teardown(opaque);
+}
+
 /*
- * The consoles are bound after the claim: a toolstack's directory says
- * how many connectors there are.  The card of the first is checked with
- * the properties, before anything is asked of Xen.
+ * The toolstack wrote the vdispl device we waited for: go on as realize
+ * would have.  A failure now cannot fail realize: say it, and let go --
+ * in a bottom half: this runs in a XenStore watch, whose handle the
+ * teardown closes.
+ */
+static void xdf_vdispl_claimed(XdfXenbus *xb)
+{
+    XenDisplFront *s = xb->s;
+    Error *local_err = NULL;
+
+    if (!xdf_start(s, &local_err)) {
+        error_prepend(&local_err, "xen-displfront '%s': ", xdf_id(s));
+        error_report_err(local_err);
+        qemu_bh_schedule(s->give_up);
+    }
+}
+
+/*
+ * The card of the first connector is checked with the properties, before
+ * anything is asked of Xen.  In a stub domain whose toolstack has not
+ * written the vdispl device yet, the device waits for it (xdf_start()
+ * then runs from xdf_vdispl_claimed()).
  */
 static void xdf_realize(DeviceState *dev, Error **errp)
 {
     XenDisplFront *s = XEN_DISPLFRONT(dev);
 
+    s->bus.on_claim = xdf_vdispl_claimed;
+    s->give_up = qemu_bh_new(xdf_give_up, s);
     if (!xdf_check_config(s, errp) ||      /* properties; the card exists */
         !xdf_open_xen(s, errp) ||          /* handles; the frontend domain */
         !xdf_claim(s, errp) ||             /* a dev-id and its nodes */
-        !xdf_bind_consoles(s, errp) ||     /* each connector's console */
-        !xdf_watch_backend(s, errp)) {     /* Initialising: the state machine */
+        (s->bus.waiting ? !xdf_bus_wait(&s->bus, errp) :
+                          !xdf_start(s, errp))) {
         xdf_teardown(s);
+        g_clear_pointer(&s->give_up, qemu_bh_delete);
         return;
     }
-    trace_xen_displfront_realize(xdf_id(s),
-                                 qemu_console_get_index(s->conn[0].con),
-                                 s->head, s->nr_connectors,
-                                 s->conn[0].width, s->conn[0].height,
-                                 s->frontend_domid, s->backend_domid,
-                                 s->bus.dev_id);
     QLIST_INSERT_HEAD(&xdf_devices, s, next);
     s->exit_notifier.notify = xdf_exit_notify;
     qemu_add_exit_notifier(&s->exit_notifier);
@@ -3999,6 +4206,7 @@ static void xdf_unrealize(DeviceState *dev)
     qemu_del_vm_change_state_handler(s->vm_state);
     QLIST_REMOVE(s, next);
     xdf_teardown(s);
+    g_clear_pointer(&s->give_up, qemu_bh_delete);
 }
 
 static void xdf_finalize(Object *obj)
@@ -4022,9 +4230,15 @@ static void xdf_finalize(Object *obj)
     xdf_bus_free(&s->bus);
 }
 
+/* A device's XenBus state, or "waiting" for the toolstack's directory. */
+static const char *xdf_bus_state_name(XdfXenbus *xb)
+{
+    return xb->waiting ? "waiting" : xs_strstate(xb->state);
+}
+
 static char *xdf_get_state(Object *obj, Error **errp)
 {
-    return g_strdup(xs_strstate(XEN_DISPLFRONT(obj)->bus.state));
+    return g_strdup(xdf_bus_state_name(&XEN_DISPLFRONT(obj)->bus));
 }
 
 /* Each connector's vkbd state, ',' between them; "none" without input. */
@@ -4038,7 +4252,7 @@ static char *xdf_get_input_state(Object *obj, Error **errp)
         XdfXenbus *xb = &s->conn[i].input.bus;
 
         g_string_append_printf(str, "%s%s", i ? "," : "",
-                               xb->ops ? xs_strstate(xb->state) : "none");
+                               xb->ops ? xdf_bus_state_name(xb) : "none");
     }
     return g_string_free(g_steal_pointer(&str), false);
 }

@@ -354,7 +354,9 @@ static unsigned int be_read_uint(Backend *b, const char *dir,
     return val;
 }
 
-static void be_open(Backend *b, unsigned int dev_id)
+/* The backend, in dom0, of device @dev_id of frontend domain @fe_domid. */
+static void be_open_for(Backend *b, unsigned int fe_domid,
+                        unsigned int dev_id)
 {
     memset(b, 0, sizeof(*b));
     b->xs = xs_open(0);
@@ -365,10 +367,16 @@ static void be_open(Backend *b, unsigned int dev_id)
     g_assert_nonnull(b->xg);
     b->xsh = xengntshr_open(NULL, 0);
     g_assert_nonnull(b->xsh);
-    b->fe_domid = 0;
-    b->fe_path = g_strdup_printf("/local/domain/0/device/vdispl/%u", dev_id);
-    b->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/0/%u",
-                                 dev_id);
+    b->fe_domid = fe_domid;
+    b->fe_path = g_strdup_printf("/local/domain/%u/device/vdispl/%u",
+                                 fe_domid, dev_id);
+    b->be_path = g_strdup_printf("/local/domain/0/backend/vdispl/%u/%u",
+                                 fe_domid, dev_id);
+}
+
+static void be_open(Backend *b, unsigned int dev_id)
+{
+    be_open_for(b, 0, dev_id);
 }
 
 static void be_dbuf_release(Backend *b, BeDbuf *d)
@@ -2717,12 +2725,15 @@ static char *kbd_find_in(Backend *b, const char *const *roots,
 static void kbd_connect_in(Kbd *k, Backend *b, const char *const *roots,
                            const char *uid, const char *const *nodes)
 {
+    g_autofree char *fe_base = NULL;
+
     memset(k, 0, sizeof(*k));
     k->b = b;
     k->be_path = kbd_find_in(b, roots, uid);
     k->fe_path = be_read(b, k->be_path, "frontend");
     g_assert_nonnull(k->fe_path);
-    g_assert_true(g_str_has_prefix(k->fe_path, VKBD_FE "/"));
+    fe_base = g_strdup_printf("/local/domain/%u/device/vkbd/", b->fe_domid);
+    g_assert_true(g_str_has_prefix(k->fe_path, fe_base));
 
     be_wait_node(b, k->fe_path, "state", "1");
     for (; nodes && nodes[0]; nodes += 2) {
@@ -3896,6 +3907,95 @@ static void test_input_backend_vkbd(void)
     be_close(&b);
 }
 
+/* Run tools/stubdom/xdf-stubdom-attach with @args; it must succeed. */
+static void stubdom_attach(const char *args)
+{
+    const char *tool = g_getenv("XDF_STUBDOM_ATTACH");
+    g_autofree char *cmd = g_strdup_printf("%s %s", tool, args);
+    g_autofree char *out = NULL, *err = NULL;
+    int status = -1;
+
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_error("%s failed: %s%s", cmd, out, err);
+    }
+}
+
+/*
+ * QEMU in a stub domain (here domain 5 of xensim, whose "target" libxl
+ * would have written): it may not write its own device directories, so
+ * the device waits for dom0's toolstack to write them -- saying so, its
+ * state "waiting", nothing written -- and takes them when
+ * xdf-stubdom-attach does, long after QEMU started: the picture reaches
+ * the backend in dom0, and so do keys the other way (input=auto: the
+ * backend is dom0's).  When QEMU goes, the toolstack's directories stay.
+ */
+static void test_stubdom_adopt(void)
+{
+    static const uint8_t a[] = { 0x1c, 0xf0, 0x1c };
+    const char *stub_fe = "/local/domain/5/device";
+    g_autofree char *errlog = stderr_file();
+    g_autofree char *opts = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *state = NULL;
+    uint8_t buf[16];
+    size_t n;
+    Backend b;
+    Guest g;
+    Kbd k;
+
+    if (!xensim_available() || !g_getenv("XDF_STUBDOM_ATTACH")) {
+        g_test_skip("needs xensim and XDF_STUBDOM_ATTACH");
+        return;
+    }
+    be_open_for(&b, 5, 0);
+    be_write(&b, "/local/domain/5", "target", "1");
+    /* QEMU's grants and ports are domain 5's */
+    opts = g_strdup_printf(",frontend-domid=5 2>%s", errlog);
+    g_setenv("XENSIM_DOMID", "5", true);
+    guest_start(&g, "bochs-display", opts);
+    g_unsetenv("XENSIM_DOMID");
+    g.conn_w = 640;             /* the toolstack's connector */
+    g.conn_h = 480;
+    state = qom_get_str(g.qts, "/machine/peripheral/xdf0", "state");
+    g_assert_cmpstr(state, ==, "waiting");
+    g_assert_cmpuint(xs_count(&b, stub_fe), ==, 0);
+    g_assert_cmpuint(xs_count(&b, "/local/domain/0/backend/vdispl/5"), ==, 0);
+
+    /* a while later, dom0's toolstack */
+    be_serve(&b, 500);
+    stubdom_attach("--stubdom-domid 5 --resolution 640x480 "
+                   "--unique-id stub0");
+    be_connect(&b);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    assert_node(&b, b.fe_path, "owner/nodes", "toolstack");
+
+    kbd_connect_in(&k, &b, (const char *const[]) {
+        "/local/domain/0/backend/vinput/5", NULL }, "stub0", NULL);
+    kbd_tap(&k, LNX_KEY_A);
+    n = i8042_read(g.qts, false, buf, sizeof(buf));
+    assert_bytes(buf, n, a, sizeof(a));
+    kbd_close(&k);
+    guest_stop(&g);
+
+    err = stderr_read(errlog);
+    g_assert_nonnull(strstr(err, "xen-displfront 'xdf0': waiting for the "
+                            "toolstack to write a vdispl device under "
+                            "/local/domain/5/device/vdispl"));
+    /* the toolstack's stay, ours gone from them */
+    assert_node(&b, b.fe_path, "state", "6");
+    assert_node(&b, b.fe_path, "owner", NULL);
+    assert_node(&b, b.be_path, "frontend", b.fe_path);
+    g_assert_true(xs_rm(b.xs, XBT_NULL, "/local/domain/5"));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, "/local/domain/0/backend/vdispl/5"));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, "/local/domain/0/backend/vinput/5"));
+    g_assert_true(xs_rm(b.xs, XBT_NULL, "/libxl/5"));
+    be_close(&b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -3995,6 +4095,7 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-displfront/input/displ-be", test_input_displ_be);
     qtest_add_func("/xen-displfront/input/backend-vkbd",
                    test_input_backend_vkbd);
+    qtest_add_func("/xen-displfront/stubdom/adopt", test_stubdom_adopt);
 
     return g_test_run();
 }
