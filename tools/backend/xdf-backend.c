@@ -145,6 +145,7 @@ typedef struct Connector {
     /* frames */
     unsigned long frames;
     uint64_t flipped_fb;        /* the last PG_FLIP's, 0: none */
+    bool unread;                /* not read since (see frame_wanted()) */
     uint32_t shown_width, shown_height;
     uint8_t *shown;             /* RGB of the last flip */
     uint8_t *saved;             /* RGB of the last numbered PNG */
@@ -600,18 +601,20 @@ static void dbuf_release(Backend *b, Dbuf *d)
 static void capture(Connector *c, Fb *f);
 
 /*
- * --last-only reads a frame only when it is saved: before a framebuffer
- * goes, take the picture of each connector that shows it.
+ * A frame is read (turned into RGB: PNG files, the live view) only when
+ * something wants it (frame_wanted()); the last one flipped may stay
+ * unread.  Before a framebuffer goes, read it for each connector that
+ * shows it unread: conn<i>-last.png, and a viewer that comes later, still
+ * get it.
  */
 static void keep_last(Backend *b, uint64_t cookie)
 {
     Fb *f = g_hash_table_lookup(b->fbs, &cookie);
     unsigned int i;
 
-    for (i = 0; f && b->opt.last_only && i < b->nr_conn; i++) {
-        if (b->conn[i].flipped_fb == cookie) {
+    for (i = 0; f && i < b->nr_conn; i++) {
+        if (b->conn[i].unread && b->conn[i].flipped_fb == cookie) {
             capture(&b->conn[i], f);
-            b->conn[i].flipped_fb = 0;
         }
     }
 }
@@ -1085,7 +1088,7 @@ static void save_last(Backend *b)
         Connector *c = &b->conn[i];
         Fb *f = g_hash_table_lookup(b->fbs, &c->flipped_fb);
 
-        if (b->opt.last_only && f) {
+        if (c->unread && f) {
             capture(c, f);      /* read now what was not read at the flip */
         }
         save_png(c, c->shown, c->shown_width, c->shown_height, "last");
@@ -1106,6 +1109,7 @@ static void save_last(Backend *b)
  * viewers, and what they type.
  */
 static void kbd_vnc_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl);
+static enum rfbNewClientAction vnc_new_client(rfbClientPtr cl);
 static void kbd_vnc_pointer(int mask, int x, int y, rfbClientPtr cl);
 static void vnc_close(Connector *c);
 
@@ -1141,6 +1145,7 @@ static void vnc_show(Connector *c)
         c->vnc->screenData = c;
         c->vnc->kbdAddEvent = kbd_vnc_key;
         c->vnc->ptrAddEvent = kbd_vnc_pointer;
+        c->vnc->newClientHook = vnc_new_client;
         if (b->opt.vnc_passwords[0]) {
             c->vnc->authPasswdData = b->opt.vnc_passwords;
             c->vnc->passwordCheck = rfbCheckPasswordByList;
@@ -1177,6 +1182,18 @@ static void vnc_show(Connector *c)
     rfbMarkRectAsModified(c->vnc, 0, 0, w, h);
 }
 
+/* A viewer came: show it the frame flipped last, read now if need be. */
+static enum rfbNewClientAction vnc_new_client(rfbClientPtr cl)
+{
+    Connector *c = cl->screen->screenData;
+    Fb *f = g_hash_table_lookup(c->be->fbs, &c->flipped_fb);
+
+    if (c->unread && f) {
+        capture(c, f);
+    }
+    return RFB_CLIENT_ACCEPT;
+}
+
 static void vnc_poll(Backend *b)
 {
     unsigned int i;
@@ -1208,6 +1225,7 @@ static void capture(Connector *c, Fb *f)
     unsigned int cpp = d->bpp / 8;     /* bytes a pixel */
     bool changed;
 
+    c->unread = false;
     if (c->shown_width != w || c->shown_height != h) {
         /* every copy we keep is of the configured size (device_bytes) */
         g_free(c->shown);
@@ -1247,6 +1265,25 @@ static void capture(Connector *c, Fb *f)
     }
 }
 
+/*
+ * Is a frame just flipped wanted at once: a numbered PNG is due (or, with
+ * --on-change, may be), or the live view has viewers (or is still to be
+ * opened, at the first frame)?  Reading every frame into RGB costs more
+ * than everything else a flip does (11 ms at 1080p; under an emulated
+ * CPU it fell seconds behind); what is not wanted is read when it is:
+ * SIGUSR1, a viewer coming, the framebuffer going.
+ */
+static bool frame_wanted(Connector *c)
+{
+    Options *o = &c->be->opt;
+
+    if (o->last_only) {
+        return false;
+    }
+    return o->on_change || (o->every && c->frames % o->every == 0) ||
+           (o->vnc_port > 0 && (!c->vnc || c->vnc->clientHead));
+}
+
 static int op_pg_flip(Connector *c, const struct xendispl_page_flip_req *r)
 {
     Backend *b = c->be;
@@ -1265,7 +1302,8 @@ static int op_pg_flip(Connector *c, const struct xendispl_page_flip_req *r)
     c->frames++;
     b->frames++;
     c->flipped_fb = f->cookie;
-    if (!b->opt.last_only) {
+    c->unread = true;
+    if (frame_wanted(c)) {
         capture(c, f);
     }
     return 0;
