@@ -33,6 +33,10 @@ ROOT_PKGS=(
     libvncserver1
     # firmware our QEMU's qemu-bundle/ links to
     seabios ipxe-qemu qemu-system-data
+    # a stub domain's helper QEMU in dom0 (its consoles), libxl's
+    # /usr/libexec/xen-qemu-system-i386; the stub domain's kernel modules
+    # come with the dom0 kernel's
+    qemu-system-xen
     # the tests' checkers (PNG/PPM, QMP)
     python3
     # dom0 housekeeping

@@ -106,7 +106,7 @@ say "run folder $RUN (serial console: $LOG)"
 say "sharing: ${shares[*]}"
 start=$(date +%s)
 "$QEMU" -nodefaults -no-user-config -display none -vga none -no-reboot \
-    -machine pc -accel tcg,thread=multi -cpu "$CPU" -smp 2 -m 2048 \
+    -machine pc -accel tcg,thread=multi -cpu "$CPU" -smp 2 -m 3072 \
     -serial "file:$LOG" -monitor none \
     -kernel "$IMG/xen.elf" -append "$XEN_ARGS" \
     -initrd "$IMG/vmlinuz $LINUX_ARGS,$IMG/initrd.img" \

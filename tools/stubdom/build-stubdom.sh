@@ -1,0 +1,138 @@
+#!/bin/bash
+# Build a Linux stub domain that runs our QEMU (with -device
+# xen-displfront) as an HVM guest's device model, from Debian packages:
+# the two files libxl looks for by default, qemu-stubdom-linux-kernel
+# (Debian's amd64 kernel, which boots as a PV domU) and
+# qemu-stubdom-linux-rootfs (an initramfs: busybox, QEMU and the libraries
+# it needs, Xen's device drivers, xenstore and vchan-socket-proxy, the VGA
+# BIOS, and tools/stubdom/init).  Also xdf-keys.img, a disk whose boot
+# sector echoes keys (tools/stubdom/keys-boot.S), for the tests.
+#
+#   tools/stubdom/build-stubdom.sh --qemu QEMU --out DIR [--root DIR]
+#                                  [--kernel VMLINUZ] [--kernel-version V]
+#
+# --root is a Debian 12 system with xen-utils-4.17, xenstore-utils,
+# seabios and the kernel's modules installed (default /: the Xen host
+# itself); the kernel is its /boot/vmlinuz-V (V: its one version under
+# /lib/modules, or --kernel-version).  Nothing is built when DIR holds
+# the files for the same inputs already.  On the host, install them where
+# libxl looks (Debian: /usr/lib/xen-4.17/boot/), or name them in xl.cfg
+# (stubdomain_kernel, stubdomain_ramdisk).
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+say() { printf '[stubdom] %s\n' "$*" >&2; }
+die() { printf '[stubdom] error: %s\n' "$*" >&2; exit 1; }
+
+root=/ qemu= out= kernel= kver=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --root) root=$2; shift ;;
+    --qemu) qemu=$2; shift ;;
+    --out) out=$2; shift ;;
+    --kernel) kernel=$2; shift ;;
+    --kernel-version) kver=$2; shift ;;
+    *) die "unknown argument $1" ;;
+    esac
+    shift
+done
+[ -n "$qemu" ] && [ -n "$out" ] || die "usage: $0 --qemu QEMU --out DIR [--root DIR] [--kernel VMLINUZ] [--kernel-version V]"
+qemu=$(readlink -f "$qemu")
+[ -x "$qemu" ] || die "no QEMU at $qemu"
+if [ -z "$kver" ]; then
+    kver=$(ls "$root/lib/modules" 2>/dev/null | head -n1)
+    [ -n "$kver" ] || die "no kernel modules under $root/lib/modules"
+fi
+kernel=${kernel:-$root/boot/vmlinuz-$kver}
+[ -f "$kernel" ] || die "no kernel at $kernel (apt-get install linux-image-amd64, or --kernel)"
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
+    die "no static busybox at $BUSYBOX: apt-get install busybox-static"
+for t in cpio gzip strip modprobe gcc ld objcopy; do
+    command -v "$t" >/dev/null || die "no $t"
+done
+
+MODS=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkfront)
+# Since the fix for XSA-441's Linux side, privcmd in a domU lets only
+# dm_op through, for the domain's target: QEMU also needs memory_op
+# hypercalls on its guest (populating the VGA's RAM).  Xen itself still
+# lets a stub domain act on its target only.
+declare -A MOD_ARGS=([xen-privcmd.ko]=unrestricted=1)
+XENBIN=$root/usr/lib/xen-4.17/bin
+key=$( { cat "$0" "$HERE/init" "$HERE/keys-boot.S"; echo "$kver"
+         sha256sum "$qemu" "$kernel" "$BUSYBOX" "$root/usr/bin/xenstore" \
+                   "$XENBIN/vchan-socket-proxy"; } | sha256sum | cut -c1-16)
+if [ "$(cat "$out/.key" 2>/dev/null)" = "$key" ]; then
+    say "up to date: $out"
+    exit 0
+fi
+say "building the stub domain in $out (kernel $kver, QEMU $qemu)"
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+R=$T/root
+mkdir -p "$R"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,usr/bin,usr/lib/xen/bin,usr/share/seabios}
+
+# busybox and the applets init uses
+cp "$BUSYBOX" "$R/bin/busybox"
+for a in sh mount insmod sleep cat cut grep echo sort kill poweroff ls; do
+    ln -s busybox "$R/bin/$a"
+done
+
+# Xen's device drivers, dependencies first
+: > "$R/etc/modules.list"
+modprobe -d "$root" -S "$kver" --show-depends -a "${MODS[@]}" |
+while read -r cmd ko args; do
+    [ "$cmd" = insmod ] || die "modprobe --show-depends: '$cmd $ko'"
+    name=$(basename "$ko")
+    [ -f "$R/lib/modules/$name" ] && continue
+    cp "$ko" "$R/lib/modules/$name"
+    echo "$name $args ${MOD_ARGS[$name]:-}" >> "$R/etc/modules.list"
+done
+[ -s "$R/etc/modules.list" ] || die "found none of ${MODS[*]} for kernel $kver"
+
+# QEMU, xenstore, vchan-socket-proxy and the libraries they need, taken
+# from the root (the host's ldd names them: both are Debian 12)
+strip --strip-unneeded -o "$R/usr/bin/qemu-system-x86_64" "$qemu"
+cp "$root/usr/bin/xenstore" "$R/usr/bin/xenstore"
+for a in read write list exists rm chmod watch ls; do
+    ln -s xenstore "$R/usr/bin/xenstore-$a"
+done
+cp "$XENBIN/vchan-socket-proxy" "$R/usr/lib/xen/bin/"
+for b in "$R/usr/bin/qemu-system-x86_64" "$R/usr/bin/xenstore" \
+         "$R/usr/lib/xen/bin/vchan-socket-proxy"; do
+    ldd "$b" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'
+done | sort -u | while read -r lib; do
+    src=$root$lib
+    [ -f "$src" ] || src=$root/usr$lib
+    [ -f "$src" ] || die "the root has no $lib (install its package there)"
+    mkdir -p "$R$(dirname "$lib")"
+    cp -L "$src" "$R$lib"
+done
+[ -e "$R/lib64/ld-linux-x86-64.so.2" ] || die "no dynamic loader copied"
+
+# the VGA BIOS QEMU gives the guest (QEMU's --firmwarepath)
+cp "$root"/usr/share/seabios/vgabios*.bin "$R/usr/share/seabios/" ||
+    die "the root has no /usr/share/seabios/vgabios*.bin (apt-get install seabios)"
+
+cp "$HERE/init" "$R/init"
+chmod 755 "$R/init"
+
+mkdir -p "$out"
+(cd "$R" && find . | cpio -o -H newc --quiet | gzip -6) > "$T/rootfs"
+cp "$kernel" "$T/kernel"
+
+# the tests' guest disk: 1 MiB, the xdf-keys boot sector first
+gcc -c -m32 -o "$T/keys.o" "$HERE/keys-boot.S"
+ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$T/keys.bin" "$T/keys.o"
+[ "$(stat -c %s "$T/keys.bin")" = 512 ] || die "keys-boot.S is not one sector"
+truncate -s 1M "$T/xdf-keys.img"
+dd if="$T/keys.bin" of="$T/xdf-keys.img" conv=notrunc status=none
+
+mv "$T/rootfs" "$out/qemu-stubdom-linux-rootfs"
+mv "$T/kernel" "$out/qemu-stubdom-linux-kernel"
+mv "$T/xdf-keys.img" "$out/xdf-keys.img"
+echo "$key" > "$out/.key"
+say "done: $out/qemu-stubdom-linux-kernel ($(stat -c %s "$out/qemu-stubdom-linux-kernel") bytes), qemu-stubdom-linux-rootfs ($(stat -c %s "$out/qemu-stubdom-linux-rootfs") bytes)"
