@@ -5,11 +5,13 @@
 # (Debian's amd64 kernel, which boots as a PV domU) and
 # qemu-stubdom-linux-rootfs (an initramfs: busybox, QEMU and the libraries
 # it needs, Xen's device drivers, xenstore and vchan-socket-proxy, the VGA
-# BIOS, and tools/stubdom/init).  Also xdf-keys.img, a disk whose boot
-# sector echoes keys (tools/stubdom/keys-boot.S), for the tests.
+# BIOS, and tools/stubdom/init).  With --test-disk also xdf-keys.img, a
+# disk whose boot sector echoes keys (tools/stubdom/keys-boot.S), for the
+# tests.
 #
 #   tools/stubdom/build-stubdom.sh --qemu QEMU --out DIR [--root DIR]
 #                                  [--kernel VMLINUZ] [--kernel-version V]
+#                                  [--test-disk]
 #
 # --root is a Debian 12 system with xen-utils-4.17, xenstore-utils,
 # seabios and the kernel's modules installed (default /: the Xen host
@@ -26,7 +28,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 say() { printf '[stubdom] %s\n' "$*" >&2; }
 die() { printf '[stubdom] error: %s\n' "$*" >&2; exit 1; }
 
-root=/ qemu= out= kernel= kver=
+root=/ qemu= out= kernel= kver= disk=0
 while [ $# -gt 0 ]; do
     case $1 in
     --root) root=$2; shift ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --kernel) kernel=$2; shift ;;
     --kernel-version) kver=$2; shift ;;
+    --test-disk) disk=1 ;;
     *) die "unknown argument $1" ;;
     esac
     shift
@@ -50,9 +53,14 @@ kernel=${kernel:-$root/boot/vmlinuz-$kver}
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
     die "no static busybox at $BUSYBOX: apt-get install busybox-static"
-for t in cpio gzip strip modprobe gcc ld objcopy; do
+for t in cpio gzip strip modprobe; do
     command -v "$t" >/dev/null || die "no $t"
 done
+if [ "$disk" = 1 ]; then
+    for t in gcc ld; do
+        command -v "$t" >/dev/null || die "no $t (--test-disk builds a boot sector)"
+    done
+fi
 
 MODS=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkfront)
 # Since the fix for XSA-441's Linux side, privcmd in a domU lets only
@@ -61,7 +69,7 @@ MODS=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkfront)
 # lets a stub domain act on its target only.
 declare -A MOD_ARGS=([xen-privcmd.ko]=unrestricted=1)
 XENBIN=$root/usr/lib/xen-4.17/bin
-key=$( { cat "$0" "$HERE/init" "$HERE/keys-boot.S"; echo "$kver"
+key=$( { cat "$0" "$HERE/init" "$HERE/keys-boot.S"; echo "$kver $disk"
          sha256sum "$qemu" "$kernel" "$BUSYBOX" "$root/usr/bin/xenstore" \
                    "$XENBIN/vchan-socket-proxy"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$out/.key" 2>/dev/null)" = "$key" ]; then
@@ -124,15 +132,17 @@ mkdir -p "$out"
 (cd "$R" && find . | cpio -o -H newc --quiet | gzip -6) > "$T/rootfs"
 cp "$kernel" "$T/kernel"
 
-# the tests' guest disk: 1 MiB, the xdf-keys boot sector first
-gcc -c -m32 -o "$T/keys.o" "$HERE/keys-boot.S"
-ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$T/keys.bin" "$T/keys.o"
-[ "$(stat -c %s "$T/keys.bin")" = 512 ] || die "keys-boot.S is not one sector"
-truncate -s 1M "$T/xdf-keys.img"
-dd if="$T/keys.bin" of="$T/xdf-keys.img" conv=notrunc status=none
-
+if [ "$disk" = 1 ]; then
+    # the tests' guest disk: 1 MiB, the xdf-keys boot sector first
+    gcc -c -m32 -o "$T/keys.o" "$HERE/keys-boot.S"
+    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start \
+        -o "$T/keys.bin" "$T/keys.o"
+    [ "$(stat -c %s "$T/keys.bin")" = 512 ] || die "keys-boot.S is not one sector"
+    truncate -s 1M "$T/xdf-keys.img"
+    dd if="$T/keys.bin" of="$T/xdf-keys.img" conv=notrunc status=none
+    mv "$T/xdf-keys.img" "$out/xdf-keys.img"
+fi
 mv "$T/rootfs" "$out/qemu-stubdom-linux-rootfs"
 mv "$T/kernel" "$out/qemu-stubdom-linux-kernel"
-mv "$T/xdf-keys.img" "$out/xdf-keys.img"
 echo "$key" > "$out/.key"
 say "done: $out/qemu-stubdom-linux-kernel ($(stat -c %s "$out/qemu-stubdom-linux-kernel") bytes), qemu-stubdom-linux-rootfs ($(stat -c %s "$out/qemu-stubdom-linux-rootfs") bytes)"

@@ -19,7 +19,7 @@ fi
 IMG=$("$HERE/../realxen/build-root.sh" | tail -n1)
 CACHE=${XDF_CACHE:-$HOME/.cache/xen-displfront}/stubdom
 "$HERE/build-stubdom.sh" --qemu "$B/qemu-system-x86_64" --out "$CACHE" \
-    --root "$IMG/root" --kernel "$IMG/vmlinuz" \
+    --root "$IMG/root" --kernel "$IMG/vmlinuz" --test-disk \
     --kernel-version "$(cat "$IMG/kernel-version")"
 ln -sfn "$CACHE" "$B/stubdom"
 exec "$HERE/../realxen/meson-test.sh" "$B" "$HERE/../realxen/tests/stubdom.sh"
