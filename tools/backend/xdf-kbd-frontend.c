@@ -57,6 +57,24 @@ static void put(const char *dir, const char *node, const char *val)
     }
 }
 
+/* online 0 and state Closing in the backend directory, in one go. */
+static void remove_device(void)
+{
+    g_autofree char *online = g_strdup_printf("%s/online", be_path);
+    g_autofree char *state = g_strdup_printf("%s/state", be_path);
+    g_autofree char *closing = g_strdup_printf("%d", XenbusStateClosing);
+    xs_transaction_t t;
+
+    do {
+        t = xs_transaction_start(xs);
+        if (t == XBT_NULL ||
+            !xs_write(xs, t, online, "0", 1) ||
+            !xs_write(xs, t, state, closing, strlen(closing))) {
+            die(be_path);
+        }
+    } while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
+}
+
 static char *get(const char *dir, const char *node)
 {
     g_autofree char *path = g_strdup_printf("%s/%s", dir, node);
@@ -208,10 +226,12 @@ int main(int argc, char **argv)
         }
     }
 
-    /* removal, as xl destroy */
-    put(be_path, "online", "0");
-    snprintf(val, sizeof(val), "%d", XenbusStateClosing);
-    put(be_path, "state", val);
+    /*
+     * removal, as xl destroy does it: online 0 and Closing in one
+     * transaction (libxl__initiate_device_generic_remove), or a backend
+     * quick to answer the first would see its Closed overwritten
+     */
+    remove_device();
     ok &= wait_be_state(XenbusStateClosed);
     printf("backend Closed\n");
     xs_rm(xs, XBT_NULL, be_path);

@@ -135,6 +135,30 @@ def stub_shut_down(domid):
     return 's' in r.stdout.splitlines()[-1].split()[4]
 
 
+def first_row_only(pic):
+    """Does @pic show something in the first text row (16 pixel rows)
+    and nothing below: keys-boot.S's screen (it clears the screen; its
+    banner and what is typed on it fill one row), not SeaBIOS's?"""
+    w, h, rgb = pic
+    top = w * 16 * 3
+    return bool(rgb[:top].strip(b'\0')) and not rgb[top:].strip(b'\0')
+
+
+def settled(guest, good, seconds):
+    """Wait (at most @seconds) until @guest() is @good and has not changed
+    for 3 s: the picture, or None."""
+    end = time.monotonic() + seconds
+    last, since = None, 0
+    while time.monotonic() < end:
+        pic = guest()
+        if pic != last:
+            last, since = pic, time.monotonic()
+        elif good(pic) and time.monotonic() - since >= 3:
+            return pic
+        time.sleep(1)
+    return None
+
+
 def type_keys(port):
     with xdftest.VNC(port) as v:
         v.type_text(TYPED, delay=0.1)
@@ -182,12 +206,19 @@ device_model_args = [ "-device", "{dev},resolution={CONNECTOR[0]}x{CONNECTOR[1]}
                                'conn0-last.png')
         dump = os.path.join(out, 'ref.ppm')
         refs = []
+        guest = xdftest.screendump(ref_qmp, dump)
         for step in ('banner', 'typed'):
             if step == 'typed':
                 port = live_view(be_log_path, 0, ref_dev)
                 (ok if port else bad)(f'reference guest: live view on VNC '
                                       f'port {port}')
                 type_keys(port)
+            # the reference is the boot sector's screen, settled: not a
+            # moment of SeaBIOS's on the way there, nor of the typing
+            there = settled(guest, lambda pic: first_row_only(pic) and
+                            (step == 'banner' or pic != refs[0]), 120)
+            (ok if there else bad)(f'reference guest ({step}): the boot '
+                                   f'sector\'s screen')
             good, why = xdftest.until_same(
                 xdftest.screendump(ref_qmp, dump),
                 xdftest.backend_picture(backend, ref_png, 20), 240,
