@@ -7,10 +7,12 @@
 # bookworm-backports, checks it against the archive's SHA256, unpacks it
 # (without roms/), applies patches/, links the device's sources in and
 # builds qemu-system-x86_64 plus the qtests we run.  The tree and build
-# live in a cache outside the clone, keyed by QEMU version and by a hash
-# of the patches and configure flags; ccache is used with paths relative
-# to that tree, so a rebuild after a small change takes seconds to
-# minutes.  OUTDIR receives links to the results.  The asan variant is
+# live in a cache outside the clone, keyed by QEMU version, by a hash of
+# the patches and configure flags, and by the clone (each clone, worktree
+# or review checkout runs its own device, never the one another clone
+# built last); ccache is used with paths relative to that tree, so a
+# rebuild after a small change, or a second clone's first build, takes
+# seconds to minutes.  OUTDIR receives links to the results.  The asan variant is
 # a second tree built with AddressSanitizer and UBSan; its results are
 # linked with an "-asan" suffix.
 #
@@ -121,7 +123,8 @@ echo "$sha256  $DL/$tarball" | sha256sum --quiet -c - ||
 patches=("$TOP"/patches/*.patch)
 key=$( { cat "${patches[@]}"; printf '%s\n' "${CONFIGURE_FLAGS[@]}"; } |
        sha256sum | cut -c1-12)
-TREE=$CACHE/qemu-$version-$VARIANT-$key
+clone=$(printf '%s' "$TOP" | sha256sum | cut -c1-8)
+TREE=$CACHE/qemu-$version-$VARIANT-$key-$clone
 SRC=$TREE/src
 BLD=$TREE/build
 
@@ -139,6 +142,7 @@ if [ ! -f "$SRC/.xdf-patched" ]; then
     touch "$TREE/src.tmp/.xdf-patched"
     mv "$TREE/src.tmp" "$SRC"
 fi
+echo "$TOP" > "$TREE/clone"
 touch "$TREE"
 
 # Our sources stay in the clone: link them into the tree, re-pointing the
@@ -224,17 +228,25 @@ done
 [ "$VARIANT" = std ] &&
     link "$SRC" "$OUTDIR/qemu-src"      # scripts/checkpatch.pl, for one
 
-# Keep the two most recent trees of this variant besides this one (and
-# none of the unnamed trees earlier versions of this script made).
+# Trees of this clone for other patches or flags, trees of clones that
+# are gone, and trees of an unknown shape go; of the other clones' trees
+# of this variant, the three most recent stay.
+tree_re="-(std|asan)-[0-9a-f]{12}-[0-9a-f]{8}/\$"
+ls -1dt "$CACHE"/qemu-*/ 2>/dev/null | grep -vxF "$TREE/" |
+    while read -r old; do
+        owner=$(cat "$old/clone" 2>/dev/null || true)
+        if ! echo "$old" | grep -qE -- "$tree_re" ||
+           [ ! -f "$owner/hw-display-xen-displfront.c" ] ||
+           { [ "$owner" = "$TOP" ] && echo "$old" | grep -q -- "-$VARIANT-"; }; then
+            say "removing old tree $old"
+            rm -rf "$old"
+        fi
+    done || true
 ls -1dt "$CACHE"/qemu-*/ 2>/dev/null |
-    grep -E -- "-$VARIANT-[0-9a-f]{12}/\$" | grep -vxF "$TREE/" | tail -n +3 |
+    grep -E -- "-$VARIANT-[0-9a-f]{12}-[0-9a-f]{8}/\$" | grep -vxF "$TREE/" |
+    tail -n +4 |
     while read -r old; do
         say "removing old tree $old"
         rm -rf "$old"
     done || true                # (grep finds nothing on a fresh cache)
-ls -1d "$CACHE"/qemu-*/ 2>/dev/null | grep -vE -- "-(std|asan)-[0-9a-f]{12}/\$" |
-    while read -r old; do
-        say "removing old tree $old"
-        rm -rf "$old"
-    done || true
 exit 0
