@@ -1,8 +1,9 @@
 /*
  * xen-displfront: the frontend's reading of what a displif backend
- * writes into shared memory -- responses on a request ring, events on
- * an event page -- with every check a frontend must make, and nothing
- * from QEMU, so that a fuzzer can drive exactly this code.
+ * writes into shared memory -- responses on a request ring, and where
+ * events lie on its event page (event-page-front.h reads them) -- with
+ * every check a frontend must make, and nothing from QEMU, so that a
+ * fuzzer can drive exactly this code.
  *
  * Include displif.h first (QEMU's copy, or Xen's <xen/io/displif.h>).
  *
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "displif-proto.h"
+#include "event-page-front.h"
 
 /*
  * Take the next response from @ring into @rsp.  Returns 1 when one was
@@ -52,32 +54,11 @@ static inline bool displif_front_final_check(
            ring->rsp_cons;
 }
 
-/*
- * How far the backend says the events go: *@prod, read once for a
- * batch, so that a backend that keeps adding events cannot hold the
- * frontend in its loop.  Returns 0, or -EPROTO when in_prod claims more
- * events than the ring holds.  @cons is our own copy of the consumer
- * index: the backend may scribble on the page's in_cons.
- */
-static inline int displif_front_event_prod(struct xendispl_event_page *page,
-                                           uint32_t cons, uint32_t *prod)
-{
-    *prod = __atomic_load_n(&page->in_prod, __ATOMIC_ACQUIRE);
-    return displif_evt_prod_ok(*prod, cons, XENDISPL_IN_RING_LEN) ? 0 :
-           -EPROTO;
-}
-
-/*
- * Take the event at *@cons (below the batch's prod) into @evt, copied
- * out once, and publish the new consumer index to the page.
- */
-static inline void displif_front_take_event(struct xendispl_event_page *page,
-                                            uint32_t *cons,
-                                            struct xendispl_evt *evt)
-{
-    memcpy(evt, &XENDISPL_IN_RING_REF(page, *cons), sizeof(*evt));
-    (*cons)++;
-    __atomic_store_n(&page->in_cons, *cons, __ATOMIC_RELEASE);
-}
+/* displif's event page, for event_page_prod() and event_page_take(). */
+static const EventPageLayout displif_event_page = {
+    .ring_offs = XENDISPL_IN_RING_OFFS,
+    .ring_len = XENDISPL_IN_RING_LEN,
+    .evt_size = sizeof(struct xendispl_evt),
+};
 
 #endif /* DISPLIF_FRONT_H */

@@ -160,19 +160,13 @@ static inline int displif_pgdir_read(const void *dir, uint32_t n_dir,
 
 /*
  * Ring indices are free-running 32-bit counters.  A backend may not
- * answer more requests than were sent, nor have more events unread than
- * the event ring holds.
+ * answer more requests than were sent (nor have more events unread than
+ * the event ring holds: event_page_prod()).
  */
 static inline bool displif_rsp_prod_ok(uint32_t rsp_prod, uint32_t rsp_cons,
                                        uint32_t req_prod)
 {
     return rsp_prod - rsp_cons <= req_prod - rsp_cons;
-}
-
-static inline bool displif_evt_prod_ok(uint32_t in_prod, uint32_t in_cons,
-                                       uint32_t ring_len)
-{
-    return in_prod - in_cons <= ring_len;
 }
 
 /*

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "event-page-front.h"
+
 /* Linux's input codes (linux/input-event-codes.h) that kbdif carries. */
 #define KBDIF_KEY_MAX           0x2ff   /* KEY_MAX */
 #define KBDIF_BTN_LEFT          0x110
@@ -26,31 +28,12 @@
 #define KBDIF_BTN_SIDE          0x113
 #define KBDIF_BTN_EXTRA         0x114
 
-/*
- * How far the backend says the events go: *@prod, read once for a
- * batch.  Returns 0, or -EPROTO when in_prod claims more events than the
- * ring holds (or runs behind @cons, our own copy of the consumer index:
- * the backend may scribble on the page's in_cons).
- */
-static inline int kbdif_front_event_prod(struct xenkbd_page *page,
-                                         uint32_t cons, uint32_t *prod)
-{
-    *prod = __atomic_load_n(&page->in_prod, __ATOMIC_ACQUIRE);
-    return *prod - cons <= XENKBD_IN_RING_LEN ? 0 : -EPROTO;
-}
-
-/*
- * Take the event at *@cons (below the batch's prod) into @evt, copied
- * out once, and publish the new consumer index to the page.
- */
-static inline void kbdif_front_take_event(struct xenkbd_page *page,
-                                          uint32_t *cons,
-                                          union xenkbd_in_event *evt)
-{
-    memcpy(evt, &XENKBD_IN_RING_REF(page, *cons), sizeof(*evt));
-    (*cons)++;
-    __atomic_store_n(&page->in_cons, *cons, __ATOMIC_RELEASE);
-}
+/* kbdif's page, for event_page_prod() and event_page_take(). */
+static const EventPageLayout kbdif_event_page = {
+    .ring_offs = XENKBD_IN_RING_OFFS,
+    .ring_len = XENKBD_IN_RING_LEN,
+    .evt_size = XENKBD_IN_EVENT_SIZE,
+};
 
 /* What an event asks of the guest, once checked. */
 typedef enum KbdifInput {

@@ -164,12 +164,12 @@ static void fuzz_events(const uint8_t *data, size_t size, bool race)
     for (round = 0; round < (race ? 256 : 1); round++) {
         cons = start;
         taken = 0;
-        if (displif_front_event_prod(ep, cons, &prod)) {
+        if (event_page_prod(ep, &displif_event_page, cons, &prod)) {
             continue;
         }
         /* one batch, whatever in_prod says meanwhile */
         while (cons != prod) {
-            displif_front_take_event(ep, &cons, &evt);
+            event_page_take(ep, &displif_event_page, &cons, &evt);
             taken++;
             assert(taken <= XENDISPL_IN_RING_LEN);
         }
@@ -265,11 +265,11 @@ static void fuzz_kbdif(const uint8_t *data, size_t size)
     area[0] %= 8193;
     area[1] %= 8193;
     start = cons;
-    if (kbdif_front_event_prod(kp, cons, &prod)) {
+    if (event_page_prod(kp, &kbdif_event_page, cons, &prod)) {
         return;
     }
     while (cons != prod) {
-        kbdif_front_take_event(kp, &cons, &evt);
+        event_page_take(kp, &kbdif_event_page, &cons, &evt);
         taken++;
         assert(taken <= XENKBD_IN_RING_LEN);
         switch (kbdif_check_event(&evt, area[0], area[1], &code)) {

@@ -133,12 +133,13 @@ static void test_events(void)
         slot->op.pg_flip.fb_cookie = 0x1000 + i;
         ep->in_prod++;
     }
-    g_assert_cmpint(displif_front_event_prod(ep, cons, &prod), ==, 0);
+    g_assert_cmpint(event_page_prod(ep, &displif_event_page, cons, &prod),
+                    ==, 0);
     g_assert_cmpuint(prod, ==, 2);
     /* the backend scribbles on in_cons: our own copy counts */
     ep->in_cons = 12345;
     for (i = 0; cons != prod; i++) {
-        displif_front_take_event(ep, &cons, &evt);
+        event_page_take(ep, &displif_event_page, &cons, &evt);
         g_assert_cmpuint(evt.id, ==, i);
         g_assert_cmpuint(evt.type, ==, XENDISPL_EVT_PG_FLIP);
         g_assert_cmpuint(evt.op.pg_flip.fb_cookie, ==, 0x1000 + i);
@@ -154,15 +155,23 @@ static void test_events_bounds(void)
 
     /* a full ring is fine, one more is not */
     ep = events_init(10 + XENDISPL_IN_RING_LEN);
-    g_assert_cmpint(displif_front_event_prod(ep, 10, &prod), ==, 0);
+    g_assert_cmpint(event_page_prod(ep, &displif_event_page, 10, &prod),
+                    ==, 0);
     ep = events_init(11 + XENDISPL_IN_RING_LEN);
-    g_assert_cmpint(displif_front_event_prod(ep, 10, &prod), ==, -EPROTO);
+    g_assert_cmpint(event_page_prod(ep, &displif_event_page, 10, &prod),
+                    ==, -EPROTO);
     /* behind our consumer index: as bad */
     ep = events_init(9);
-    g_assert_cmpint(displif_front_event_prod(ep, 10, &prod), ==, -EPROTO);
+    g_assert_cmpint(event_page_prod(ep, &displif_event_page, 10, &prod),
+                    ==, -EPROTO);
     ep = events_init(10);
-    g_assert_cmpint(displif_front_event_prod(ep, 10, &prod), ==, 0);
+    g_assert_cmpint(event_page_prod(ep, &displif_event_page, 10, &prod),
+                    ==, 0);
     g_assert_cmpuint(prod, ==, 10);
+    /* free-running indices, across the wrap */
+    ep = events_init(10);
+    g_assert_cmpint(event_page_prod(ep, &displif_event_page,
+                                    UINT32_MAX - 10, &prod), ==, 0);
 }
 
 int main(int argc, char **argv)

@@ -142,12 +142,6 @@ static void test_ring_checks(void)
     g_assert_false(displif_rsp_prod_ok(9, 10, 11));    /* went backwards */
     g_assert_true(displif_rsp_prod_ok(1, UINT32_MAX, 2));
     g_assert_false(displif_rsp_prod_ok(3, UINT32_MAX, 2));
-
-    g_assert_true(displif_evt_prod_ok(5, 5, 63));
-    g_assert_true(displif_evt_prod_ok(68, 5, 63));
-    g_assert_false(displif_evt_prod_ok(69, 5, 63));
-    g_assert_false(displif_evt_prod_ok(4, 5, 63));
-    g_assert_true(displif_evt_prod_ok(10, UINT32_MAX - 10, 63));
 }
 
 static void test_edid(void)

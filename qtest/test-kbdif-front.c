@@ -52,11 +52,12 @@ static void test_events_take(void)
     put_key(p, 30, true);                       /* KEY_A */
     put_key(p, 30, false);
     put_key(p, KBDIF_BTN_LEFT, true);
-    g_assert_cmpint(kbdif_front_event_prod(p, cons, &prod), ==, 0);
+    g_assert_cmpint(event_page_prod(p, &kbdif_event_page, cons, &prod),
+                    ==, 0);
     g_assert_cmpuint(prod, ==, 1003);
     p->in_cons = 777;                           /* ours counts */
     for (i = 0; cons != prod; i++) {
-        kbdif_front_take_event(p, &cons, &evt);
+        event_page_take(p, &kbdif_event_page, &cons, &evt);
         g_assert_cmpuint(p->in_cons, ==, cons);
         g_assert_cmpint(evt.type, ==, XENKBD_TYPE_KEY);
         g_assert_cmpint(kbdif_check_event(&evt, 640, 480, &code), ==,
@@ -72,11 +73,14 @@ static void test_events_bounds(void)
     uint32_t prod;
 
     p = page_init(5 + XENKBD_IN_RING_LEN);
-    g_assert_cmpint(kbdif_front_event_prod(p, 5, &prod), ==, 0);
+    g_assert_cmpint(event_page_prod(p, &kbdif_event_page, 5, &prod),
+                    ==, 0);
     p = page_init(6 + XENKBD_IN_RING_LEN);
-    g_assert_cmpint(kbdif_front_event_prod(p, 5, &prod), ==, -EPROTO);
+    g_assert_cmpint(event_page_prod(p, &kbdif_event_page, 5, &prod),
+                    ==, -EPROTO);
     p = page_init(4);
-    g_assert_cmpint(kbdif_front_event_prod(p, 5, &prod), ==, -EPROTO);
+    g_assert_cmpint(event_page_prod(p, &kbdif_event_page, 5, &prod),
+                    ==, -EPROTO);
 }
 
 static void test_check(void)

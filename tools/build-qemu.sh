@@ -153,12 +153,15 @@ link() {
 }
 XDF=$SRC/hw/display/xen-displfront
 link "$TOP/hw-display-xen-displfront.c" "$XDF/xen-displfront.c"
+for c in "$TOP"/xdf-*.c; do
+    link "$c" "$XDF/$(basename "$c")"
+done
 link "$TOP/trace-events" "$XDF/trace-events"
 for h in "$TOP"/include/*.h; do
     link "$h" "$XDF/$(basename "$h")"
 done
-for l in "$XDF"/*.h; do
-    [ -e "$l" ] || rm -f "$l"          # header removed from the clone
+for l in "$XDF"/*.h "$XDF"/xdf-*.c; do
+    [ -e "$l" ] || rm -f "$l"          # file removed from the clone
 done
 link "$TOP/qtest/xen-displfront-test.c" "$SRC/tests/qtest/xen-displfront-test.c"
 

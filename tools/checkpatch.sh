@@ -22,7 +22,7 @@ check() {
     nfiles=$((nfiles + 1))
 }
 nfiles=0
-for f in hw-display-xen-displfront.c include/*.h; do
+for f in hw-display-xen-displfront.c xdf-*.c include/*.h; do
     check "$f"
 done
 # checkpatch knows test code by its place in QEMU's tree (tests/): check
