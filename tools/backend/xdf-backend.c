@@ -126,8 +126,8 @@ static Vdispl *device_new(Host *h, unsigned int fe_domid,
         tag = g_strdup_printf("vdispl %u/%u", fe_domid, dev_id);
         o.fe_auto = true;           /* the device's maker removes it */
         if (o.vnc_port > 0) {
-            o.vnc_port += slot * XDF_MAX_CONNECTORS;
-            if (o.vnc_port + XDF_MAX_CONNECTORS > 65535) {
+            o.vnc_port += slot * XDF_BE_MAX_CONNECTORS;
+            if (o.vnc_port + XDF_BE_MAX_CONNECTORS > 65535) {
                 o.vnc_port = -1;
             }
         }
@@ -564,7 +564,7 @@ static bool parse_options(int argc, char **argv, Options *o)
             o->verbose = true;
             break;
         case O_VNC:
-            if (!parse_ulong(opt, optarg, 65535 - XDF_MAX_CONNECTORS, &v) ||
+            if (!parse_ulong(opt, optarg, 65535 - XDF_BE_MAX_CONNECTORS, &v) ||
                 v == 0) {
                 return false;
             }

@@ -306,7 +306,7 @@ static uint64_t device_bytes(Vdispl *b, Connector *skip)
     uint64_t n = b->be_alloc_bytes;
     unsigned int i;
 
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+    for (i = 0; i < XDF_BE_MAX_CONNECTORS; i++) {
         if (&b->conn[i] != skip) {
             n += connector_bytes(&b->conn[i]);
         }
@@ -922,7 +922,7 @@ static bool read_connectors(Vdispl *b)
 {
     unsigned int i;
 
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+    for (i = 0; i < XDF_BE_MAX_CONNECTORS; i++) {
         g_autofree char *dir = g_strdup_printf("%s/%u", b->end.fe_path, i);
         g_autofree char *res = xdf_xs_read(b->xs, dir,
                                            XENDISPL_FIELD_RESOLUTION);
@@ -1139,7 +1139,7 @@ Vdispl *vdispl_new(const XdfXen *xen, const VdisplOptions *opt,
     b->hooks = hooks;
     b->opaque = opaque;
     b->vnc_ops = &vnc_ops;
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+    for (i = 0; i < XDF_BE_MAX_CONNECTORS; i++) {
         b->conn[i].dev = b;
         b->conn[i].index = i;
         b->conn[i].req_port = b->conn[i].evt_port = -1;
@@ -1179,7 +1179,7 @@ void vdispl_poll(Vdispl *b)
     unsigned int i;
 
     xb_poll(&b->end);
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+    for (i = 0; i < XDF_BE_MAX_CONNECTORS; i++) {
         if (b->conn[i].vnc) {
             xdf_vnc_poll(b->conn[i].vnc);
         }
@@ -1237,7 +1237,7 @@ void vdispl_free(Vdispl *b)
 {
     unsigned int i;
 
-    for (i = 0; i < XDF_MAX_CONNECTORS; i++) {
+    for (i = 0; i < XDF_BE_MAX_CONNECTORS; i++) {
         if (b->conn[i].vnc) {
             xdf_vnc_close(b->conn[i].vnc);
         }

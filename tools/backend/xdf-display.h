@@ -25,7 +25,12 @@
 #include "xdf-vnc.h"
 #include "xdf-xenbus.h"
 
-#define XDF_MAX_CONNECTORS 8
+/*
+ * Connectors a device may have here: more than the 4 of our frontend
+ * and Linux's, for other frontends; also each device's stride of VNC
+ * ports (--all).
+ */
+#define XDF_BE_MAX_CONNECTORS 8
 
 typedef struct Vdispl Vdispl;
 
@@ -100,7 +105,7 @@ struct Vdispl {
     bool connected;             /* rings mapped, ports bound */
     bool be_alloc_allowed;      /* frontend's be-alloc = "1" */
     unsigned int nr_conn;
-    Connector conn[XDF_MAX_CONNECTORS];
+    Connector conn[XDF_BE_MAX_CONNECTORS];
     GHashTable *dbufs;          /* cookie -> Dbuf */
     GHashTable *fbs;            /* cookie -> Fb */
 

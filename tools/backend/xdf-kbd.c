@@ -397,7 +397,7 @@ static Vdispl *kbd_find_link(Vkbds *ks, unsigned int fe_domid,
         if (b->opt.fe_domid != fe_domid) {
             continue;
         }
-        for (j = 0; j < XDF_MAX_CONNECTORS; j++) {
+        for (j = 0; j < XDF_BE_MAX_CONNECTORS; j++) {
             g_autofree char *dir = g_strdup_printf("%s/%u", b->end.fe_path, j);
             g_autofree char *res = xdf_xs_read(xs, dir,
                                                XENDISPL_FIELD_RESOLUTION);
