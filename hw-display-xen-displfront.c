@@ -618,7 +618,7 @@ static void xdf_vdispl_broken(void *opaque, const char *msg)
 
     xdf_report(&s->xen, XDF_ERROR, "%s; closing the connection to backend "
                "domain %" PRIu32, msg, s->xen.backend_domid);
-    xdf_xenbus_failed(&s->bus);
+    xdf_xenbus_failed(&s->bus, msg);
 }
 
 /* The backend is waiting for us: open and publish every ring. */
@@ -1069,6 +1069,72 @@ static char *xdf_get_input_state(Object *obj, Error **errp)
 }
 
 /*
+ * Live figures: the device's connection, and per connector what it
+ * flipped, what its refreshes found, what copies and requests cost.
+ * Counters kept anyway; reading them costs nothing while nobody does.
+ */
+static bool xdf_visit_u64(Visitor *v, const char *name, uint64_t val,
+                          Error **errp)
+{
+    return visit_type_uint64(v, name, &val, errp);
+}
+
+static bool xdf_visit_connector(Visitor *v, XdfConnector *c, Error **errp)
+{
+    bool ok;
+
+    if (!visit_start_struct(v, NULL, NULL, 0, errp)) {
+        return false;
+    }
+    ok = xdf_visit_u64(v, "index", c->index, errp) &&
+         xdf_visit_u64(v, "width", c->width, errp) &&
+         xdf_visit_u64(v, "height", c->height, errp) &&
+         xdf_visit_u64(v, "frames", c->fig.frames, errp) &&
+         xdf_visit_u64(v, "refreshes", c->fig.refreshes, errp) &&
+         xdf_visit_u64(v, "refreshes-idle", c->fig.idle, errp) &&
+         xdf_visit_u64(v, "refreshes-coalesced", c->fig.coalesced, errp) &&
+         xdf_visit_u64(v, "refreshes-skipped", c->fig.skipped, errp) &&
+         xdf_visit_u64(v, "copy-us-last", c->fig.copy_ns_last / 1000,
+                       errp) &&
+         xdf_visit_u64(v, "copy-us-total", c->fig.copy_ns_total / 1000,
+                       errp) &&
+         xdf_visit_u64(v, "request-us-last", c->ring.rtt_last_us, errp) &&
+         xdf_visit_u64(v, "request-us-worst", c->ring.rtt_worst_us, errp) &&
+         xdf_visit_u64(v, "refresh-ms", c->interval_ms, errp) &&
+         xdf_visit_u64(v, "frame-period-us", c->refresh_us, errp);
+    visit_end_struct(v, NULL);
+    return ok;
+}
+
+static void xdf_get_figures(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    XenDisplFront *s = XEN_DISPLFRONT(obj);
+    g_autofree char *state = g_strdup(xdf_xenbus_state_name(&s->bus));
+    g_autofree char *error = g_strdup(s->bus.last_error ?: "");
+    unsigned int i;
+    bool ok;
+
+    if (!visit_start_struct(v, name, NULL, 0, errp)) {
+        return;
+    }
+    ok = visit_type_str(v, "state", &state, errp) &&
+         xdf_visit_u64(v, "backend-domid", s->backend_domid, errp) &&
+         xdf_visit_u64(v, "connections", s->bus.connections, errp) &&
+         xdf_visit_u64(v, "reconnects", MAX(s->bus.connections, 1) - 1,
+                       errp) &&
+         visit_type_str(v, "last-error", &error, errp) &&
+         visit_start_list(v, "connectors", NULL, 0, errp);
+    if (ok) {
+        for (i = 0; ok && i < s->nr_connectors; i++) {
+            ok = xdf_visit_connector(v, &s->conn[i], errp);
+        }
+        visit_end_list(v, NULL);
+    }
+    visit_end_struct(v, NULL);
+}
+
+/*
  * Migration.  The connection cannot move: its grants, ports and XenStore
  * nodes belong to this QEMU.  So the destination's device claims its own
  * directory and connects when it is realized, and flips the card's
@@ -1209,6 +1275,13 @@ static void xdf_class_init(ObjectClass *klass, void *data)
         "XenBus state of the frontend");
     object_class_property_add_str(klass, "input-state", xdf_get_input_state,
                                   NULL);
+    object_class_property_add(klass, "figures", "XenDisplFrontFigures",
+                              xdf_get_figures, NULL, NULL, NULL);
+    object_class_property_set_description(klass, "figures",
+        "live figures: the connection (state, backend-domid, connections, "
+        "reconnects, last-error) and per connector frames, refreshes (idle, "
+        "coalesced, skipped), copy-us-last/-total, request-us-last/-worst, "
+        "refresh-ms, frame-period-us");
     object_class_property_set_description(klass, "input-state",
         "XenBus state of each connector's vkbd frontend, ',' between them "
         "(none: no input)");

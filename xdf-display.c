@@ -423,21 +423,20 @@ static void xdf_flip(XdfConnector *c)
     stale = &b->stale;
     pixman_region32_intersect_rect(stale, stale, 0, 0, b->width, b->height);
     rects = pixman_region32_rectangles(stale, &n);
-    /* what a frame costs, for tools/run-bench: the copy's CPU time */
-    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
-        copy_ns = xdf_thread_cpu_ns();
-    }
+    /* what a frame costs (figures, tools/run-bench): the copy's CPU time */
+    copy_ns = xdf_thread_cpu_ns();
     for (i = 0; i < n; i++) {
         xdf_paint(c, b, &rects[i]);
         pixels += (int64_t)(rects[i].x2 - rects[i].x1) *
                   (rects[i].y2 - rects[i].y1);
     }
-    if (trace_event_get_state_backends(TRACE_XEN_DISPLFRONT_FLIP)) {
-        copy_ns = xdf_thread_cpu_ns() - copy_ns;
-    }
+    copy_ns = xdf_thread_cpu_ns() - copy_ns;
     trace_xen_displfront_flip(x->id, c->index, back, n,
                               pixels, copy_ns);
     pixman_region32_clear(stale);
+    c->fig.frames++;
+    c->fig.copy_ns_last = copy_ns;
+    c->fig.copy_ns_total += copy_ns;
 
     c->flipping = back;
     c->last_flip_ms = now;
@@ -845,6 +844,14 @@ static void xdf_refresh(DisplayChangeListener *dcl)
     uint32_t interval;
 
     graphic_hw_update(dcl->con);
+    c->fig.refreshes++;
+    if (c->display != XDF_DISPLAY_ON) {
+        c->fig.skipped++;       /* not connected: nothing to flip to */
+    } else if (!pixman_region32_not_empty(&c->damage)) {
+        c->fig.idle++;          /* nothing new */
+    } else if (c->flipping >= 0) {
+        c->fig.coalesced++;     /* the change waits for the frame under way */
+    }
     xdf_flip(c);
     if (runstate_is_running() &&
         (pixman_region32_not_empty(&c->damage) || c->flipping >= 0 ||

@@ -383,7 +383,7 @@ static void xdf_input_broken(void *opaque, const char *msg)
     xdf_report(in->bus.x, XDF_ERROR, "connector %u: input (%s): %s; closing "
                "its connection to backend domain %" PRIu32, in->conn->index,
                in->bus.name, msg, in->bus.x->backend_domid);
-    xdf_xenbus_failed(&in->bus);
+    xdf_xenbus_failed(&in->bus, msg);
 }
 
 /* The backend directory's unique-id links the vkbd to its connector. */

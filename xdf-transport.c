@@ -361,8 +361,8 @@ static void xdf_ring_kick(XdfRing *ring)
     RING_PUSH_REQUESTS(&ring->ring);
     trace_xen_displfront_request(ring->x->id, ring->index, r->req.id,
                                  xdf_op_name(r->req.operation));
-    timer_mod(ring->timer,
-              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ring->timeout_ms);
+    ring->sent_us = qemu_clock_get_us(QEMU_CLOCK_REALTIME);
+    timer_mod(ring->timer, ring->sent_us / 1000 + ring->timeout_ms);
     /* always notify: the backend may not have set rsp_event yet */
     xdf_channel_notify(&ring->ch);
 }
@@ -406,6 +406,9 @@ static unsigned int xdf_ring_take_responses(void *opaque)
                                           xdf_op_name(rsp.operation),
                                           rsp.status);
             timer_del(ring->timer);
+            ring->rtt_last_us = qemu_clock_get_us(QEMU_CLOCK_REALTIME) -
+                                ring->sent_us;
+            ring->rtt_worst_us = MAX(ring->rtt_worst_us, ring->rtt_last_us);
             ring->in_flight = NULL;
             r->rsp = rsp;
             r->done(r, rsp.status == -ECANCELED ? -EIO : rsp.status);

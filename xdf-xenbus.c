@@ -764,8 +764,10 @@ static void xdf_xenbus_disconnect(XdfXenbus *xb)
  * connection, never QEMU or the guest.  A failure even if it had worked:
  * the next attempt waits longer.
  */
-void xdf_xenbus_failed(XdfXenbus *xb)
+void xdf_xenbus_failed(XdfXenbus *xb, const char *why)
 {
+    g_free(xb->last_error);
+    xb->last_error = g_strdup(why);
     xb->broken = true;
     xdf_xenbus_disconnect(xb);
     xdf_xenbus_set_state(xb, XenbusStateClosing);
@@ -807,6 +809,8 @@ static void xdf_xenbus_initialise(XdfXenbus *xb)
     xb->attempt_ms = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     xb->broken = false;
     if (!xb->ops->connect(xb, &local_err)) {
+        g_free(xb->last_error);
+        xb->last_error = g_strdup(error_get_pretty(local_err));
         xdf_report_err(xb->x, XDF_ERROR, local_err);
         xdf_xenbus_disconnect(xb);
         /* the backend stays in InitWait: try again after a while */
@@ -860,6 +864,7 @@ static void xdf_xenbus_backend_changed(void *opaque, const char *path)
             break;
         }
         xdf_xenbus_set_state(xb, XenbusStateConnected);
+        xb->connections++;
         xb->ops->connected(xb);
         break;
 
@@ -978,6 +983,7 @@ void xdf_xenbus_free(XdfXenbus *xb)
     g_clear_pointer(&xb->name, g_free);
     g_clear_pointer(&xb->fe_path, g_free);
     g_clear_pointer(&xb->be_path, g_free);
+    g_clear_pointer(&xb->last_error, g_free);
 }
 
 const char *xdf_xenbus_state_name(XdfXenbus *xb)

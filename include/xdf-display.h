@@ -94,6 +94,17 @@ typedef struct XdfBuffer {
     pixman_region32_t stale;    /* what differs from what it should show */
 } XdfBuffer;
 
+/* What a connector did, for the device's "figures" property. */
+typedef struct XdfFigures {
+    uint64_t frames;            /* flips sent */
+    uint64_t refreshes;         /* console refreshes */
+    uint64_t skipped;           /* ... while not connected */
+    uint64_t idle;              /* ... with nothing new */
+    uint64_t coalesced;         /* ... whose change waited for a frame */
+    int64_t copy_ns_last;       /* CPU time of the last frame's copy */
+    int64_t copy_ns_total;
+} XdfFigures;
+
 /* What a connector's display is doing. */
 typedef enum XdfDisplayState {
     XDF_DISPLAY_OFF,            /* no buffers: not connected */
@@ -135,6 +146,8 @@ struct XdfConnector {
     uint32_t interval_ms;       /* its whole ms, or backed off */
     int64_t next_frame_us;      /* when the next refresh is due, 0: now */
     unsigned int quiet_ticks;
+
+    XdfFigures fig;
 };
 
 /* A connector of @width x @height, with nothing shared or followed yet. */

@@ -176,7 +176,11 @@ typedef struct XdfRing {
     XdfRequest *in_flight;
     QSIMPLEQ_HEAD(, XdfRequest) queue;
     QEMUTimer *timer;           /* in_flight's answer is late */
+    int64_t sent_us;            /* when in_flight went out */
     XdfBreak brk;
+    /* figures, kept across connections: request round trips */
+    int64_t rtt_last_us;
+    int64_t rtt_worst_us;
 } XdfRing;
 
 bool xdf_ring_open(XdfRing *ring, XdfXen *x, unsigned int index,

@@ -91,6 +91,9 @@ struct XdfXenbus {
     QEMUTimer *retry_timer;     /* reconnect after a backoff */
     QEMUTimer *recreate_timer;  /* backend Closed too long: new directory */
     bool recreating;            /* removed it, to write it again */
+    /* figures */
+    unsigned int connections;   /* times it was Connected */
+    char *last_error;           /* what ended the last failed attempt */
 };
 
 /*
@@ -103,8 +106,8 @@ bool xdf_xenbus_claim(XdfXenbus *xb, Error **errp);
 bool xdf_xenbus_wait(XdfXenbus *xb, Error **errp);
 /* go Initialising and let the backend's state drive us from now on */
 bool xdf_xenbus_watch(XdfXenbus *xb, Error **errp);
-/* the backend broke the protocol (said already): close, back off */
-void xdf_xenbus_failed(XdfXenbus *xb);
+/* the backend broke the protocol (@why, said already): close, back off */
+void xdf_xenbus_failed(XdfXenbus *xb, const char *why);
 /* Closing, Closed, and remove what we own; again: nothing */
 void xdf_xenbus_close(XdfXenbus *xb);
 void xdf_xenbus_free(XdfXenbus *xb);

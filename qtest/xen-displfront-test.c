@@ -20,6 +20,7 @@
 #include "libqos/virtio-pci.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "hw/display/bochs-vbe.h"
 
 #include <poll.h>
@@ -1759,6 +1760,89 @@ static void test_backoff(void)
     /* a connection that works ends the backoff */
     guest_draw_random(&g, &b, 3);
     assert_backend_shows(&b, &g);
+
+    guest_stop(&g);
+    be_close(&b);
+}
+
+/* QOM property @prop of @path, a struct. */
+static QDict *qom_get_dict(QTestState *qts, const char *path,
+                           const char *prop)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': %s, 'property': %s}}", path, prop);
+    QDict *val = qdict_get_qdict(rsp, "return");
+
+    g_assert_nonnull(val);
+    qobject_ref(val);
+    qobject_unref(rsp);
+    return val;
+}
+
+/* The "figures" of device xdf0, and of its connector 0 (in *@c0). */
+static QDict *figures(Guest *g, QDict **c0)
+{
+    QDict *fig = qom_get_dict(g->qts, "/machine/peripheral/xdf0", "figures");
+    QList *conns = qdict_get_qlist(fig, "connectors");
+
+    g_assert_cmpuint(qlist_size(conns), ==, 1);
+    *c0 = qobject_to(QDict, qlist_peek(conns));
+    return fig;
+}
+
+/*
+ * The live figures follow what happened: frames flipped, request round
+ * trips, the refresh, connections and the error that ended one.
+ */
+static void test_figures(void)
+{
+    QDict *fig, *c0;
+    uint64_t frames;
+    Backend b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&b, 0);
+    guest_show_random(&g, &b, 5);
+    fig = figures(&g, &c0);
+    g_assert_cmpstr(qdict_get_str(fig, "state"), ==,
+                    "XenbusStateConnected");
+    g_assert_cmpint(qdict_get_int(fig, "backend-domid"), ==, 0);
+    g_assert_cmpint(qdict_get_int(fig, "connections"), ==, 1);
+    g_assert_cmpint(qdict_get_int(fig, "reconnects"), ==, 0);
+    g_assert_cmpstr(qdict_get_str(fig, "last-error"), ==, "");
+    g_assert_cmpint(qdict_get_int(c0, "width"), ==, 640);
+    g_assert_cmpint(qdict_get_int(c0, "height"), ==, 480);
+    /* every frame the backend saw was flipped, and counted */
+    frames = qdict_get_int(c0, "frames");
+    g_assert_cmpuint(frames, >=, b.conn[0].nr_flips);
+    g_assert_cmpuint(b.conn[0].nr_flips, >=, 5);
+    g_assert_cmpuint(qdict_get_int(c0, "refreshes"), >=, frames);
+    g_assert_cmpuint(qdict_get_int(c0, "request-us-last"), >, 0);
+    g_assert_cmpuint(qdict_get_int(c0, "request-us-worst"), >=,
+                     qdict_get_int(c0, "request-us-last"));
+    g_assert_cmpuint(qdict_get_int(c0, "copy-us-total"), >=,
+                     qdict_get_int(c0, "copy-us-last"));
+    g_assert_cmpint(qdict_get_int(c0, "frame-period-us"), ==, 16667);
+    g_assert_cmpint(qdict_get_int(c0, "refresh-ms"), >=, 16);
+    g_assert_cmpint(qdict_get_int(c0, "refresh-ms"), <=, 1000);
+    qobject_unref(fig);
+
+    /* a broken backend: its error; the next connection counts */
+    be_misbehave(&b, &g, BE_RSP_PROD);
+    be_reconnect_after_backoff(&b, 0);
+    guest_draw_random(&g, &b, 2);
+    assert_backend_shows(&b, &g);
+    fig = figures(&g, &c0);
+    g_assert_cmpint(qdict_get_int(fig, "connections"), ==, 2);
+    g_assert_cmpint(qdict_get_int(fig, "reconnects"), ==, 1);
+    g_assert_nonnull(strstr(qdict_get_str(fig, "last-error"),
+                            "backend set rsp_prod"));
+    g_assert_cmpuint(qdict_get_int(c0, "frames"), >, frames);
+    qobject_unref(fig);
 
     guest_stop(&g);
     be_close(&b);
@@ -4062,6 +4146,7 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/backend/bad-cookie",
                         GINT_TO_POINTER(BE_COOKIE), test_misbehave);
     qtest_add_func("/xen-displfront/backend/backoff", test_backoff);
+    qtest_add_func("/xen-displfront/backend/figures", test_figures);
     qtest_add_func("/xen-displfront/backend/backoff-closing",
                    test_backoff_closing);
     qtest_add_func("/xen-displfront/backend/backoff-churn",
