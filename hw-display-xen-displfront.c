@@ -995,6 +995,116 @@ static bool xdf_claim(XenDisplFront *s, Error **errp)
 }
 
 /*
+ * qom-set backend-domid on a running device: the screen moves to another
+ * backend.  The connection to the old one closes as displif.h wants it
+ * (Closing, Closed) and its directories go (a toolstack's get their
+ * backend moved); the device claims the same index for the new backend
+ * and connects when it is ready, flipping the current picture at once.
+ * Input follows, if the new backend may have it.
+ */
+static bool xdf_move_backend(XenDisplFront *s, uint32_t domid, Error **errp)
+{
+    bool input;
+    unsigned int i;
+
+    if (domid >= DOMID_FIRST_RESERVED) {
+        error_setg(errp, "backend-domid %" PRIu32 " is not a domain id "
+                   "(0 to %d)", domid, DOMID_FIRST_RESERVED - 1);
+        return false;
+    }
+    if (domid == s->backend_domid && s->bus.claimed) {
+        return true;
+    }
+    if (!s->conn || s->bus.adopt_only) {
+        error_setg(errp, "xen-displfront '%s' %s: its backend cannot move",
+                   xdf_id(s), s->bus.adopt_only ?
+                   "is in a stub domain, whose devices its toolstack "
+                   "writes" : "has no connection");
+        return false;
+    }
+    for (i = 0; i < s->nr_connectors; i++) {
+        xdf_input_close(&s->kbd[i]);
+    }
+    xdf_xenbus_close(&s->bus);
+    s->backend_domid = s->xen.backend_domid = domid;
+    input = xdf_input_trusted(s);
+    if (!xdf_xenbus_move(&s->bus, errp) || !xdf_xenbus_claim(&s->bus, errp)) {
+        goto fail;
+    }
+    for (i = 0; i < s->nr_connectors; i++) {
+        bool given = s->input_ids && i < g_strv_length(s->input_ids);
+        XdfInput *in = &s->kbd[i];
+
+        if (!input) {
+            xdf_input_drop(in);
+            continue;
+        }
+        if (!in->conn) {
+            xdf_input_init(in, &s->xen, &s->conn[i],
+                           given ? s->input_ids[i] : s->conn_ids[i],
+                           xdf_input_backend_names[s->input_backend], false,
+                           s->input == ON_OFF_AUTO_ON, s->input_system_keys);
+        } else if (!xdf_input_move(in, errp)) {
+            goto fail;
+        }
+        if (!xdf_input_claim(in, errp)) {
+            goto fail;
+        }
+    }
+    if (!xdf_watch_backend(s, errp)) {
+        goto fail;
+    }
+    trace_xen_displfront_moved(xdf_id(s), domid, s->bus.fe_path,
+                               s->bus.be_path);
+    return true;
+
+fail:
+    error_prepend(errp, "xen-displfront '%s' left its backend, but cannot "
+                  "connect to backend domain %" PRIu32 ": ", xdf_id(s),
+                  domid);
+    return false;
+}
+
+static void xdf_get_backend_domid(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    uint32_t *domid = object_field_prop_ptr(obj, opaque);
+
+    visit_type_uint32(v, name, domid, errp);
+}
+
+static void xdf_set_backend_domid(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    uint32_t *field = object_field_prop_ptr(obj, opaque);
+    uint32_t domid;
+
+    if (!visit_type_uint32(v, name, &domid, errp)) {
+        return;
+    }
+    if (DEVICE(obj)->realized) {
+        xdf_move_backend(XEN_DISPLFRONT(obj), domid, errp);
+    } else {
+        *field = domid;         /* checked at realize */
+    }
+}
+
+static void xdf_default_backend_domid(ObjectProperty *op,
+                                      const Property *prop)
+{
+    object_property_set_default_uint(op, prop->defval.u);
+}
+
+static const PropertyInfo xdf_prop_backend_domid = {
+    .type = "uint32",
+    .description = "a domain id; on a running device: move the screen there",
+    .realized_set_allowed = true,
+    .get = xdf_get_backend_domid,
+    .set = xdf_set_backend_domid,
+    .set_default_value = xdf_default_backend_domid,
+};
+
+/*
  * The card of the first connector is checked with the properties, before
  * anything is asked of Xen.  In a stub domain whose toolstack has not
  * written the vdispl device yet, the device waits for it (xdf_start()
@@ -1236,7 +1346,8 @@ static const VMStateDescription xdf_vmstate = {
 static const Property xdf_properties[] = {
     DEFINE_PROP_STRING("display", XenDisplFront, display),
     DEFINE_PROP_UINT32("head", XenDisplFront, head, 0),
-    DEFINE_PROP_UINT32("backend-domid", XenDisplFront, backend_domid, 0),
+    DEFINE_PROP_UNSIGNED("backend-domid", XenDisplFront, backend_domid, 0,
+                         xdf_prop_backend_domid, uint32_t),
     DEFINE_PROP_UINT32("frontend-domid", XenDisplFront, frontend_domid,
                        DOMID_SELF),
     DEFINE_PROP("dev-id", XenDisplFront, dev_id, xdf_prop_dev_id, int64_t,

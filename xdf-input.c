@@ -617,6 +617,18 @@ void xdf_input_close(XdfInput *in)
     }
 }
 
+bool xdf_input_move(XdfInput *in, Error **errp)
+{
+    in->bus.ops = &xdf_input_ops;
+    return xdf_xenbus_move(&in->bus, errp);
+}
+
+void xdf_input_drop(XdfInput *in)
+{
+    xdf_input_close(in);
+    in->bus.ops = NULL;
+}
+
 void xdf_input_fini(XdfInput *in)
 {
     xdf_xenbus_free(&in->bus);

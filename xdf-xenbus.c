@@ -732,7 +732,6 @@ static void xdf_xenbus_release(XdfXenbus *xb)
     }
     xdf_report_lost(xb);
     xb->claimed = false;
-    xb->wrote_nodes = false;
 }
 
 /*
@@ -984,6 +983,54 @@ void xdf_xenbus_free(XdfXenbus *xb)
     g_clear_pointer(&xb->fe_path, g_free);
     g_clear_pointer(&xb->be_path, g_free);
     g_clear_pointer(&xb->last_error, g_free);
+}
+
+/*
+ * A toolstack's directory of ours, closed, follows backend-domid: its
+ * old backend directory goes, one is written anew in backend-domid's
+ * (of the same kind: vinput or vkbd), and the frontend's "backend" and
+ * "backend-id" name it.
+ */
+static void xdf_rehome_txn(XdfXenbus *xb, xs_transaction_t t, Error **errp)
+{
+    ERRP_GUARD();
+    struct qemu_xs_handle *h = xb->x->xsh;
+    g_autofree char *old = xs_node_read(h, t, NULL, NULL, "%s/backend",
+                                        xb->fe_path);
+    g_auto(GStrv) part = old ? g_strsplit(old, "/", 0) : NULL;
+
+    /* /local/domain/<domid>/backend/<driver>/<frontend>/<index> */
+    if (!part || g_strv_length(part) != 8 || strcmp(part[4], "backend")) {
+        error_setg(errp, "%s/backend is '%s', not a backend directory",
+                   xb->fe_path, old ? old : "(none)");
+        return;
+    }
+    g_free(xb->be_path);
+    xb->be_path = xdf_be_path(xb, part[5], xb->dev_id);
+    if (strcmp(old, xb->be_path)) {
+        xs_node_destroy(h, t, old, errp);
+    }
+    if (*errp) {
+        return;
+    }
+    xdf_write_be_nodes(xb, t, errp);
+    xdf_xs_printf(h, t, xb->fe_path, "backend", errp, "%s", xb->be_path);
+    xdf_xs_printf(h, t, xb->fe_path, "backend-id", errp, "%" PRIu32,
+                  xb->x->backend_domid);
+}
+
+bool xdf_xenbus_move(XdfXenbus *xb, Error **errp)
+{
+    xb->fail_streak = 0;
+    if (!xb->fe_path) {
+        return true;            /* never claimed: nothing to move */
+    }
+    xb->dev_id_auto = false;    /* the same index */
+    if (xb->wrote_nodes) {
+        return true;            /* written anew at the claim */
+    }
+    return xdf_xs_transaction(xb, xdf_rehome_txn,
+                              "move the backend directory", errp);
 }
 
 const char *xdf_xenbus_state_name(XdfXenbus *xb)

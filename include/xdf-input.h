@@ -84,6 +84,10 @@ bool xdf_input_holds(const XdfInput *in);
 void xdf_input_save_held(const XdfInput *in, XdfHeld *h);
 void xdf_input_load_held(XdfInput *in, const XdfHeld *h);
 void xdf_input_close(XdfInput *in);
+/* closed, it follows a new backend-domid (claim it again) */
+bool xdf_input_move(XdfInput *in, Error **errp);
+/* closed, it goes: the new backend gets no input */
+void xdf_input_drop(XdfInput *in);
 void xdf_input_fini(XdfInput *in);
 
 #endif /* XDF_INPUT_H */

@@ -110,6 +110,11 @@ bool xdf_xenbus_watch(XdfXenbus *xb, Error **errp);
 void xdf_xenbus_failed(XdfXenbus *xb, const char *why);
 /* Closing, Closed, and remove what we own; again: nothing */
 void xdf_xenbus_close(XdfXenbus *xb);
+/*
+ * Closed, it follows a new x->backend_domid: the next claim takes the
+ * same index; a toolstack's directory gets its backend moved now.
+ */
+bool xdf_xenbus_move(XdfXenbus *xb, Error **errp);
 void xdf_xenbus_free(XdfXenbus *xb);
 /* its XenBus state, or "waiting" for the toolstack's directory */
 const char *xdf_xenbus_state_name(XdfXenbus *xb);

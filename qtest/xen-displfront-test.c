@@ -1848,6 +1848,104 @@ static void test_figures(void)
     be_close(&b);
 }
 
+/* A backend in domain @be_domid, as xensim lets a process choose. */
+static void be_open_in(Backend *b, unsigned int be_domid,
+                       unsigned int dev_id)
+{
+    g_autofree char *domid = g_strdup_printf("%u", be_domid);
+
+    g_setenv("XENSIM_DOMID", domid, true);
+    be_open(b, dev_id);
+    g_unsetenv("XENSIM_DOMID");
+    g_free(b->be_path);
+    b->be_path = g_strdup_printf("/local/domain/%u/backend/vdispl/0/%u",
+                                 be_domid, dev_id);
+}
+
+static void qom_set_uint(QTestState *qts, const char *path, const char *prop,
+                         uint64_t val)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                           "{'path': %s, 'property': %s, 'value': %ld}}",
+                           path, prop, (long)val);
+
+    g_assert_false(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+}
+
+/*
+ * qom-set backend-domid on a running device moves its screen: the old
+ * backend sees Closing and Closed and its directories go, the new one
+ * shows the current picture as soon as it connects, input follows, and
+ * Xen holds what one connection holds, no more.
+ */
+static void test_backend_move(void)
+{
+    const char *vinput7 = "/local/domain/7/backend/vinput/0";
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    g_autofree char *be = NULL;
+    QDict *fig, *c0, *err;
+    Backend a, b;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    be_open(&a, 0);
+    be_open_in(&b, 7, 0);
+    guest_start(&g, "bochs-display", ",resolution=640x480,input=on");
+    be_connect(&a);
+    guest_set_mode(&g, 640, 480);
+    guest_clear(&g);
+    guest_draw_random(&g, &a, 3);
+    assert_backend_shows(&a, &g);
+    g_assert_cmpuint(xs_count(&a, VINPUT_BE), ==, 1);
+    before = xen_resources();
+
+    qom_set_uint(g.qts, "/machine/peripheral/xdf0", "backend-domid", 7);
+    /* nothing left at the old backend */
+    g_assert_null(be_read(&a, a.be_path, "state"));
+    g_assert_cmpuint(xs_count(&a, VINPUT_BE), ==, 0);
+    be_unmap_all(&a);
+    /* the new one: the same frontend directory, pointing at it */
+    be = be_read(&b, b.fe_path, "backend");
+    g_assert_cmpstr(be, ==, b.be_path);
+    assert_node(&b, b.fe_path, "backend-id", "7");
+    g_assert_cmpuint(xs_count(&b, vinput7), ==, 1);
+    be_connect(&b);
+    assert_backend_shows(&b, &g);           /* without a new frame */
+    guest_draw_random(&g, &b, 3);
+    assert_backend_shows(&b, &g);
+    after = xen_resources();
+    g_assert_cmpstr(after, ==, before);
+    fig = figures(&g, &c0);
+    g_assert_cmpint(qdict_get_int(fig, "backend-domid"), ==, 7);
+    g_assert_cmpint(qdict_get_int(fig, "connections"), ==, 2);
+    qobject_unref(fig);
+
+    /* and back, and nowhere */
+    qom_set_uint(g.qts, "/machine/peripheral/xdf0", "backend-domid", 0);
+    g_assert_null(be_read(&b, b.be_path, "state"));
+    g_assert_cmpuint(xs_count(&b, vinput7), ==, 0);
+    be_unmap_all(&b);
+    be_connect(&a);
+    assert_backend_shows(&a, &g);
+    err = qtest_qmp_assert_failure_ref(
+        g.qts, "{'execute': 'qom-set', 'arguments': {'path': "
+        "'/machine/peripheral/xdf0', 'property': 'backend-domid', "
+        "'value': 32752}}");
+    g_assert_cmpstr(qdict_get_str(err, "desc"), ==, "backend-domid 32752 "
+                    "is not a domain id (0 to 32751)");
+    qobject_unref(err);
+    assert_backend_shows(&a, &g);           /* still there */
+
+    guest_stop(&g);
+    be_close(&a);
+    be_close(&b);
+}
+
 /*
  * A backend that goes Connected and then Closing before it has answered
  * anything (SET_CONFIG never came): each such connection counts as a
@@ -4147,6 +4245,7 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(BE_COOKIE), test_misbehave);
     qtest_add_func("/xen-displfront/backend/backoff", test_backoff);
     qtest_add_func("/xen-displfront/backend/figures", test_figures);
+    qtest_add_func("/xen-displfront/backend/move", test_backend_move);
     qtest_add_func("/xen-displfront/backend/backoff-closing",
                    test_backoff_closing);
     qtest_add_func("/xen-displfront/backend/backoff-churn",
