@@ -38,6 +38,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/units.h"
 #include "hw/qdev-core.h"
 #include "hw/qdev-properties.h"
 #include "hw/sysbus.h"
@@ -819,12 +820,35 @@ static bool xdf_claim_connectors(XenDisplFront *s, Error **errp)
     return true;
 }
 
+/*
+ * The video memory of @con's card, when the modes it can show are
+ * bounded by it (std VGA, bochs-display; virtio-gpu's scanouts are not):
+ * in bytes, and the property that sets it; 0 otherwise.
+ */
+static uint64_t xdf_card_vram(QemuConsole *con, const char **prop)
+{
+    Object *card = object_property_get_link(OBJECT(con), "device", NULL);
+
+    *prop = NULL;
+    if (card && object_dynamic_cast(card, "pci-vga")) {
+        *prop = "vgamem_mb";
+        return object_property_get_uint(card, *prop, NULL) * MiB;
+    }
+    if (card && object_dynamic_cast(card, "bochs-display")) {
+        *prop = "vgamem";
+        return object_property_get_uint(card, *prop, NULL);
+    }
+    return 0;
+}
+
 /* Follow each connector's console; one device per console. */
 static bool xdf_bind_consoles(XenDisplFront *s, Error **errp)
 {
     g_autofree QemuConsole **cons = g_new0(QemuConsole *, s->nr_connectors);
+    const char *vram_prop;
     XenDisplFront *other;
     unsigned int i, j;
+    uint64_t vram;
 
     for (i = 0; i < s->nr_connectors; i++) {
         cons[i] = xdf_find_console(s, i, errp);
@@ -844,7 +868,8 @@ static bool xdf_bind_consoles(XenDisplFront *s, Error **errp)
         }
     }
     for (i = 0; i < s->nr_connectors; i++) {
-        xdf_connector_bind(&s->conn[i], cons[i]);
+        vram = xdf_card_vram(cons[i], &vram_prop);
+        xdf_connector_bind(&s->conn[i], cons[i], vram, vram_prop);
     }
     return true;
 }

@@ -10,6 +10,7 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/timer.h"
+#include "qemu/units.h"
 #include "system/runstate.h"
 #include "hw/display/xen-displfront.h"
 #include "trace/trace-hw_display_xen_displfront.h"
@@ -697,6 +698,42 @@ static void xdf_edid_free(XdfConnector *c)
 }
 
 /*
+ * Tell the card @w x @h is the mode to prefer, as a monitor would (the
+ * EDID std VGA and bochs-display serve, virtio-gpu's display info), so
+ * that the guest comes up in it.  A card whose video memory cannot hold
+ * it at 32 bpp gets the largest mode of the same shape that fits (a
+ * width a multiple of 8), and the device says once what to raise.
+ * Cards that cannot tell their guest (cirrus, ramfb) keep fit's work.
+ */
+static void xdf_connector_prefer(XdfConnector *c, uint32_t w, uint32_t h)
+{
+    uint32_t fw = w, fh = h;
+    QemuUIInfo info;
+
+    if (!dpy_ui_info_supported(c->con)) {
+        return;
+    }
+    while (c->vram && (uint64_t)fw * fh * 4 > c->vram && fw > 8) {
+        fw = (fw - 1) & ~7u;
+        fh = MAX(1, (uint64_t)h * fw / w);
+    }
+    if ((fw != w || fh != h) && !c->said_vram) {
+        xdf_report(c->d->x, XDF_WARN, "connector %u: the card's video "
+                   "memory (%" PRIu64 " MiB) cannot hold %ux%u at 32 bpp: "
+                   "offering the guest %ux%u (raise the card's %s to at "
+                   "least %" PRIu64 " MiB)", c->index, c->vram / MiB, w, h,
+                   fw, fh, c->vram_prop, DIV_ROUND_UP((uint64_t)w * h * 4,
+                                                       MiB));
+        c->said_vram = true;
+    }
+    trace_xen_displfront_prefer(c->d->x->id, c->index, fw, fh);
+    info = *dpy_get_ui_info(c->con);
+    info.width = fw;
+    info.height = fh;
+    dpy_set_ui_info(c->con, &info, false);
+}
+
+/*
  * GET_EDID is answered: tell the card the preferred mode, as a monitor
  * would, when the card can pass it to the guest, and refresh at the
  * display's rate.  Backends that do not implement GET_EDID answer
@@ -708,7 +745,6 @@ static void xdf_get_edid_done(XdfRequest *r, int status)
     XdfXen *x = c->d->x;
     uint32_t len = r->rsp.op.get_edid.edid_sz, w, h;
     g_autofree uint8_t *edid = NULL;
-    QemuUIInfo info;
 
     if (status == -ECANCELED) {
         xdf_edid_free(c);
@@ -735,12 +771,7 @@ static void xdf_get_edid_done(XdfRequest *r, int status)
             c->refresh_us = MIN(MAX(1000000000ULL / mhz, 8000), 100000);
             xdf_connector_refresh_now(c);
         }
-        if (dpy_ui_info_supported(c->con)) {
-            info = *dpy_get_ui_info(c->con);
-            info.width = w;
-            info.height = h;
-            dpy_set_ui_info(c->con, &info, false);
-        }
+        xdf_connector_prefer(c, w, h);
     }
     xdf_edid_free(c);
 }
@@ -901,9 +932,12 @@ void xdf_connector_init(XdfConnector *c, XdfDisplay *d, unsigned int index,
     }
 }
 
-void xdf_connector_bind(XdfConnector *c, QemuConsole *con)
+void xdf_connector_bind(XdfConnector *c, QemuConsole *con, uint64_t vram,
+                        const char *vram_prop)
 {
     c->con = con;
+    c->vram = vram;
+    c->vram_prop = vram_prop;
     c->frame_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xdf_frame_timeout, c);
     c->dcl.ops = &xdf_dcl_ops;
     c->dcl.con = con;
@@ -912,6 +946,7 @@ void xdf_connector_bind(XdfConnector *c, QemuConsole *con)
     c->dcl.update_interval = c->interval_ms;
     register_displaychangelistener(&c->dcl);
     c->dcl_registered = true;
+    xdf_connector_prefer(c, c->width, c->height);
 }
 
 /* The transport broke: say which connector's, and let the device close. */

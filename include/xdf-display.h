@@ -124,6 +124,9 @@ struct XdfConnector {
     QemuConsole *con;
     DisplayChangeListener dcl;
     bool dcl_registered;
+    uint64_t vram;              /* the card's video memory, 0: no limit */
+    const char *vram_prop;      /* the card's property that sets it */
+    bool said_vram;             /* "too little video memory" said */
     DisplaySurface *surface;
     XdfFit fit;                 /* the surface in the buffers */
     pixman_region32_t damage;   /* since the last flip */
@@ -153,8 +156,13 @@ struct XdfConnector {
 /* A connector of @width x @height, with nothing shared or followed yet. */
 void xdf_connector_init(XdfConnector *c, XdfDisplay *d, unsigned int index,
                         uint32_t width, uint32_t height);
-/* follow console @con */
-void xdf_connector_bind(XdfConnector *c, QemuConsole *con);
+/*
+ * Follow console @con, and tell its card the connector's size is the
+ * mode to prefer; @vram (0: any) is what its card can show, raised with
+ * its property @vram_prop.
+ */
+void xdf_connector_bind(XdfConnector *c, QemuConsole *con, uint64_t vram,
+                        const char *vram_prop);
 /* share the ring and event page (their refs and ports to publish) */
 bool xdf_connector_open(XdfConnector *c, uint32_t timeout_ms, Error **errp);
 /* connected: ask for the EDID, set the buffers up, then flip */

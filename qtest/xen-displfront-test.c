@@ -1848,6 +1848,96 @@ static void test_figures(void)
     be_close(&b);
 }
 
+/*
+ * The preferred mode of the EDID @g's card serves (std VGA and
+ * bochs-display: at the start of BAR 2), once it is @w x @h: the device
+ * tells the card in QEMU's main loop, a moment after realize.
+ */
+static void assert_card_prefers(Guest *g, uint32_t w, uint32_t h)
+{
+    int64_t end = g_get_monotonic_time() + BE_TIMEOUT_MS * 1000;
+    uint8_t edid[128];
+    uint32_t pw = 0, ph = 0;
+    unsigned int i;
+
+    do {
+        for (i = 0; i < sizeof(edid); i++) {
+            edid[i] = qpci_io_readb(g->dev, g->mmio, i);
+        }
+        g_assert_cmpint(displif_edid_preferred(edid, sizeof(edid), &pw, &ph),
+                        ==, 0);
+        if (pw == w && ph == h) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    } while (g_get_monotonic_time() < end);
+    g_error("the card's EDID prefers %ux%u, not the connector's %ux%u", pw,
+            ph, w, h);
+}
+
+/*
+ * The connector is the guest's monitor: std VGA's and bochs-display's
+ * EDID prefer its mode, whatever the cards' own default (1280x800).
+ */
+static void test_edid_preferred(gconstpointer opaque)
+{
+    const char *card = opaque;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    guest_start(&g, card, ",resolution=1920x1080");
+    assert_card_prefers(&g, 1920, 1080);
+    guest_stop(&g);
+
+    guest_start(&g, card, ",resolution=800x600");
+    assert_card_prefers(&g, 800, 600);
+    guest_stop(&g);
+}
+
+/*
+ * A connector larger than the card's video memory holds at 32 bpp: the
+ * guest is offered the largest mode of its shape that fits, and QEMU
+ * says which property to raise, once.
+ */
+static void test_edid_vram(void)
+{
+    g_autofree char *errlog = stderr_file();
+    g_autofree char *extra = g_strdup_printf(",resolution=2560x1600 2>%s",
+                                             errlog);
+    g_autofree char *err = NULL;
+    QTestState *qts;
+    Guest g;
+
+    if (!xensim_available()) {
+        g_test_skip("no Xen: run under build/xensim run");
+        return;
+    }
+    memset(&g, 0, sizeof(g));
+    qts = qtest_initf("%s -M pc -nodefaults -display none "
+                      "-device VGA,id=card0,addr=%d.0,vgamem_mb=8 "
+                      "-device xen-displfront,id=xdf0,display=card0%s",
+                      extra_args(), GUEST_CARD_SLOT, extra);
+    g.qts = qts;
+    g.bus = qpci_new_pc(qts, NULL);
+    g.dev = qpci_device_find(g.bus, QPCI_DEVFN(GUEST_CARD_SLOT, 0));
+    qpci_device_enable(g.dev);
+    g.mmio = qpci_iomap(g.dev, 2, NULL);
+    assert_card_prefers(&g, 1824, 1140);
+    qpci_free_pc(g.bus);
+    g_free(g.dev);
+    qtest_quit(qts);
+    err = stderr_read(errlog);
+    g_assert_nonnull(strstr(err, "xen-displfront 'xdf0': connector 0: the "
+                            "card's video memory (8 MiB) cannot hold "
+                            "2560x1600 at 32 bpp: offering the guest "
+                            "1824x1140 (raise the card's vgamem_mb to at "
+                            "least 16 MiB)"));
+    g_assert_null(strstr(strstr(err, "cannot hold") + 1, "cannot hold"));
+}
+
 /* A backend in domain @be_domid, as xensim lets a process choose. */
 static void be_open_in(Backend *b, unsigned int be_domid,
                        unsigned int dev_id)
@@ -4198,6 +4288,11 @@ int main(int argc, char **argv)
     qtest_add_data_func("/xen-displfront/frames/VGA",
                         &(FramesCase){ "VGA", "" }, test_frames);
     qtest_add_func("/xen-displfront/frames/ramfb", test_frames_ramfb);
+    qtest_add_data_func("/xen-displfront/edid/VGA", "VGA",
+                        test_edid_preferred);
+    qtest_add_data_func("/xen-displfront/edid/bochs-display", "bochs-display",
+                        test_edid_preferred);
+    qtest_add_func("/xen-displfront/edid/vram", test_edid_vram);
     qtest_add_data_func("/xen-displfront/frames/be-alloc",
                         &(FramesCase){ "bochs-display", ",be-alloc=on" },
                         test_frames);
