@@ -415,11 +415,13 @@ static void usage(FILE *f)
 "  --exit-after-frames N  exit after N frames on all connectors\n"
 "  --timeout SECONDS      exit after SECONDS (status 2 if --exit-after-frames\n"
 "                         was not reached)\n"
-"  --vnc PORT             live view: a VNC server on 127.0.0.1:PORT for\n"
+"  --vnc PORT             live view: a VNC server on ADDRESS:PORT for\n"
 "                         connector 0, PORT+1 for connector 1, ...; its\n"
 "                         viewers' keys and pointer go to the connector's\n"
 "                         vkbd device, if any (a console: keep it to\n"
 "                         yourself); a port in use ends the backend\n"
+"  --vnc-address ADDRESS  where the live views listen: an IPv4 address of\n"
+"                         this host (default 127.0.0.1; 0.0.0.0: all)\n"
 "  --vnc-password-file FILE\n"
 "                         live view only for VNC viewers that give the\n"
 "                         password on FILE's first line (1 to 8\n"
@@ -488,7 +490,7 @@ static bool parse_options(int argc, char **argv, Options *o)
 {
     enum { O_FE = 256, O_DEV, O_DIR, O_EVERY, O_CHANGE, O_LAST, O_EXIT,
            O_TIMEOUT, O_VERBOSE, O_VNC, O_ALL, O_VNC_PASSWORD, O_MAX_MEM,
-           O_HELP };
+           O_VNC_ADDRESS, O_HELP };
     static const struct option longopts[] = {
         { "frontend-domid", required_argument, NULL, O_FE },
         { "dev-id", required_argument, NULL, O_DEV },
@@ -503,6 +505,7 @@ static bool parse_options(int argc, char **argv, Options *o)
         { "all", no_argument, NULL, O_ALL },
         { "vnc-password-file", required_argument, NULL, O_VNC_PASSWORD },
         { "max-device-memory", required_argument, NULL, O_MAX_MEM },
+        { "vnc-address", required_argument, NULL, O_VNC_ADDRESS },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -511,6 +514,7 @@ static bool parse_options(int argc, char **argv, Options *o)
     int ch;
 
     d->max_device_memory = (uint64_t)XDF_MAX_DEVICE_MIB << 20;
+    d->vnc_address = "127.0.0.1";
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         const char *name = ch >= O_FE && ch <= O_HELP ?
                            longopts[ch - O_FE].name : "";
@@ -572,6 +576,14 @@ static bool parse_options(int argc, char **argv, Options *o)
             break;
         case O_ALL:
             o->all = true;
+            break;
+        case O_VNC_ADDRESS:
+            if (!xdf_vnc_address_ok(optarg)) {
+                fprintf(stderr, "xdf-backend: --vnc-address '%s' is not an "
+                        "IPv4 address (such as 127.0.0.1)\n", optarg);
+                return false;
+            }
+            d->vnc_address = optarg;
             break;
         case O_VNC_PASSWORD:
             if (!read_vnc_password(optarg, &d->vnc_passwords[0])) {

@@ -117,7 +117,8 @@ static void vnc_show(Connector *c)
         return;
     }
     if (!c->vnc) {
-        c->vnc = xdf_vnc_open(&b->log, c->index, b->opt.vnc_port + c->index,
+        c->vnc = xdf_vnc_open(&b->log, c->index, b->opt.vnc_address,
+                              b->opt.vnc_port + c->index,
                               b->opt.vnc_passwords, w, h, b->vnc_ops, c,
                               &port_in_use);
         if (!c->vnc) {

@@ -73,6 +73,7 @@ typedef struct VdisplOptions {
     bool on_change;
     bool last_only;             /* read frames only to save conn<i>-last */
     int vnc_port;               /* connector i on vnc_port + i; -1: off */
+    const char *vnc_address;    /* where the live views listen (IPv4) */
     /* --vnc-password-file: the password, as libvncserver's list */
     char *vnc_passwords[2];
     uint64_t max_device_memory; /* bytes */

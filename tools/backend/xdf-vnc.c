@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <rfb/rfb.h>
@@ -50,15 +51,24 @@ void xdf_vnc_close(XdfVnc *v)
     g_free(v);
 }
 
-XdfVnc *xdf_vnc_open(const XdfLog *log, unsigned int conn, int port,
-                     char **passwords, uint32_t width, uint32_t height,
+XdfVnc *xdf_vnc_open(const XdfLog *log, unsigned int conn,
+                     const char *address, int port, char **passwords,
+                     uint32_t width, uint32_t height,
                      const XdfVncOps *ops, void *opaque, bool *port_in_use)
 {
-    XdfVnc *v = g_new0(XdfVnc, 1);
+    XdfVnc *v;
     rfbScreenInfoPtr s;
+    struct in_addr addr;
     int argc = 0;
 
     *port_in_use = false;
+    if (inet_pton(AF_INET, address, &addr) != 1) {
+        /* the caller checked it (xdf_vnc_address_ok) */
+        xdf_log(log, "connector %u: '%s' is not an IPv4 address", conn,
+                address);
+        return NULL;
+    }
+    v = g_new0(XdfVnc, 1);
     rfbLogEnable(xdf_verbose);
     v->ops = ops;
     v->opaque = opaque;
@@ -72,7 +82,7 @@ XdfVnc *xdf_vnc_open(const XdfLog *log, unsigned int conn, int port,
     s->desktopName = "xen-displfront";
     s->port = port;
     s->ipv6port = 0;
-    s->listenInterface = htonl(INADDR_LOOPBACK);
+    s->listenInterface = addr.s_addr;
     s->alwaysShared = TRUE;
     s->cursor = NULL;           /* show the frame, no pointer drawn in */
     s->frameBuffer = (char *)v->fb;
@@ -88,18 +98,28 @@ XdfVnc *xdf_vnc_open(const XdfLog *log, unsigned int conn, int port,
     rfbInitServer(s);
     if (s->listenSock == RFB_INVALID_SOCKET) {
         /* rfbListenOnTCPPort() leaves bind()'s or listen()'s errno */
-        xdf_log(log, "connector %u: cannot listen on 127.0.0.1:%d for the "
-                "live view: %s; exiting", conn, port,
+        xdf_log(log, "connector %u: cannot listen on %s:%d for the "
+                "live view: %s; exiting", conn, address, port,
                 errno ? strerror(errno) : "unknown error");
         xdf_vnc_close(v);
         *port_in_use = true;
         return NULL;
     }
-    xdf_log(log, "connector %u: live view on VNC 127.0.0.1:%d%s", conn,
+    xdf_log(log, "connector %u: live view on VNC %s:%d%s", conn, address,
             port, passwords[0] ? ", password" :
+            addr.s_addr == htonl(INADDR_LOOPBACK) ?
             " (no password: anyone on this host can view it and type "
-            "into the guest)");
+            "into the guest)" :
+            " (no password: anyone who reaches this address can view it "
+            "and type into the guest)");
     return v;
+}
+
+bool xdf_vnc_address_ok(const char *address)
+{
+    struct in_addr addr;
+
+    return inet_pton(AF_INET, address, &addr) == 1;
 }
 
 void xdf_vnc_show(XdfVnc *v, const uint8_t *rgb, uint32_t width,

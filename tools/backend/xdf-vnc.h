@@ -1,8 +1,9 @@
 /*
  * xdf-backend: the live view of a connector, a VNC server
  *
- * Connector i is a VNC desktop on 127.0.0.1, port PORT + i, showing the
- * last frame flipped (any VNC viewer, e.g. "vncviewer 127.0.0.1::5900").
+ * Connector i is a VNC desktop on ADDRESS (127.0.0.1 unless told),
+ * port PORT + i, showing the last frame flipped (any VNC viewer, e.g.
+ * "vncviewer 127.0.0.1::5900").
  * It is a console: what its viewers type and point goes to whoever
  * opened it (XdfVncOps).  With a password, only viewers that know it
  * (VNC authentication) get in.
@@ -28,17 +29,22 @@ typedef struct XdfVncOps {
     void (*pointer)(void *opaque, int mask, int x, int y);
 } XdfVncOps;
 
+/* Whether @address is an IPv4 address in dotted form (inet_pton). */
+bool xdf_vnc_address_ok(const char *address);
+
 /*
  * Start the live view of connector @conn, @width x @height, on
- * 127.0.0.1:@port; only for viewers that give one of @passwords
- * (libvncserver's list, NULL-ended; empty: for anyone on this host).
+ * @address:@port (@address: dotted IPv4, see xdf_vnc_address_ok()); only
+ * for viewers that give one of @passwords (libvncserver's list,
+ * NULL-ended; empty: for anyone who reaches the address).
  * Libvncserver logs only with --verbose.  NULL when it cannot, having
  * said why in @log's name; *@port_in_use then says whether it could not
  * listen on @port (another process would get our viewers, and what they
  * type: the backend must end).
  */
-XdfVnc *xdf_vnc_open(const XdfLog *log, unsigned int conn, int port,
-                     char **passwords, uint32_t width, uint32_t height,
+XdfVnc *xdf_vnc_open(const XdfLog *log, unsigned int conn,
+                     const char *address, int port, char **passwords,
+                     uint32_t width, uint32_t height,
                      const XdfVncOps *ops, void *opaque, bool *port_in_use);
 
 /* Show @rgb (packed 8-bit RGB, @width x @height) to the viewers. */
