@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build QEMU 10.0.x from Debian's source package, with xen-displfront.
 #
-#   tools/build-qemu.sh [--variant std|asan] OUTDIR
+#   tools/build-qemu.sh [--variant std|asan|pkg] [--install DESTDIR] OUTDIR
 #
 # Fetches the upstream tarball with "apt-get source --tar-only" from
 # bookworm-backports, checks it against the archive's SHA256, unpacks it
@@ -14,7 +14,12 @@
 # rebuild after a small change, or a second clone's first build, takes
 # seconds to minutes.  OUTDIR receives links to the results.  The asan variant is
 # a second tree built with AddressSanitizer and UBSan; its results are
-# linked with an "-asan" suffix.
+# linked with an "-asan" suffix.  The pkg variant is the one the Debian
+# packages install (tools/package): the same patches and flags, but
+# configured for its own prefix, /usr/lib/xen-displfront, where its data
+# files (VNC keymaps, trace events) are found once installed; its binary
+# is linked as qemu-system-x86_64-pkg, and --install DESTDIR installs it
+# under DESTDIR ("meson install --destdir").
 #
 # Environment: XDF_CACHE (default ~/.cache/xen-displfront).
 #
@@ -54,11 +59,17 @@ TARGETS=(
 say() { printf '[build-qemu] %s\n' "$*"; }
 die() { printf '[build-qemu] error: %s\n' "$*" >&2; exit 1; }
 
+USAGE="usage: $0 [--variant std|asan|pkg] [--install DESTDIR] OUTDIR"
 VARIANT=std
-if [ "${1:-}" = --variant ]; then
-    VARIANT=${2:-}
-    shift 2 || true
-fi
+DESTDIR=
+while [ $# -gt 1 ]; do
+    case $1 in
+    --variant) VARIANT=$2 ;;
+    --install) DESTDIR=$2 ;;
+    *) die "unknown option '$1' ($USAGE)" ;;
+    esac
+    shift 2
+done
 case "$VARIANT" in
 std)
     ;;
@@ -69,11 +80,22 @@ asan)
         tests/qtest/xen-displfront-test:qtest-xen-displfront-asan
     )
     ;;
+pkg)
+    # Installed, QEMU finds its data under PREFIX/share/qemu; the
+    # firmware stays Debian's (--firmwarepath above).
+    CONFIGURE_FLAGS+=(--prefix=/usr/lib/xen-displfront)
+    TARGETS=(
+        qemu-system-x86_64:qemu-system-x86_64-pkg
+        trace/trace-events-all:trace-events-all-pkg
+    )
+    ;;
 *)
-    die "unknown variant '$VARIANT' (std or asan)"
+    die "unknown variant '$VARIANT' (std, asan or pkg)"
     ;;
 esac
-[ $# = 1 ] || die "usage: $0 [--variant std|asan] OUTDIR"
+[ -z "$DESTDIR" ] || [ "$VARIANT" = pkg ] ||
+    die "--install is for the pkg variant (the std and asan trees are not configured to be installed)"
+[ $# = 1 ] || die "$USAGE"
 OUTDIR=$1
 mkdir -p "$CACHE" "$DL" "$OUTDIR"
 
@@ -230,11 +252,20 @@ for t in "${TARGETS[@]}"; do
 done
 [ "$VARIANT" = std ] &&
     link "$SRC" "$OUTDIR/qemu-src"      # scripts/checkpatch.pl, for one
+if [ -n "$DESTDIR" ]; then
+    say "installing QEMU ($VARIANT) into $DESTDIR"
+    mkdir -p "$DESTDIR"
+    meson install -C "$BLD" --no-rebuild --quiet --destdir "$(realpath "$DESTDIR")" \
+        > "$BLD/xdf-install.log" 2>&1 || {
+        tail -n 20 "$BLD/xdf-install.log" >&2
+        die "meson install into $DESTDIR failed (log: $BLD/xdf-install.log)"
+    }
+fi
 
 # Trees of this clone for other patches or flags, trees of clones that
 # are gone, and trees of an unknown shape go; of the other clones' trees
 # of this variant, the three most recent stay.
-tree_re="-(std|asan)-[0-9a-f]{12}-[0-9a-f]{8}/\$"
+tree_re="-(std|asan|pkg)-[0-9a-f]{12}-[0-9a-f]{8}/\$"
 ls -1dt "$CACHE"/qemu-*/ 2>/dev/null | grep -vxF "$TREE/" |
     while read -r old; do
         owner=$(cat "$old/clone" 2>/dev/null || true)
