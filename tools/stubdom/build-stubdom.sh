@@ -10,14 +10,17 @@
 # tests.
 #
 #   tools/stubdom/build-stubdom.sh --qemu QEMU --out DIR [--root DIR]
-#                                  [--kernel VMLINUZ] [--kernel-version V]
-#                                  [--test-disk]
+#                                  [--kernel-root DIR] [--kernel VMLINUZ]
+#                                  [--kernel-version V] [--test-disk]
 #
 # --root is a Debian 12 system with xen-utils-4.17, xenstore-utils,
 # seabios and the kernel's modules installed (default /: the Xen host
 # itself); the kernel is its /boot/vmlinuz-V (V: its one version under
-# /lib/modules, or --kernel-version).  Nothing is built when DIR holds
-# the files for the same inputs already.  On the host, install them where
+# /lib/modules, or --kernel-version).  --kernel-root takes the kernel
+# and its modules from another root instead (an unpacked linux-image
+# package, after depmod).  Nothing is built when DIR holds the files for
+# the same inputs already.  DIR/.files lists what was taken from the
+# roots (for the packages' Built-Using, tools/package).  On the host, install them where
 # libxl looks (Debian: /usr/lib/xen-4.17/boot/), or name them in xl.cfg
 # (stubdomain_kernel, stubdomain_ramdisk).
 #
@@ -28,10 +31,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 say() { printf '[stubdom] %s\n' "$*" >&2; }
 die() { printf '[stubdom] error: %s\n' "$*" >&2; exit 1; }
 
-root=/ qemu= out= kernel= kver= disk=0
+root=/ kroot= qemu= out= kernel= kver= disk=0
 while [ $# -gt 0 ]; do
     case $1 in
     --root) root=$2; shift ;;
+    --kernel-root) kroot=$2; shift ;;
     --qemu) qemu=$2; shift ;;
     --out) out=$2; shift ;;
     --kernel) kernel=$2; shift ;;
@@ -41,14 +45,15 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$qemu" ] && [ -n "$out" ] || die "usage: $0 --qemu QEMU --out DIR [--root DIR] [--kernel VMLINUZ] [--kernel-version V]"
+[ -n "$qemu" ] && [ -n "$out" ] || die "usage: $0 --qemu QEMU --out DIR [--root DIR] [--kernel-root DIR] [--kernel VMLINUZ] [--kernel-version V] [--test-disk]"
+kroot=${kroot:-$root}
 qemu=$(readlink -f "$qemu")
 [ -x "$qemu" ] || die "no QEMU at $qemu"
 if [ -z "$kver" ]; then
-    kver=$(ls "$root/lib/modules" 2>/dev/null | head -n1)
-    [ -n "$kver" ] || die "no kernel modules under $root/lib/modules"
+    kver=$(ls "$kroot/lib/modules" 2>/dev/null | head -n1)
+    [ -n "$kver" ] || die "no kernel modules under $kroot/lib/modules"
 fi
-kernel=${kernel:-$root/boot/vmlinuz-$kver}
+kernel=${kernel:-$kroot/boot/vmlinuz-$kver}
 [ -f "$kernel" ] || die "no kernel at $kernel (apt-get install linux-image-amd64, or --kernel)"
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
@@ -83,20 +88,26 @@ trap 'rm -rf "$T"' EXIT
 R=$T/root
 mkdir -p "$R"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,usr/bin,usr/lib/xen/bin,usr/share/seabios}
 
+# what is taken from the roots, one path a line (DIR/.files)
+taken() { printf '%s\n' "$@" >> "$T/files"; }
+: > "$T/files"
+
 # busybox and the applets init uses
 cp "$BUSYBOX" "$R/bin/busybox"
+taken "$BUSYBOX"
 for a in sh mount insmod sleep cat cut grep echo sort kill poweroff ls; do
     ln -s busybox "$R/bin/$a"
 done
 
 # Xen's device drivers, dependencies first
 : > "$R/etc/modules.list"
-modprobe -d "$root" -S "$kver" --show-depends -a "${MODS[@]}" |
+modprobe -d "$kroot" -S "$kver" --show-depends -a "${MODS[@]}" |
 while read -r cmd ko args; do
     [ "$cmd" = insmod ] || die "modprobe --show-depends: '$cmd $ko'"
     name=$(basename "$ko")
     [ -f "$R/lib/modules/$name" ] && continue
     cp "$ko" "$R/lib/modules/$name"
+    taken "$ko"
     echo "$name $args ${MOD_ARGS[$name]:-}" >> "$R/etc/modules.list"
 done
 [ -s "$R/etc/modules.list" ] || die "found none of ${MODS[*]} for kernel $kver"
@@ -109,6 +120,7 @@ for a in read write list exists rm chmod watch ls; do
     ln -s xenstore "$R/usr/bin/xenstore-$a"
 done
 cp "$XENBIN/vchan-socket-proxy" "$R/usr/lib/xen/bin/"
+taken "$root/usr/bin/xenstore" "$XENBIN/vchan-socket-proxy"
 for b in "$R/usr/bin/qemu-system-x86_64" "$R/usr/bin/xenstore" \
          "$R/usr/lib/xen/bin/vchan-socket-proxy"; do
     ldd "$b" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'
@@ -118,12 +130,14 @@ done | sort -u | while read -r lib; do
     [ -f "$src" ] || die "the root has no $lib (install its package there)"
     mkdir -p "$R$(dirname "$lib")"
     cp -L "$src" "$R$lib"
+    taken "$src"
 done
 [ -e "$R/lib64/ld-linux-x86-64.so.2" ] || die "no dynamic loader copied"
 
 # the VGA BIOS QEMU gives the guest (QEMU's --firmwarepath)
 cp "$root"/usr/share/seabios/vgabios*.bin "$R/usr/share/seabios/" ||
     die "the root has no /usr/share/seabios/vgabios*.bin (apt-get install seabios)"
+taken "$root"/usr/share/seabios/vgabios*.bin
 
 cp "$HERE/init" "$R/init"
 chmod 755 "$R/init"
@@ -131,6 +145,7 @@ chmod 755 "$R/init"
 mkdir -p "$out"
 (cd "$R" && find . | cpio -o -H newc --quiet | gzip -6) > "$T/rootfs"
 cp "$kernel" "$T/kernel"
+taken "$kernel"
 
 if [ "$disk" = 1 ]; then
     # the tests' guest disk: 1 MiB, the xdf-keys boot sector first
@@ -144,5 +159,6 @@ if [ "$disk" = 1 ]; then
 fi
 mv "$T/rootfs" "$out/qemu-stubdom-linux-rootfs"
 mv "$T/kernel" "$out/qemu-stubdom-linux-kernel"
+mv "$T/files" "$out/.files"
 echo "$key" > "$out/.key"
 say "done: $out/qemu-stubdom-linux-kernel ($(stat -c %s "$out/qemu-stubdom-linux-kernel") bytes), qemu-stubdom-linux-rootfs ($(stat -c %s "$out/qemu-stubdom-linux-rootfs") bytes)"
