@@ -389,7 +389,8 @@ static void handle_events(Host *h)
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: xdf-backend [OPTION]...\n"
+"Usage: xdf-backend [OPTION]...\n"
+"\n"
 "A Xen displif backend: serves one vdispl device (or all), saves frames as\n"
 "PNG.  Also serves each kbdif device (backend directory vkbd/ or vinput/)\n"
 "whose unique-id is that of a connector it serves, of the same frontend\n"
