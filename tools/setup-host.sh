@@ -28,6 +28,8 @@ PKGS=(
     clang libclang-rt-14-dev
     # the real-Xen rig: a Debian dom0 root, Xen booted by Debian's QEMU
     debootstrap kmod qemu-system-x86
+    # the Debian packages (tools/package/build-debs)
+    debhelper help2man lintian
 )
 # Packages that must come from bookworm-backports (QEMU 10 needs meson >= 1.5).
 BPO_PKGS=(meson python3-pycotap)
