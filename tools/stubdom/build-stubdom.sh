@@ -7,11 +7,13 @@
 # it needs, Xen's device drivers, xenstore and vchan-socket-proxy, the VGA
 # BIOS, and tools/stubdom/init).  With --test-disk also xdf-keys.img, a
 # disk whose boot sector echoes keys (tools/stubdom/keys-boot.S), for the
-# tests.
+# tests; with --test-disk-only, that alone (the tests of the installed
+# package, tools/package).
 #
 #   tools/stubdom/build-stubdom.sh --qemu QEMU --out DIR [--root DIR]
 #                                  [--kernel-root DIR] [--kernel VMLINUZ]
 #                                  [--kernel-version V] [--test-disk]
+#   tools/stubdom/build-stubdom.sh --test-disk-only --out DIR
 #
 # --root is a Debian 12 system with xen-utils-4.17, xenstore-utils,
 # seabios and the kernel's modules installed (default /: the Xen host
@@ -41,10 +43,36 @@ while [ $# -gt 0 ]; do
     --kernel) kernel=$2; shift ;;
     --kernel-version) kver=$2; shift ;;
     --test-disk) disk=1 ;;
+    --test-disk-only) disk=only ;;
     *) die "unknown argument $1" ;;
     esac
     shift
 done
+if [ "$disk" != 0 ]; then
+    for t in gcc ld; do
+        command -v "$t" >/dev/null || die "no $t (--test-disk builds a boot sector)"
+    done
+fi
+# the tests' guest disk, DIR/xdf-keys.img: 1 MiB, the xdf-keys boot
+# sector first (T: a work folder)
+test_disk() {
+    gcc -c -m32 -o "$T/keys.o" "$HERE/keys-boot.S"
+    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start \
+        -o "$T/keys.bin" "$T/keys.o"
+    [ "$(stat -c %s "$T/keys.bin")" = 512 ] || die "keys-boot.S is not one sector"
+    truncate -s 1M "$T/xdf-keys.img"
+    dd if="$T/keys.bin" of="$T/xdf-keys.img" conv=notrunc status=none
+    mkdir -p "$1"
+    mv "$T/xdf-keys.img" "$1/xdf-keys.img"
+}
+if [ "$disk" = only ]; then
+    [ -n "$out" ] || die "usage: $0 --test-disk-only --out DIR"
+    T=$(mktemp -d)
+    trap 'rm -rf "$T"' EXIT
+    test_disk "$out"
+    say "done: $out/xdf-keys.img"
+    exit 0
+fi
 [ -n "$qemu" ] && [ -n "$out" ] || die "usage: $0 --qemu QEMU --out DIR [--root DIR] [--kernel-root DIR] [--kernel VMLINUZ] [--kernel-version V] [--test-disk]"
 kroot=${kroot:-$root}
 qemu=$(readlink -f "$qemu")
@@ -61,11 +89,6 @@ BUSYBOX=/bin/busybox
 for t in cpio gzip strip modprobe; do
     command -v "$t" >/dev/null || die "no $t"
 done
-if [ "$disk" = 1 ]; then
-    for t in gcc ld; do
-        command -v "$t" >/dev/null || die "no $t (--test-disk builds a boot sector)"
-    done
-fi
 
 MODS=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkfront)
 # Since the fix for XSA-441's Linux side, privcmd in a domU lets only
@@ -147,16 +170,7 @@ mkdir -p "$out"
 cp "$kernel" "$T/kernel"
 taken "$kernel"
 
-if [ "$disk" = 1 ]; then
-    # the tests' guest disk: 1 MiB, the xdf-keys boot sector first
-    gcc -c -m32 -o "$T/keys.o" "$HERE/keys-boot.S"
-    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start \
-        -o "$T/keys.bin" "$T/keys.o"
-    [ "$(stat -c %s "$T/keys.bin")" = 512 ] || die "keys-boot.S is not one sector"
-    truncate -s 1M "$T/xdf-keys.img"
-    dd if="$T/keys.bin" of="$T/xdf-keys.img" conv=notrunc status=none
-    mv "$T/xdf-keys.img" "$out/xdf-keys.img"
-fi
+[ "$disk" = 0 ] || test_disk "$out"
 mv "$T/rootfs" "$out/qemu-stubdom-linux-rootfs"
 mv "$T/kernel" "$out/qemu-stubdom-linux-kernel"
 mv "$T/files" "$out/.files"
