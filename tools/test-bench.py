@@ -14,9 +14,9 @@ import re
 import subprocess
 import sys
 
+from xdf.tap import Tap
+
 SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path.insert(0, os.path.join(SRCDIR, 'tools'))
-from xdftest import Tap  # noqa: E402
 
 N = r'(\d+(?:\.\d+)?)'
 LINES = {

@@ -21,18 +21,19 @@ import subprocess
 import sys
 import time
 
-SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
-                os.path.join(SRCDIR, 'tools', 'guest')]
-from guestboot import QMP  # noqa: E402
-from xdftest import VNC, Tap, stop, wait_until, xs_read  # noqa: E402
+from xdf import poll, xenstore
+from xdf.backend import Backend
+from xdf.process import stop
+from xdf.qmp import QMP
+from xdf.tap import Tap
+from xdf.vnc import VNC
 
+SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
-BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
 GUEST = os.path.join(BUILDDIR, 'guest')
 VNC_PORT = int(os.environ.get('XDF_INPUT_VNC', '5921'))
 W, H = 640, 480
-VKBD_FE = '/local/domain/0/device/vkbd'
+VKBD_FE = xenstore.VKBD
 
 # Linux key codes of what the client types: "xen", Return
 KEY_X, KEY_E, KEY_N, KEY_ENTER = 45, 18, 49, 28
@@ -71,12 +72,11 @@ def main():
     serial = os.path.join(OUT, 'serial.log')
     qmp_path = os.path.join(OUT, 'qmp.sock')
     open(serial, 'w').close()
-    be_log = open(os.path.join(OUT, 'backend.log'), 'w')
     qemu_log = open(os.path.join(OUT, 'qemu.log'), 'w')
     # frames saved only on SIGUSR1 (PNG is slow); the VNC view is live
-    backend = subprocess.Popen([BACKEND, '--output-dir', OUT,
-                                '--every', '1000000', '--vnc', str(VNC_PORT),
-                                '--timeout', '400'], stderr=be_log)
+    backend = Backend(BUILDDIR, OUT, '--every', '1000000',
+                      '--vnc', str(VNC_PORT), '--timeout', '400',
+                      log=os.path.join(OUT, 'backend.log'))
     qemu = subprocess.Popen(
         [QEMU, '-M', 'pc', '-accel', 'tcg', '-m', '512', '-nodefaults',
          '-display', 'none', '-serial', f'file:{serial}',
@@ -91,9 +91,9 @@ def main():
                     'xdf.fps=0 xdf.hold=-1 xdf.pause=0 xdf.input=-1'],
         stdout=qemu_log, stderr=subprocess.STDOUT)
     try:
-        QMP(qmp_path, time.monotonic() + 20)
-        booted = wait_until(lambda: 'xdf-anim: done' in serial_text(serial)
-                            or qemu.poll() is not None, 300)
+        QMP(qmp_path, 20).close()
+        booted = poll.within(lambda: 'xdf-anim: done' in serial_text(serial)
+                             or qemu.poll() is not None, 300)
         text = serial_text(serial)
         ok(booted and 'xdf-input: ready' in text,
            'the guest booted, opened its input devices and drew its frames')
@@ -106,11 +106,9 @@ def main():
 
         # the vkbd linked to the connector is connected
         def vkbd_connected():
-            ids = subprocess.run(['xenstore-list', VKBD_FE],
-                                 capture_output=True, text=True).stdout
-            return any(xs_read(f'{VKBD_FE}/{i}/state') == '4'
-                       for i in ids.split())
-        ok(wait_until(vkbd_connected, 30),
+            return any(xenstore.read(f'{VKBD_FE}/{i}/state') == '4'
+                       for i in xenstore.ls(VKBD_FE))
+        ok(poll.within(vkbd_connected, 30),
            'the connector\'s vkbd is Connected to the backend')
 
         with VNC(VNC_PORT) as v:
@@ -140,7 +138,7 @@ def main():
             return events(serial, 'keyboard') == want_keys and \
                 [e for e in events(serial, 'tablet')
                  if e[0] != 'rel' or e[1] == REL_WHEEL] == want_ptr
-        got = wait_until(arrived, 20)
+        got = poll.within(arrived, 20)
         ok(events(serial, 'keyboard') == want_keys,
            'keys typed in the live view reach the guest\'s PS/2 keyboard '
            'in order (x e n Return, each pressed and released)')
@@ -158,12 +156,9 @@ def main():
             note('serial: ' + serial_text(serial)[-1500:])
     finally:
         stop(qemu)
-        stop(backend)
-        be_log.close()
+        backend.stop()
         qemu_log.close()
-    ok(wait_until(lambda: not subprocess.run(
-        ['xenstore-list', VKBD_FE], capture_output=True,
-        text=True).stdout.split(), 10),
+    ok(poll.within(lambda: not xenstore.ls(VKBD_FE), 10),
        'the vkbd nodes went with QEMU')
 
 

@@ -21,17 +21,16 @@ import os
 import re
 import subprocess
 import sys
-import time
+
+from xdf import poll
+from xdf.backend import Backend
+from xdf.process import stop
+from xdf.qmp import QMP
+from xdf.screen import screendump, until_same
+from xdf.tap import Tap
 
 SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
-                os.path.join(SRCDIR, 'tools', 'guest')]
-from guestboot import QMP  # noqa: E402
-from xdftest import (Tap, stop, until_same, screendump,  # noqa: E402
-                     backend_picture)
-
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
-BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
 HINT = ("cannot share 1000 pages for a 1280x800 display buffer: No space "
         "left on device (the pages QEMU's domain may share: raise "
         "xen_gntalloc's 'limit' parameter")
@@ -54,11 +53,9 @@ def failures(log):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    frames = os.path.join(OUT, 'backend')
-    os.makedirs(frames, exist_ok=True)
-    be_log = open(os.path.join(OUT, 'backend.log'), 'w')
-    backend = subprocess.Popen([BACKEND, '--all', '--output-dir', frames,
-                                '--timeout', '120'], stderr=be_log)
+    backend = Backend(BUILDDIR, os.path.join(OUT, 'backend'), '--all',
+                      '--timeout', '120',
+                      log=os.path.join(OUT, 'backend.log'))
     qemu_log = os.path.join(OUT, 'qemu.log')
     qmp_path = os.path.join(OUT, 'qmp.sock')
     with open(qemu_log, 'w') as log:
@@ -72,12 +69,10 @@ def main():
              '-device', 'xen-displfront,id=big,display=b,resolution=1280x800'],
             stdout=log, stderr=subprocess.STDOUT)
     try:
-        qmp = QMP(qmp_path, time.monotonic() + 20)
-        small = qmp.cmd('qom-get', path='small', property='dev-id')
+        qmp = QMP(qmp_path, 20)
+        small = qmp.qom_get('small', 'dev-id')
         # 100, 200, 400, 800, 1600, 3200 ms...: six tries take 6.3 s
-        end = time.monotonic() + 30
-        while time.monotonic() < end and len(failures(qemu_log)) < 6:
-            time.sleep(0.5)
+        poll.within(lambda: len(failures(qemu_log)) >= 6, 30, step=0.5)
         times = failures(qemu_log)
         ok(len(times) >= 6, f'big says which limit to raise, at every try '
            f'({len(times)} messages)')
@@ -87,25 +82,23 @@ def main():
            and gaps[4] > 4 * gaps[0],
            'each try waits longer than the one before (100 ms doubling)')
 
-        state = qmp.cmd('qom-get', path='small', property='state')
+        state = qmp.qom_get('small', 'state')
         ok(state == 'XenbusStateConnected', f'small is {state}')
         dump = os.path.join(OUT, 'small.ppm')
-        png = os.path.join(frames, f'0-{small}', 'conn0-last.png')
         # both pictures taken again until they agree (the firmware may
         # still be writing); on giving up both kept in OUT
         same, why = until_same(screendump(qmp, dump, 'v'),
-                               backend_picture(backend, png, timeout=20),
+                               backend.shown(backend.png(small)),
                                40, os.path.join(OUT, 'small'), still=15,
                                step=0.5)
         ok(same, f'the backend shows small\'s screen as the screendump does '
            f'({why})')
         ok(qemu.poll() is None, 'QEMU is still running')
-        qmp.cmd('quit')
+        qmp.quit()
         qemu.wait(timeout=30)
     finally:
         stop(qemu, 0)
-        stop(backend)
-        be_log.close()
+        backend.stop()
     if tap.failed:
         note(open(qemu_log).read()[-3000:])
     return tap.end()

@@ -23,10 +23,13 @@ import subprocess
 import sys
 import time
 
+from xdf import poll, xenstore
+from xdf.backend import Backend
+from xdf.bochs import Guest
+from xdf.screen import until_same
+from xdf.tap import Tap
+
 SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path[:0] = [os.path.join(SRCDIR, 'tools')]
-from bench import Backend, Guest, FE  # noqa: E402
-from xdftest import Tap, xs_read, until_same, backend_picture  # noqa: E402
 
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
 W, H = 640, 480
@@ -44,17 +47,13 @@ def xensim_stat():
 
 
 def wait_for(cond, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
+    return poll.within(cond, seconds, step=0.05)
 
 
 def connected(g):
     dev = g.dev_id()
-    return dev is not None and xs_read(f'{FE}/{dev}/state') == '4'
+    return dev is not None and \
+        xenstore.read(f'{xenstore.VDISPL}/{dev}/state') == '4'
 
 
 def shows(be, g, tag, seconds=10):
@@ -63,8 +62,7 @@ def shows(be, g, tag, seconds=10):
     rows = b''.join(bytes((v,)) * (g.width * 3 * n)
                     for _, n, v in g.expected())
     ref = (g.width, g.height, rows)
-    png = os.path.join(be.dir, f'0-{g.dev_id()}', 'conn0-last.png')
-    good, why = until_same(lambda: ref, backend_picture(be.proc, png, 10),
+    good, why = until_same(lambda: ref, be.shown(be.png(g.dev_id()), 10),
                            seconds, os.path.join(OUT, tag), still=seconds,
                            step=0.2, names=('guest', 'backend'))
     return good, why
@@ -90,20 +88,13 @@ def migration_status(g):
 
 
 def quit_qemu(g):
-    pid = g.proc.pid
-    try:
-        g.qmp('quit')
-    except (EOFError, OSError):
-        pass
-    rc = g.proc.wait(timeout=20)
-    g.sock.close()
-    g.qemu_log.close()
-    return rc, pid
+    return g.quit(), g.proc.pid
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    be = Backend(BUILDDIR, OUT)
+    be = Backend(BUILDDIR, os.path.join(OUT, 'frames'), '--all',
+                 '--last-only', log=os.path.join(OUT, 'backend.log'))
     src = Guest('mig-0', QEMU, OUT, W, H)
     try:
         src.show(3)
@@ -129,8 +120,8 @@ def main():
                      f'picture from the destination ({why})')
             old = src.dev_id()
             rc, pid = quit_qemu(src)
-            gone = wait_for(lambda: xs_read(f'{FE}/{old}/owner/pid') !=
-                            str(pid))
+            gone = wait_for(lambda: xenstore.read(
+                f'{xenstore.VDISPL}/{old}/owner/pid') != str(pid))
             ok(rc == 0 and gone, f'migration {i}: the source quits (status '
                                  f'{rc}) and its nodes go')
             frame = (frame + 1) % 7
@@ -173,7 +164,7 @@ def main():
         ok(good, f'and shows what the guest draws ({why})')
     finally:
         src.close()
-        be.close()
+        be.stop()
     return tap.end()
 
 

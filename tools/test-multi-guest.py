@@ -21,18 +21,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+from xdf import poll
+from xdf.backend import Backend
+from xdf.pattern import picture
+from xdf.process import stop
+from xdf.qmp import QMP
+from xdf.screen import until_same
+from xdf.tap import Tap
+from xdf.xenstore import VDISPL as FE, VDISPL_BACKEND as BE, read as xs_read
 
 SRCDIR, BUILDDIR, OUT = sys.argv[1:4]
-sys.path[:0] = [os.path.join(SRCDIR, 'tools'),
-                os.path.join(SRCDIR, 'tools', 'guest')]
-from guestboot import QMP  # noqa: E402
-from xdftest import (Tap, stop, wait_until, xs_read,  # noqa: E402
-                     until_same, backend_picture, pattern)
-
 QEMU = os.path.join(BUILDDIR, 'qemu-system-x86_64')
-BACKEND = os.path.join(BUILDDIR, 'tools', 'backend', 'xdf-backend')
-CHECK = os.path.join(SRCDIR, 'tools', 'guest', 'check-pattern.py')
 GUEST = os.path.join(BUILDDIR, 'guest')
 # each guest's own picture: the animation's mode and frame count
 # (modes bochs-drm offers; 1280x768 is shrunk into the 1024x768 connector
@@ -40,8 +40,6 @@ GUEST = os.path.join(BUILDDIR, 'guest')
 GUESTS = [('640x480', 20), ('800x600', 31), ('1280x768', 12)]
 # the device's defaults: a 1024x768 connector, the picture scaled into it
 FIT = ['--fit', 'scale', '1024x768']
-FE = '/local/domain/0/device/vdispl'
-BE = '/local/domain/0/backend/vdispl/0'
 
 tap = Tap()
 ok, note = tap.ok, tap.note
@@ -72,12 +70,11 @@ class Guest:
         self.qmp = None
 
     def connect(self):
-        self.qmp = QMP(self.qmp_path, time.monotonic() + 20)
+        self.qmp = QMP(self.qmp_path, 20)
         return self
 
     def prop(self, name):
-        return self.qmp.cmd('qom-get', path='/machine/peripheral/xdf0',
-                            property=name)
+        return self.qmp.qom_get('/machine/peripheral/xdf0', name)
 
     def serial_log(self):
         try:
@@ -93,10 +90,12 @@ class Guest:
             'xdf-anim: error' in self.serial_log()
 
     def quit(self):
-        self.qmp.cmd('quit')
+        self.qmp.quit()
         return self.proc.wait(timeout=30)
 
     def stop(self):
+        if self.qmp:
+            self.qmp.close()
         stop(self.proc, 0)
         self.log.close()
 
@@ -105,11 +104,9 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     subprocess.run([os.path.join(SRCDIR, 'tools', 'guest', 'build-guest.sh'),
                     GUEST], check=True, stdout=subprocess.DEVNULL)
-    frames = os.path.join(OUT, 'backend')
-    os.makedirs(frames, exist_ok=True)
-    be_log = open(os.path.join(OUT, 'backend.log'), 'w')
-    backend = subprocess.Popen([BACKEND, '--all', '--output-dir', frames,
-                                '--timeout', '600'], stderr=be_log)
+    backend = Backend(BUILDDIR, os.path.join(OUT, 'backend'), '--all',
+                      '--timeout', '600',
+                      log=os.path.join(OUT, 'backend.log'))
     guests = []
     try:
         for i, (mode, count) in enumerate(GUESTS):
@@ -122,8 +119,8 @@ def main():
             ok(xs_read(f'{FE}/{i}/owner/pid') == str(g.proc.pid),
                f'{g.name}: {FE}/{i}/owner/pid is its QEMU ({g.proc.pid})')
 
-        wait_until(lambda: all(g.done() for g in guests) or
-                   any(g.failed() for g in guests), 300)
+        poll.within(lambda: all(g.done() for g in guests) or
+                    any(g.failed() for g in guests), 300)
         all_done = all(g.done() for g in guests)
         ok(all_done, 'every guest finished its animation: ' +
            ', '.join(f'{g.name} {"done" if g.done() else "NOT done"}'
@@ -138,18 +135,17 @@ def main():
         # each output shows its own guest's picture (taken again until it
         # does; on giving up both pictures kept in OUT)
         for g in guests:
-            png = os.path.join(frames, f'0-{g.dev_id}', 'conn0-last.png')
+            png = backend.png(g.dev_id)
             w, h = (int(v) for v in g.mode.split('x'))
-            ref = pattern(w, h, g.frames, ('scale', 1024, 768))
-            good, why = until_same(lambda: ref,
-                                   backend_picture(backend, png, timeout=20),
+            ref = picture(w, h, g.frames, ('scale', 1024, 768))
+            good, why = until_same(lambda: ref, backend.shown(png),
                                    30, os.path.join(OUT, g.name), still=10,
                                    step=0.5, names=('pattern', 'backend'))
             ok(good, f'{g.name}: {png} is frame {g.frames} at {g.mode} '
                f'scaled into the 1024x768 connector, pixel for pixel '
                f'({why})')
             if not good:
-                r = subprocess.run([sys.executable, CHECK, *FIT,
+                r = subprocess.run([sys.executable, '-m', 'xdf.pattern', *FIT,
                                     os.path.join(OUT, f'{g.name}-backend.ppm'),
                                     *g.mode.split('x'), str(g.frames)],
                                    capture_output=True, text=True)
@@ -158,8 +154,8 @@ def main():
         # one quits cleanly: its nodes go, the others stay Connected
         first, killed, kept = guests
         ok(first.quit() == 0, f'{first.name} quits with status 0')
-        ok(wait_until(lambda: xs_read(f'{FE}/{first.dev_id}') is None and
-                      xs_read(f'{BE}/{first.dev_id}') is None, 10),
+        ok(poll.within(lambda: xs_read(f'{FE}/{first.dev_id}') is None and
+                       xs_read(f'{BE}/{first.dev_id}') is None, 10),
            f'{first.name}: {FE}/{first.dev_id} and its backend directory '
            'are gone')
         for g in (killed, kept):
@@ -196,8 +192,7 @@ def main():
     finally:
         for g in guests:
             g.stop()
-        stop(backend)
-        be_log.close()
+        backend.stop()
     if tap.failed:
         note(open(os.path.join(OUT, 'backend.log')).read()[-3000:])
     return tap.end()

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-# test-contactsheet.py: checks contactsheet.py's pictures with the
-# project's own PNG reader (not Pillow's), as TAP.
+# test-contactsheet.py: checks xdf.contactsheet's pictures with the
+# project's own PNG reader (xdf.image, not Pillow's), as TAP.
 #
 #   test-contactsheet.py              on frames it draws itself (unit)
 #   test-contactsheet.py DEMO_OUT     on what tools/demo.py left in DEMO_OUT
@@ -18,11 +18,9 @@ import struct
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
-import contactsheet  # noqa: E402
-from pngcheck import read_png  # noqa: E402
-from xdftest import Tap  # noqa: E402
+from xdf import contactsheet
+from xdf.image import read_image, rows as rows_of
+from xdf.tap import Tap
 
 tap = Tap()
 ok = tap.ok
@@ -47,16 +45,14 @@ def apng_frames(path):
 
 def check_sheet(frames, sheet, anim, what):
     """The checks of the header, for @frames as given to the writer."""
-    fw, fh, last_rows = read_png(frames[-1])
+    last = read_image(frames[-1])
+    fw, fh, last_rows = last[0], last[1], rows_of(last)
     tiles = min(contactsheet.MAX_TILES, len(frames))
     # room for the largest frame of the run, from each PNG's IHDR
-    sizes = []
-    for p in frames:
-        with open(p, 'rb') as fp:
-            sizes.append(struct.unpack('>II', fp.read(24)[16:24]))
-    rw, rh = max(w for w, _ in sizes), max(h for _, h in sizes)
+    rw, rh = contactsheet.run_size(frames)
     f, (tw, th), size, boxes = contactsheet.layout(tiles, rw, rh)
-    sw, sh, rows = read_png(sheet)
+    sheet_pic = read_image(sheet)
+    sw, sh, rows = sheet_pic[0], sheet_pic[1], rows_of(sheet_pic)
     ok((sw, sh) == size,
        f'{what}: sheet is {sw}x{sh} for {tiles} tiles of {rw}x{rh} '
        f'(expected {size[0]}x{size[1]})')

@@ -2,7 +2,7 @@
 # The backend's kbdif (vkbd) devices on xensim: a vkbd device whose
 # unique-id is that of connector 0 is served, one with an unknown
 # unique-id is left alone; what a VNC viewer of connector 0 types and
-# points (tools/xdftest.py's client) reaches the frontend
+# points (xdf.vnc's client) reaches the frontend
 # (xdf-kbd-frontend) in order; a frontend that stops reading and writes a
 # bogus in_cons costs dropped events, not the backend; removal by the
 # toolstack is answered with Closed.
@@ -48,13 +48,13 @@ ok $? "a vkbd device linked by unique-id bad-0 is served: connected"
 grep -q '^connected: feature-abs-pointer 1, width 640, height 480$' "$out/kbd.log"
 ok $? "feature-abs-pointer 1 and the connector's size: $(head -n1 "$out/kbd.log")"
 
-python3 - "$SRCDIR/tools" "$port" > "$out/vnc.log" 2>&1 <<'PY'
+python3 - "$port" > "$out/vnc.log" 2>&1 <<'PY'
 import sys
 import time
-sys.path.insert(0, sys.argv[1])
-from xdftest import VNC  # noqa: E402
 
-with VNC(int(sys.argv[2])) as v:
+from xdf.vnc import VNC
+
+with VNC(int(sys.argv[1])) as v:
     w, h, rgb = v.grab()
     print(f'screen {w}x{h}, pixels {tuple(rgb[(5 * w + 5) * 3:][:3])} '
           f'{tuple(rgb[(40 * w + 60) * 3:][:3])}')

@@ -58,8 +58,7 @@ check_png() {
     png="$dir/conn0-last.png"
     [ -f "$png" ]
     ok $? "$1: backend saved $png"
-    set -- "$1" $(python3 "$SRCDIR/tools/backend/pngcheck.py" "$png" \
-                  2>/dev/null)
+    set -- "$1" $(python3 -m xdf.image "$png" 2>/dev/null)
     [ "$2x$3" = 720x400 ]
     ok $? "$1: it is 720x400, SeaBIOS's text mode (is ${2}x$3)"
     [ "${5:-0}" -gt 500 ] && [ "${4:-0}" -ge 2 ]

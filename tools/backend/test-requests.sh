@@ -39,15 +39,13 @@ ok $? "backend exits with status 0 on SIGTERM"
 grep -q "summary: conn0 .* frames, last 64x48" "$out/backend.log"
 ok $? "backend printed its summary"
 
-set -- $(python3 "$SRCDIR/tools/backend/pngcheck.py" "$out/conn0-last.png")
+set -- $(python3 -m xdf.image "$out/conn0-last.png")
 [ "$1x$2" = 64x48 ]
 ok $? "conn0-last.png is 64x48 (is ${1}x$2)"
-[ "$(python3 "$SRCDIR/tools/backend/pngcheck.py" "$out/conn0-last.png" \
-     --pixel 5 5)" = "255 0 0" ] &&
-[ "$(python3 "$SRCDIR/tools/backend/pngcheck.py" "$out/conn0-last.png" \
-     --pixel 60 40)" = "0 0 255" ]
+[ "$(python3 -m xdf.image "$out/conn0-last.png" --pixel 5 5)" = "255 0 0" ] &&
+[ "$(python3 -m xdf.image "$out/conn0-last.png" --pixel 60 40)" = "0 0 255" ]
 ok $? "conn0-last.png shows the RGB565 frame: red left, blue right"
-set -- $(python3 "$SRCDIR/tools/backend/pngcheck.py" "$out/conn1-last.png")
+set -- $(python3 -m xdf.image "$out/conn1-last.png")
 [ "$1x$2" = 64x48 ]
 ok $? "conn1-last.png is 64x48 (is ${1}x$2)"
 grep -q "summary: conn0 .*; conn1 1 frames, last 64x48" "$out/backend.log"

@@ -3,7 +3,7 @@
 # ends the backend (status 1, one line naming the address and why) rather
 # than leaving the viewers to that process; with --vnc-password-file,
 # xdf-vnc-client (libvncclient) gets in with the password and is refused
-# without it, and tools/xdftest.py's client (no authentication) is
+# without it, and xdf.vnc's client (no authentication) is
 # refused.  Bad password files are refused at start.
 #
 #   test-vnc.sh SRCDIR BUILDDIR XDF_BACKEND XDF_BAD_FRONTEND XDF_VNC_CLIENT
@@ -84,13 +84,13 @@ ok $? "a viewer with another password is refused: $got"
 got=$("$VNCCLIENT" "$port" 2>> "$out/client.log")
 [ $? = 1 ] && [ "$got" = refused ]
 ok $? "a viewer without a password is refused: $got"
-got=$(python3 - "$SRCDIR/tools" "$port" 2>&1 <<'PY'
+got=$(python3 - "$port" 2>&1 <<'PY'
 import sys
-sys.path.insert(0, sys.argv[1])
-from xdftest import VNC  # noqa: E402
+
+from xdf.vnc import VNC
 
 try:
-    VNC(int(sys.argv[2])).grab()
+    VNC(int(sys.argv[1])).grab()
     print("got in")
 except RuntimeError as e:
     print(e)

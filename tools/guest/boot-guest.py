@@ -4,9 +4,9 @@
 # Boots the demo guest (build-guest.sh) on one emulated card, follows
 # xdf-anim's progress on the serial console, takes a QMP screendump of the
 # last frame (which xdf-anim holds on screen: xdf.hold=-1) and checks it
-# pixel for pixel with check-pattern.py, then quits QEMU.
+# pixel for pixel with xdf-anim's pattern (xdf.pattern), then quits QEMU.
 #
-# KVM is used only when a kernel boots on it (guestboot.choose_accel),
+# KVM is used only when a kernel boots on it (xdf.guestboot.choose_accel),
 # else TCG.  Exit status: 0 pass, 1 fail, 77 skip (meson's skip code:
 # TCG too slow on a machine without a working KVM), 2 bad arguments.
 #
@@ -26,10 +26,12 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
-from guestboot import QMP, choose_accel  # noqa: E402
-from xdftest import until_same, screendump, pattern  # noqa: E402
+from xdf.guestboot import choose_accel
+from xdf.pattern import picture
+from xdf.qmp import QMP
+from xdf.screen import screendump, until_same
+
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CARDS = ('VGA', 'bochs-display', 'cirrus-vga', 'virtio-gpu-pci')
 
 
@@ -74,7 +76,7 @@ def main():
     guest = args.guest
     if not guest:
         guest = os.path.join(workdir, 'guest')
-        if subprocess.run([os.path.join(HERE, 'build-guest.sh'),
+        if subprocess.run([os.path.join(TOOLS, 'guest', 'build-guest.sh'),
                            guest]).returncode != 0:
             log('FAIL: build-guest.sh failed')
             return 1
@@ -157,18 +159,15 @@ def main():
     status = 1
     try:
         if result == 'done':
-            qmp = QMP(qmp_path, time.monotonic() + 10)
+            qmp = QMP(qmp_path, 10)
             # the screendump taken again until it is the last frame (or
             # still and wrong for 5 s; both pictures kept in the workdir)
-            want = pattern(width, height, args.frames)
+            want = picture(width, height, args.frames)
             same, why = until_same(lambda: want, screendump(qmp, dump_path),
                                    15, os.path.join(workdir, tag), still=5,
                                    step=0.5,
                                    names=('pattern', 'screendump'))
-            try:
-                qmp.cmd('quit')
-            except (EOFError, OSError):
-                pass
+            qmp.quit()
             ok = True
             if seen['frames'] != args.frames:
                 log(f'FAIL: {seen["frames"]} progress lines for '
@@ -177,9 +176,8 @@ def main():
             log(f'the screendump is frame {args.frames}: '
                 f'{"yes" if same else "NO"} ({why})')
             if not same:
-                # check-pattern's account: which frame it is instead
-                subprocess.run([sys.executable,
-                                os.path.join(HERE, 'check-pattern.py'),
+                # xdf.pattern's account: which frame it is instead
+                subprocess.run([sys.executable, '-m', 'xdf.pattern',
                                 dump_path, str(width), str(height),
                                 str(args.frames)])
             ok = ok and same

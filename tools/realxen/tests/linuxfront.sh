@@ -17,7 +17,7 @@
 #    the vdispl connector "dev0", so the backend serves it next to the
 #    display; Linux's xen-kbdfront (built into Debian's kernel) is its
 #    frontend.  Keys typed and a pointer moved and clicked in the
-#    backend's VNC live view (tools/xdftest.py's VNC client, from dom0)
+#    backend's VNC live view (xdf.vnc's VNC client, from dom0)
 #    must reach the domU's /dev/input in order, as the guest's xdf-input
 #    prints them on its console (xdf.input=-1);
 #  - a PVH domU with two devices, one per allocation mode (be-alloc=0 and
@@ -46,10 +46,9 @@ GUESTS=${XDF_LINUXFRONT_GUESTS:-pv:0 pvh:0,1}
 INPUT=${XDF_LINUXFRONT_INPUT:-pv}
 VNC_PORT=5900
 BACKEND=$B/tools/backend/xdf-backend
-XDFTEST=$PWD/tools/xdftest.py
 
 need_binaries "$BACKEND"
-for f in "$B/guest/vmlinuz" "$B/guest/initrd.img" "$XDFTEST"; do
+for f in "$B/guest/vmlinuz" "$B/guest/initrd.img"; do
     [ -e "$f" ] || { echo "missing $f (build the project first)"; exit 2; }
 done
 raise_gntalloc_limit
@@ -85,8 +84,8 @@ input_test() {
     if ! python3 - "$VNC_PORT" > "$dir/vnc-input.log" 2>&1 <<'PY'
 import sys
 import time
-sys.path.insert(0, 'tools')
-from xdftest import VNC  # noqa: E402
+
+from xdf.vnc import VNC
 
 with VNC(int(sys.argv[1])) as v:
     print(f'VNC screen {v.width}x{v.height}')
@@ -190,12 +189,12 @@ CFG
     [ $input = 1 ] && input_test "$type" "$dir" "$console"
 
     # The backends save what each connector shows on SIGUSR1: taken
-    # again until it is the last frame (tools/xdftest.py until_same;
+    # again until it is the last frame (xdf.screen's until_same;
     # given up when it stays wrong for 30 s, both pictures kept in
     # $dir/dev$i/).
     for ((i = 0; i < n; i++)); do
         mode="device $i (be-alloc=${allocs[$i]})"
-        if out=$(python3 "$XDFTEST" pattern-at-backend --pid "${pids[$i]}" \
+        if out=$(python3 -m xdf.screen pattern-at-backend --pid "${pids[$i]}" \
                  --png "$dir/dev$i/conn0-last.png" --mode "$MODE" \
                  --frame "$FRAMES" --timeout 180 --still 30 \
                  --keep "$dir/dev$i/check" 2>&1); then

@@ -16,7 +16,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import argparse
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,36 +23,14 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from xdf import poll, xenstore
+from xdf.backend import Backend
+from xdf.qmp import QMP
+from xdf.screen import screendump_shown
+from xdf.tap import Tap
 
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-qb = load('qemu_backend', os.path.join(HERE, 'qemu-backend.py'))
-FE = '/local/domain/0/device/vdispl'
-
-
-class AllBackend(qb.Backend):
-    """xdf-backend --all: qemu-backend.py's Backend, for device 0-<dev>."""
-
-    def __init__(self, exe, out):
-        self.dir = os.path.join(out, 'frames')
-        os.makedirs(self.dir, exist_ok=True)
-        self.log = open(os.path.join(out, 'backend.log'), 'w')
-        # PNG is slow under TCG: save on SIGUSR1 only
-        self.proc = subprocess.Popen([exe, '--all', '--output-dir', self.dir,
-                                      '--every', '1000000'],
-                                     stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.dev = 0
-
-    def last_png(self):
-        return os.path.join(self.dir, f'0-{self.dev}', 'conn0-last.png')
+FE = xenstore.VDISPL
+tap = Tap(numbered=False)
 
 
 def domid(name):
@@ -64,24 +41,23 @@ def domid(name):
 def device_model(name, timeout):
     """QMP of domain @name's device model, and our device's dev-id."""
     d = domid(name)
-    qmp = qb.QMP(f'/var/run/xen/qmp-libxl-{d}', time.monotonic() + timeout)
-    dev = int(qmp.cmd('qom-get', path='xdf0', property='dev-id'))
+    qmp = QMP(f'/var/run/xen/qmp-libxl-{d}', timeout)
+    dev = int(qmp.qom_get('xdf0', 'dev-id'))
     return d, qmp, dev
 
 
-def connector_size_of(dev):
-    res = qb.xs_read(f'{FE}/{dev}/0/resolution') or '0x0'
-    w, h = (int(v) for v in res.split('x'))
-    return w, h
-
-
-def screen_at_backend(qmp, backend, dump, timeout, when):
-    good, state = qb.wait_state(qmp, 'Connected', timeout)
-    (qb.ok if good else qb.bad)(f'{when}: device Connected (state {state})')
+def screen_at_backend(qmp, backend, dev, dump, timeout, when):
+    """The device Connected, and the backend showing (for device @dev)
+    what the screendump shows, fitted into its connector."""
+    good, state = qmp.wait_state('Connected', timeout)
+    tap.ok(good, f'{when}: device Connected (state {state})')
     keep = os.path.join(os.path.dirname(dump), when.replace(' ', '-'))
-    good, why = qb.same_screen(qmp, backend, dump, None, timeout, keep)
-    (qb.ok if good else qb.bad)(f'{when}: the backend shows the '
-                                f'screendump pixel for pixel ({why})')
+    good, why = screendump_shown(
+        qmp, dump, backend.shown(backend.png(dev)), timeout, keep,
+        connector=lambda: xenstore.resolution(dev), still=60, step=2,
+        log=tap.note)
+    tap.ok(good, f'{when}: the backend shows the screendump pixel for '
+                 f'pixel ({why})')
     return good
 
 
@@ -106,11 +82,10 @@ def xl(args, what, timeout):
     r = subprocess.run(['xl', '-vvv'] + args, capture_output=True,
                        text=True, timeout=timeout)
     dt = time.monotonic() - t0
-    (qb.ok if r.returncode == 0 else qb.bad)(
-        f'{what} (status {r.returncode}, {dt:.0f} s)')
+    tap.ok(r.returncode == 0, f'{what} (status {r.returncode}, {dt:.0f} s)')
     lines = (r.stdout + r.stderr).splitlines()
     for line in lines[-(40 if r.returncode else 4):]:
-        qb.note(f'xl: {line}')
+        tap.note(f'xl: {line}')
     return r.returncode == 0
 
 
@@ -122,49 +97,46 @@ def main():
     ap.add_argument('name')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    exe = os.path.join(args.build, 'tools/backend/xdf-backend')
     dump = os.path.join(args.out, 'screendump.ppm')
     # not on the 9p run folder: Xen's save writes from foreign mappings,
     # which 9p cannot take (EFAULT)
     image = os.path.join(tempfile.mkdtemp(prefix='xdf-save-'),
                          f'{args.name}.save')
-    backend = AllBackend(exe, args.out)
-    # the screendump is fitted into the connector of the device shown
-    qb.connector_size = lambda: connector_size_of(backend.dev)
+    # PNG is slow under TCG: save on SIGUSR1 only
+    backend = Backend(args.build, os.path.join(args.out, 'frames'), '--all',
+                      '--every', '1000000',
+                      log=os.path.join(args.out, 'backend.log'))
     try:
-        d, qmp, backend.dev = device_model(args.name, 60)
-        qb.note(f'{args.name} is domain {d}, device dev-id {backend.dev}')
-        if not screen_at_backend(qmp, backend, dump, args.timeout,
+        d, qmp, dev = device_model(args.name, 60)
+        tap.note(f'{args.name} is domain {d}, device dev-id {dev}')
+        if not screen_at_backend(qmp, backend, dev, dump, args.timeout,
                                  'before xl save'):
             return 1
-        old = backend.dev
+        old = dev
         # libxl's QMP socket takes one client: let xl have it
-        qmp.sock.close()
+        qmp.close()
         if not xl(['save', args.name, image], f'xl save {args.name}',
                   args.timeout):
             if shut_down(args.name):
-                qb.note('SeaBIOS rebooted the guest before the save')
+                tap.note('SeaBIOS rebooted the guest before the save')
                 return REBOOTED
             return 1
-        end = time.monotonic() + args.timeout
-        while (time.monotonic() < end and
-               qb.xs_read(f'{FE}/{old}/state') is not None):
-            time.sleep(0.5)
-        left = qb.xs_read(f'{FE}/{old}/state')
-        (qb.ok if left is None else qb.bad)(
-            f'the saved domain\'s device removed its nodes ({FE}/{old}/state: '
-            f'{left})')
+        poll.within(lambda: xenstore.read(f'{FE}/{old}/state') is None,
+                    args.timeout, step=0.5)
+        left = xenstore.read(f'{FE}/{old}/state')
+        tap.ok(left is None, f'the saved domain\'s device removed its nodes '
+                             f'({FE}/{old}/state: {left})')
         if not xl(['restore', image], f'xl restore {args.name}',
                   args.timeout):
             return 1
-        d, qmp, backend.dev = device_model(args.name, 60)
-        qb.note(f'restored as domain {d}, device dev-id {backend.dev}')
-        if not screen_at_backend(qmp, backend, dump, args.timeout,
+        d, qmp, dev = device_model(args.name, 60)
+        tap.note(f'restored as domain {d}, device dev-id {dev}')
+        if not screen_at_backend(qmp, backend, dev, dump, args.timeout,
                                  'after xl restore'):
             return 1
 
         # xl migrate to this host: xl runs "SSH HOST xl migrate-receive"
-        qmp.sock.close()
+        qmp.close()
         ssh = os.path.join(os.path.dirname(image), 'here')
         with open(ssh, 'w') as f:
             f.write('#!/bin/sh\n# xl migrate\'s "ssh HOST COMMAND": run '
@@ -173,20 +145,19 @@ def main():
         if not xl(['migrate', '-s', ssh, args.name, 'localhost'],
                   f'xl migrate {args.name} localhost', args.timeout):
             return 1
-        d, qmp, backend.dev = device_model(args.name, 60)
-        qb.note(f'migrated as domain {d}, device dev-id {backend.dev}')
-        screen_at_backend(qmp, backend, dump, args.timeout,
+        d, qmp, dev = device_model(args.name, 60)
+        tap.note(f'migrated as domain {d}, device dev-id {dev}')
+        screen_at_backend(qmp, backend, dev, dump, args.timeout,
                           'after xl migrate')
     except Exception as e:      # noqa: BLE001 - report, then clean up
-        qb.bad(f'{type(e).__name__}: {e}')
+        tap.ok(False, f'{type(e).__name__}: {e}')
     finally:
-        rc = backend.stop()
-        (qb.ok if rc == 0 else qb.bad)(f'backend exited (status {rc})')
-        for line in open(os.path.join(args.out,
-                                      'backend.log')).read().splitlines()[-4:]:
-            qb.note(f'backend: {line}')
+        rc = backend.stop(60)
+        tap.ok(rc == 0, f'backend exited (status {rc})')
+        for line in backend.tail(4):
+            tap.note(f'backend: {line}')
         shutil.rmtree(os.path.dirname(image), ignore_errors=True)
-    return 1 if qb.fails else 0
+    return tap.end()
 
 
 if __name__ == '__main__':

@@ -24,24 +24,23 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import argparse
-import importlib.util
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
-# qemu-backend.py's helpers: TAP lines, the QMP client, XenStore reads,
-# tools/xdftest.py (until_same(), the VNC client)
-_spec = importlib.util.spec_from_file_location(
-    'qemu_backend', os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                 'qemu-backend.py'))
-qb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(qb)
-QMP, ok, bad, note, xs_read, xdftest = (qb.QMP, qb.ok, qb.bad, qb.note,
-                                        qb.xs_read, qb.xdftest)
+from xdf import poll, xenstore
+from xdf.backend import Backend
+from xdf.image import read_picture
+from xdf.qmp import QMP
+from xdf.screen import screendump, screendump_shown, until_same
+from xdf.tap import Tap
+from xdf.vnc import VNC
+
+tap = Tap(numbered=False)
+ok, note, xs_read = tap.ok, tap.note, xenstore.read
 VNC_PORT = 5941
 # the disks' hotplug script (Debian's /etc/xen/scripts/block times out in
 # the rig's minimal dom0)
@@ -85,13 +84,7 @@ def xl(*args, timeout=300):
 
 
 def wait(cond, seconds, step=0.5):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
+    return poll.within(cond, seconds, step)
 
 
 def live_view(log, fe, dev):
@@ -160,7 +153,7 @@ def settled(guest, good, seconds):
 
 
 def type_keys(port):
-    with xdftest.VNC(port) as v:
+    with VNC(port) as v:
         v.type_text(TYPED, delay=0.1)
 
 
@@ -171,18 +164,15 @@ def main():
     ap.add_argument('--disk', required=True)
     args = ap.parse_args()
     out = args.out
-    os.makedirs(os.path.join(out, 'backend'), exist_ok=True)
     disks = {}
     for n in ('ref', 'stub'):
         disks[n] = os.path.join('/tmp', f'xdf-keys-{n}.img')
         shutil.copy(args.disk, disks[n])
     be_log_path = os.path.join(out, 'backend.log')
-    be_log = open(be_log_path, 'w')
-    backend = subprocess.Popen(
-        [os.path.join(args.build, 'tools/backend/xdf-backend'), '--all',
-         '--output-dir', os.path.join(out, 'backend'), '--every', '1000000',
-         '--vnc', str(VNC_PORT), '--timeout', '1500'], stderr=be_log)
-    dev = f'xen-displfront,id=xdf0,req-timeout-ms=60000'
+    backend = Backend(args.build, os.path.join(out, 'backend'), '--all',
+                      '--every', '1000000', '--vnc', str(VNC_PORT),
+                      '--timeout', '1500', log=be_log_path)
+    dev = 'xen-displfront,id=xdf0,req-timeout-ms=60000'
     try:
         # 1. the reference: device model in dom0, writing its own nodes
         cfg = os.path.join(out, 'xdf-ref.cfg')
@@ -192,42 +182,37 @@ device_model_override = "{args.build}/qemu-system-x86_64"
 device_model_args = [ "-device", "{dev},resolution={CONNECTOR[0]}x{CONNECTOR[1]}" ]
 ''')
         r, dt = xl('create', cfg)
-        (ok if r.returncode == 0 else bad)(
-            f'xl create of the reference guest ({dt:.0f} s){r.stderr[-300:]}')
+        ok(r.returncode == 0,
+           f'xl create of the reference guest ({dt:.0f} s){r.stderr[-300:]}')
         ref_id = xl('domid', 'xdf-ref')[0].stdout.strip()
-        ref_qmp = QMP(f'/var/run/xen/qmp-libxl-{ref_id}',
-                      time.monotonic() + 60)
-        ref_dev = ref_qmp.cmd('qom-get', path='xdf0', property='dev-id')
-        state = wait(lambda: ref_qmp.cmd('qom-get', path='xdf0',
-                                         property='state') ==
-                     'XenbusStateConnected', 120)
-        (ok if state else bad)('reference guest: its device is Connected')
-        ref_png = os.path.join(out, 'backend', f'0-{ref_dev}',
-                               'conn0-last.png')
+        ref_qmp = QMP(f'/var/run/xen/qmp-libxl-{ref_id}', 60)
+        ref_dev = ref_qmp.qom_get('xdf0', 'dev-id')
+        state, _ = ref_qmp.wait_state('Connected', 120)
+        ok(state, 'reference guest: its device is Connected')
+        ref_png = backend.png(ref_dev)
         dump = os.path.join(out, 'ref.ppm')
         refs = []
-        guest = xdftest.screendump(ref_qmp, dump)
+        guest = screendump(ref_qmp, dump)
         for step in ('banner', 'typed'):
             if step == 'typed':
                 port = live_view(be_log_path, 0, ref_dev)
-                (ok if port else bad)(f'reference guest: live view on VNC '
-                                      f'port {port}')
+                ok(port, f'reference guest: live view on VNC '
+                   f'port {port}')
                 type_keys(port)
             # the reference is the boot sector's screen, settled: not a
             # moment of SeaBIOS's on the way there, nor of the typing
             there = settled(guest, lambda pic: first_row_only(pic) and
                             (step == 'banner' or pic != refs[0]), 120)
-            (ok if there else bad)(f'reference guest ({step}): the boot '
-                                   f'sector\'s screen')
-            good, why = xdftest.until_same(
-                xdftest.screendump(ref_qmp, dump),
-                xdftest.backend_picture(backend, ref_png, 20), 240,
+            ok(there, f'reference guest ({step}): the boot '
+               f'sector\'s screen')
+            good, why = screendump_shown(
+                ref_qmp, dump, backend.shown(ref_png), 240,
                 os.path.join(out, f'ref-{step}'), still=60, step=2,
                 log=lambda line: note(f'ref: {line}'))
-            (ok if good else bad)(f'reference guest ({step}): the backend '
-                                  f'shows its screendump pixel for pixel '
-                                  f'({why})')
-            refs.append(xdftest.read_picture(dump))
+            ok(good, f'reference guest ({step}): the backend '
+               f'shows its screendump pixel for pixel '
+               f'({why})')
+            refs.append(read_picture(dump))
 
         # 2. the guest whose device model runs in a stub domain
         cfg = os.path.join(out, 'xdf-stub.cfg')
@@ -245,9 +230,9 @@ device_model_args_hvm = [ "-device", "{dev}", "-msg", "timestamp=on",
 ''')
         t0 = time.monotonic()
         r, dt = xl('create', cfg)
-        (ok if r.returncode == 0 else bad)(
-            f'xl create of the stub-domain guest ({dt:.0f} s)'
-            f'{r.stderr[-600:] if r.returncode else ""}')
+        ok(r.returncode == 0,
+           f'xl create of the stub-domain guest ({dt:.0f} s)'
+           f'{r.stderr[-600:] if r.returncode else ""}')
         if r.returncode:
             for f in ('/var/log/xen/qemu-dm-xdf-stub.log',):
                 if os.path.exists(f):
@@ -264,30 +249,29 @@ device_model_args_hvm = [ "-device", "{dev}", "-msg", "timestamp=on",
                             '--resolution',
                             f'{CONNECTOR[0]}x{CONNECTOR[1]}', 'xdf-stub'],
                            capture_output=True, text=True)
-        (ok if r.returncode == 0 else bad)(
-            f'xdf-stubdom-attach xdf-stub: {r.stdout.strip()} {r.stderr}')
+        ok(r.returncode == 0,
+           f'xdf-stubdom-attach xdf-stub: {r.stdout.strip()} {r.stderr}')
         fe = f'/local/domain/{stub}/device/vdispl/0'
         up = wait(lambda: xs_read(f'{fe}/state') == '4', 180)
-        (ok if up else bad)(f'the device in the stub domain took its vdispl '
-                            f'device and is Connected (state '
-                            f'{xs_read(fe + "/state")})')
-        stub_png = os.path.join(out, 'backend', f'{stub}-0', 'conn0-last.png')
+        ok(up, f'the device in the stub domain took its vdispl '
+           f'device and is Connected (state '
+           f'{xs_read(fe + "/state")})')
+        stub_png = backend.png(0, frontend=stub)
         for i, step in enumerate(('banner', 'typed')):
             if step == 'typed':
                 port = wait(lambda: live_view(be_log_path, stub, 0), 30)
                 kb = wait(lambda: xs_read(f'/local/domain/{stub}/device/vkbd/'
                                           f'0/state') == '4', 120)
-                (ok if kb else bad)(f'the stub domain\'s vkbd is Connected; '
-                                    f'live view on VNC port {port}')
+                ok(kb, f'the stub domain\'s vkbd is Connected; '
+                   f'live view on VNC port {port}')
                 type_keys(port)
-            good, why = xdftest.until_same(
-                lambda: refs[i],
-                xdftest.backend_picture(backend, stub_png, 20), 240,
+            good, why = until_same(
+                lambda: refs[i], backend.shown(stub_png), 240,
                 os.path.join(out, f'stub-{step}'), still=60, step=2,
                 log=lambda line: note(f'stub: {line}'))
-            (ok if good else bad)(f'stub-domain guest ({step}): the backend '
-                                  f'shows what the reference guest showed, '
-                                  f'pixel for pixel ({why})')
+            ok(good, f'stub-domain guest ({step}): the backend '
+               f'shows what the reference guest showed, '
+               f'pixel for pixel ({why})')
             if not good:
                 proc_report(backend.pid, 'xdf-backend')
                 return 1
@@ -298,43 +282,35 @@ device_model_args_hvm = [ "-device", "{dev}", "-msg", "timestamp=on",
         # 3. QEMU in the stub domain dies (QMP quit, through libxl's proxy
         # and the stub domain's vchan): the stub domain powers off; the
         # backend lets its devices go and serves the reference on
-        stub_qmp = QMP(f'/var/run/xen/qmp-libxl-{stub_guest}',
-                       time.monotonic() + 60)
-        stub_qmp.cmd('quit')
+        QMP(f'/var/run/xen/qmp-libxl-{stub_guest}', 60).quit()
         died = wait(lambda: stub_shut_down(stub), 60)
-        (ok if died else bad)(f'QEMU in stub domain {stub} quit (QMP, through '
-                              f'the vchan): the stub domain shut down')
+        ok(died, f'QEMU in stub domain {stub} quit (QMP, through '
+           f'the vchan): the stub domain shut down')
         let_go = wait(lambda: xs_read(f'/local/domain/0/backend/vdispl/{stub}/'
                                       f'0/state') in (None, '1', '2', '6'), 60)
-        (ok if let_go else bad)('the backend let its vdispl device go')
-        (ok if backend.poll() is None else bad)('the backend still runs')
-        good, why = xdftest.until_same(
-            lambda: refs[1], xdftest.backend_picture(backend, ref_png, 20), 120,
+        ok(let_go, 'the backend let its vdispl device go')
+        ok(backend.running(), 'the backend still runs')
+        good, why = until_same(
+            lambda: refs[1], backend.shown(ref_png), 120,
             os.path.join(out, 'ref-after'), still=30, step=2)
-        (ok if good else bad)(f'the reference guest is still shown ({why})')
+        ok(good, f'the reference guest is still shown ({why})')
         xl('destroy', 'xdf-stub')
         gone = wait(lambda: xs_read(f'/local/domain/0/backend/vdispl/{stub}/0')
                     is None and xs_read(f'/local/domain/{stub}/domid') is None,
                     60)
-        (ok if gone else bad)('xl destroy of the guest: its stub domain\'s '
-                              'devices are gone from XenStore')
+        ok(gone, 'xl destroy of the guest: its stub domain\'s '
+           'devices are gone from XenStore')
         xl('destroy', 'xdf-ref')
     finally:
-        backend.send_signal(signal.SIGTERM)
-        try:
-            backend.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            backend.kill()
-        be_log.close()
+        backend.stop(30)
         for f in ('/var/log/xen/qemu-dm-xdf-stub.log',
                   '/var/log/xen/qemu-dm-xdf-ref.log'):
             if os.path.exists(f):
                 shutil.copy(f, out)
-    if qb.fails:
-        with open(be_log_path) as f:
-            for line in f.readlines()[-30:]:
-                print(f'#   backend: {line.rstrip()}')
-    return 1 if qb.fails else 0
+    if tap.failed:
+        for line in backend.tail(30):
+            note(f'backend: {line}')
+    return tap.end()
 
 
 if __name__ == '__main__':

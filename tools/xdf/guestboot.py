@@ -1,15 +1,13 @@
-# What every script that boots the demo guest shares: the QMP client,
-# the choice of accelerator (KVM only once a guest has booted on it) and
-# the boot stages read off the serial console.
+# What every script that boots the demo guest shares: the choice of
+# accelerator (KVM only once a guest has booted on it) and the boot
+# stages read off the serial console.
 #
-#   from guestboot import QMP, choose_accel, BootStages
+#   from xdf.guestboot import choose_accel, BootStages
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-import json
 import os
 import re
-import socket
 import subprocess
 import time
 
@@ -27,43 +25,6 @@ KERNEL_SETUP = re.compile(r'^Probing EDD|^Decompressing Linux')
 # Lines after which the demo guest will not get to the end.
 FATAL = re.compile(r'Kernel panic - not syncing|^xdf-anim: error|'
                    r'^xdf-guest: xdf-anim failed')
-
-
-class QMP:
-    def __init__(self, path, deadline):
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.sock.settimeout(60)
-        self.buf = b''
-        self._recv()                            # greeting
-        self.cmd('qmp_capabilities')
-
-    def _recv(self):
-        while b'\n' not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError('QMP connection closed')
-            self.buf += data
-        line, self.buf = self.buf.split(b'\n', 1)
-        return json.loads(line)
-
-    def cmd(self, name, **args):
-        self.sock.sendall(json.dumps({'execute': name,
-                                      'arguments': args}).encode() + b'\n')
-        while True:
-            msg = self._recv()
-            if 'return' in msg:
-                return msg['return']
-            if 'error' in msg:
-                raise RuntimeError(f'QMP {name}: {msg["error"]["desc"]}')
 
 
 def probe_kvm(qemu, kernel, seconds=KVM_PROBE_SECONDS):

@@ -1,9 +1,8 @@
-#!/usr/bin/python3
-# contactsheet.py: a picture of a run from the frames xdf-backend saved
+# A picture of a run from the frames xdf-backend saved
 # (DIR/conn<i>-<n>.png): one contact sheet (PNG) and one animation (APNG),
 # both with Debian's Pillow (python3-pil).
 #
-#   contactsheet.py FRAMES_DIR SHEET.png [ANIMATION.png]
+#   python3 -m xdf.contactsheet FRAMES_DIR SHEET.png [ANIMATION.png]
 #
 # The sheet holds at most MAX_TILES frames, in order: the first, the last
 # and others spread evenly between them (callers may pick their own).
@@ -146,7 +145,7 @@ def write_animation(frames, out):
 
 def main():
     if len(sys.argv) not in (3, 4):
-        sys.exit('usage: contactsheet.py FRAMES_DIR SHEET.png [ANIMATION.png]')
+        sys.exit('usage: python3 -m xdf.contactsheet FRAMES_DIR SHEET.png [ANIMATION.png]')
     frames = frames_in(sys.argv[1])
     if not frames:
         sys.exit(f'{sys.argv[1]}: no conn0-<n>.png frames')
