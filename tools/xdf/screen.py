@@ -25,9 +25,9 @@ from xdf.image import read_picture, write_ppm
 from xdf.pattern import fit_image, picture, which_frame
 
 
-def blank(picture):
-    """Is every pixel of @picture black?"""
-    return not picture[2].strip(b'\0')
+def blank(pic):
+    """Is every pixel of picture @pic black?"""
+    return not pic[2].strip(b'\0')
 
 
 def difference(a, b, names=('guest', 'backend'), detail=True):

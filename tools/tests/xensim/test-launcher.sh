@@ -6,7 +6,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SRCDIR=$1 BUILDDIR=$2
-. "$SRCDIR/tools/xensim/test-lib.sh"
+. "$SRCDIR/tools/tests/xensim/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xensim-launcher-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR="$tmp"

@@ -8,7 +8,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SRCDIR=$1 BUILDDIR=$2 BACKEND=$3 BADFE=$4
-. "$SRCDIR/tools/backend/test-lib.sh"
+. "$SRCDIR/tools/tests/backend/lib.sh"
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
     run_under_xensim 50 "$0" "$@"

@@ -10,10 +10,10 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-# shellcheck disable=SC2034 # BUILDDIR: test-lib.sh's launcher uses it
+# shellcheck disable=SC2034 # BUILDDIR: lib.sh's launcher uses it
 SRCDIR=$1 BUILDDIR=$2 BACKEND=$3 BADFE=$4 VNCCLIENT=$5
-# shellcheck source=tools/backend/test-lib.sh
-. "$SRCDIR/tools/backend/test-lib.sh"
+# shellcheck source=tools/tests/backend/lib.sh
+. "$SRCDIR/tools/tests/backend/lib.sh"
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
     run_under_xensim 50 "$0" "$@"
@@ -98,11 +98,7 @@ PY
 )
 [ "$got" = "VNC server wants authentication" ]
 ok $? "a viewer without VNC authentication is refused: $got"
-kill -0 $be 2>/dev/null
-ok $? "the backend still runs"
-kill -TERM $be
-wait $be
-ok $? "the backend exits with status 0 on SIGTERM"
+backend_ends $be
 
 # shellcheck disable=SC2154 # tap.sh counts the failures
 if [ "$tap_failed" != 0 ]; then

@@ -10,8 +10,9 @@
 # else TCG.  Exit status: 0 pass, 1 fail, 77 skip (meson's skip code:
 # TCG too slow on a machine without a working KVM), 2 bad arguments.
 #
-#   tools/guest/boot-guest.py --qemu build/qemu-system-x86_64 --card VGA
-#   tools/guest/boot-guest.py --qemu build/qemu-system-x86_64 \
+#   export PYTHONPATH=tools:build/qemu-src/python
+#   tools/tests/guest/boot-guest.py --qemu build/qemu-system-x86_64 --card VGA
+#   tools/tests/guest/boot-guest.py --qemu build/qemu-system-x86_64 \
 #       --card bochs-display --xensim build/xensim \
 #       --device xen-displfront,display=v
 #
@@ -31,7 +32,8 @@ from xdf.pattern import picture
 from xdf.qmp import QMP
 from xdf.screen import screendump, until_same
 
-TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 CARDS = ('VGA', 'bochs-display', 'cirrus-vga', 'virtio-gpu-pci')
 
 

@@ -13,7 +13,7 @@
 # then the backend is restarted (SIGTERM, a new process) and the screen
 # must come back; then the device is unplugged (device_del) and must
 # leave XenStore as it found it.  Grants and event channels are counted
-# from Xen by the calling scripts (tools/realxen/tests/*.sh).
+# from Xen by the calling scripts (tools/tests/realxen/*.sh).
 #
 # With --qmp, the QEMU is one that runs already (an HVM domain's device
 # model, started by xl, with -device xen-displfront,id=xdf0): the same

@@ -1,6 +1,7 @@
 #!/bin/bash
-# meson's entry to the real-Xen rig: run a script of tests/ in dom0 when
-# the rig can run here, else skip (exit 77) saying exactly why.
+# meson's entry to the real-Xen rig (tools/realxen/run.sh): run a script
+# of this folder in dom0 when the rig can run here, else skip (exit 77)
+# saying exactly why.
 #
 #   meson-test.sh BUILDDIR TESTSCRIPT
 #
@@ -13,6 +14,7 @@
 
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+TOOLS=$(cd "$HERE/../.." && pwd)
 skip() { echo "realxen: SKIP: $*"; exit 77; }
 
 [ $# = 2 ] || { echo "usage: $0 BUILDDIR TESTSCRIPT" >&2; exit 2; }
@@ -31,7 +33,7 @@ done
 
 # The demo guest's kernel and initramfs (cached; a second run takes a
 # second): the Linux-frontend test boots them as Xen domUs.
-if ! "$HERE/../guest/build-guest.sh" "$XDF_BUILD/guest" > /dev/null; then
+if ! "$TOOLS/guest/build-guest.sh" "$XDF_BUILD/guest" > /dev/null; then
     echo "realxen: building the demo guest failed (tools/guest/build-guest.sh)"
     exit 1
 fi
@@ -42,7 +44,7 @@ set +e
 # A machine that stops making progress (Xen under TCG, see run.sh) is
 # booted once more; a second stall is the rig's failure, not the test's.
 for attempt in 1 2; do
-    "$HERE/run.sh" "$2" 2>&1 | tee "$log"
+    "$TOOLS/realxen/run.sh" "$2" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     if [ "$rc" = 125 ] && [ $attempt = 1 ] &&
        grep -q 'stopped making progress' "$log"; then

@@ -10,18 +10,15 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-# shellcheck disable=SC2034 # BUILDDIR: test-lib.sh's launcher uses it
+# shellcheck disable=SC2034 # BUILDDIR: lib.sh's launcher uses it
 SRCDIR=$1 BUILDDIR=$2 BACKEND=$3
-# shellcheck source=tools/backend/test-lib.sh
-. "$SRCDIR/tools/backend/test-lib.sh"
+# shellcheck source=tools/tests/backend/lib.sh
+. "$SRCDIR/tools/tests/backend/lib.sh"
 # the real tool: Debian's /usr/bin one is a wrapper that wants a hypervisor
 XS_CONTROL=$(dirname "${XENSIM_XENSTORED:-/usr/lib/xen-4.17/bin/xenstored}")/xenstore-control
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
-    if [ ! -x "$XS_CONTROL" ]; then
-        echo "1..0 # SKIP no $XS_CONTROL (Debian package xen-utils-4.17)"
-        exit 0
-    fi
+    skip_without "$XS_CONTROL" "no $XS_CONTROL (Debian package xen-utils-4.17)"
     run_under_xensim 80 "$0" "$@"
 fi
 

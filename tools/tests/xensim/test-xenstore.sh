@@ -4,7 +4,7 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-. "$(dirname "$0")/test-lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 if [ -z "$XENSTORED_PATH" ]; then
     echo "1..0 # SKIP not running under xensim"

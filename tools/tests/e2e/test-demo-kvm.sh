@@ -11,7 +11,7 @@
 #   - with no option the demo says, in one line, that KVM is present but
 #     did not boot the guest, boots under TCG and passes;
 #   - the contact sheet and the animation it printed are checked by
-#     tools/backend/test-contactsheet.py (size, last frame in its tile);
+#     tools/tests/unit/test-contactsheet.py (size, last frame in its tile);
 #   - a guest that stops in its kernel (a wrapper drops the initramfs) is
 #     reported at once with the stage it reached.
 #
@@ -21,7 +21,7 @@ set -u
 SRCDIR=$1
 BUILDDIR=$2
 OUT=$3
-. "$SRCDIR/tools/xensim/test-lib.sh"
+. "$SRCDIR/tools/tests/tap.sh"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -96,7 +96,7 @@ ok "$([ $rc = 1 ] && [ $took -lt 120 ] && echo 0 || echo 1)" "a guest whose kern
 grep -q '^\[demo\] the guest cannot go on: stopped in the kernel .*Kernel panic' "$OUT/stall.log"
 ok $? "the demo names the stage (kernel) and the panic"
 
-/usr/bin/python3 "$SRCDIR/tools/backend/test-contactsheet.py" "$OUT/vga" \
+/usr/bin/python3 "$SRCDIR/tools/tests/unit/test-contactsheet.py" "$OUT/vga" \
     > "$OUT/sheet.tap" 2>&1
 rc=$?
 while read -r line; do

@@ -7,7 +7,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 SRCDIR=$1 BUILDDIR=$2
 shift 2
-. "$SRCDIR/tools/xensim/test-lib.sh"
+. "$SRCDIR/tools/tests/xensim/lib.sh"
 make_launcher
 trap 'rm -f "$launcher"' EXIT
 sh "$launcher" run -- "$@"

@@ -1,6 +1,6 @@
 # Helpers for the scripts that run in the real-Xen rig's dom0 (sourced;
 # bash; run from the project's root).  They report with the project's
-# TAP helper (tools/tap.sh: ok STATUS TEXT, tap_end); the Python helpers
+# TAP helper (tools/tests/tap.sh: ok STATUS TEXT, tap_end); the Python helpers
 # they run print theirs unnumbered (xdf.tap's Tap(numbered=False)).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -8,7 +8,7 @@
 B=${XDF_BUILD:-build}
 case $B in /*) ;; *) B=$PWD/$B ;; esac
 OUT=${XDF_RUN:-/tmp}
-. "$PWD/tools/tap.sh"
+. "$PWD/tools/tests/tap.sh"
 # The Python helpers (tools/xdf) and QEMU's QMP library (qemu.qmp, in the
 # QEMU tree the build folder links to): dom0 sees both over 9p, at their
 # host paths (run.sh shares them).

@@ -20,7 +20,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 set -uo pipefail
-. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/realxen/tests/lib.sh
+. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/tests/realxen/lib.sh
 
 NAME=xdf-hvm
 DIR=$OUT/hvm
@@ -70,7 +70,7 @@ xl_create "$DIR/$NAME.cfg" "xl create of an HVM domU with our QEMU as device mod
 domid=$(xl domid "$NAME")
 say "$NAME is domain $domid; device model: $(pgrep -af "xen-domid $domid" | cut -c1-300)"
 qmp=/var/run/xen/qmp-libxl-$domid
-python3 "$PWD/tools/realxen/tests/qemu-backend.py" --build "$B" --out "$DIR" \
+python3 "$PWD/tools/tests/realxen/qemu-backend.py" --build "$B" --out "$DIR" \
     --qmp "$qmp"
 ok $? "the HVM domU's screen at xdf-backend (qemu-backend.py)"
 cp /var/log/xen/qemu-dm-$NAME.log "$DIR/" 2>/dev/null
@@ -84,7 +84,7 @@ say "free memory for domUs: $(xl info | awk '/^free_memory/ { print $3 }') MiB"
 if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
    xl_create "$DIR/$NAME-b.cfg" "xl create of a second HVM domU"; then
     say "dom0 memory: $(free -m | awk '/^Mem/ { print $3 " MiB used, " $7 " MiB available" }')"
-    python3 -B -X faulthandler "$PWD/tools/realxen/tests/two-hvm.py" \
+    python3 -B -X faulthandler "$PWD/tools/tests/realxen/two-hvm.py" \
         --build "$B" --out "$DIR/two" "$NAME-a" "$NAME-b"
     rc=$?
     ok $rc "two HVM domUs, one xdf-backend --all (two-hvm.py)"
@@ -100,7 +100,7 @@ xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 hvm_cfg "$NAME-s" ""
 for try in 1 2; do
     xl_create "$DIR/$NAME-s.cfg" "xl create of an HVM domU to save" || break
-    python3 -B "$PWD/tools/realxen/tests/save-restore.py" --build "$B" \
+    python3 -B "$PWD/tools/tests/realxen/save-restore.py" --build "$B" \
         --out "$DIR/save" "$NAME-s"
     rc=$?
     xl destroy "$NAME-s" 2>/dev/null

@@ -10,7 +10,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 set -uo pipefail
-. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/realxen/tests/lib.sh
+. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/tests/realxen/lib.sh
 
 DIR=$OUT/stubdom
 S=$B/stubdom
@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 -B -X faulthandler "$PWD/tools/realxen/tests/stubdom.py" \
+python3 -B -X faulthandler "$PWD/tools/tests/realxen/stubdom.py" \
     --build "$B" --out "$DIR" --disk "$S/xdf-keys.img"
 rc=$?
 ok $rc "HVM guest with its device model in a Linux stub domain (stubdom.py)"

@@ -11,10 +11,10 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-# shellcheck disable=SC2034 # BUILDDIR: test-lib.sh's launcher uses it
+# shellcheck disable=SC2034 # BUILDDIR: lib.sh's launcher uses it
 SRCDIR=$1 BUILDDIR=$2 BACKEND=$3 BADFE=$4 KBDFE=$5
-# shellcheck source=tools/backend/test-lib.sh
-. "$SRCDIR/tools/backend/test-lib.sh"
+# shellcheck source=tools/tests/backend/lib.sh
+. "$SRCDIR/tools/tests/backend/lib.sh"
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
     run_under_xensim 80 "$0" "$@"
@@ -83,11 +83,7 @@ wait $kbd
 ok $? "removal: the backend answered Closed ($(tail -n1 "$out/kbd.log"))"
 wait_for 10 grep -q 'vkbd 0/0: summary: 13 input events sent, 6 dropped' "$out/backend.log"
 ok $? "backend summary: $(sed -n 's/.*vkbd 0\/0: summary: //p' "$out/backend.log")"
-kill -0 $be 2>/dev/null
-ok $? "backend still running"
-kill -TERM $be
-wait $be
-ok $? "backend exits with status 0 on SIGTERM"
+backend_ends $be
 
 # shellcheck disable=SC2154 # tap.sh counts the failures
 if [ "$tap_failed" != 0 ]; then

@@ -23,7 +23,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 set -uo pipefail
-. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/realxen/tests/lib.sh
+. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/tests/realxen/lib.sh
 
 TESTS=${XDF_REALXEN_TESTS:-/x86_64/xen-displfront/frames/bochs-display /x86_64/xen-displfront/backend/restart /x86_64/xen-displfront/unplug /x86_64/xen-displfront/input/ps2}
 need_binaries "$B/qemu-system-x86_64" "$B/qtest-xen-displfront" "$B/tools/backend/xdf-backend"
@@ -68,8 +68,8 @@ done
 loopback_up     # the backend's VNC live view
 t0=$(date +%s)
 mkdir -p "$OUT/qemu-backend"
-python3 "$PWD/tools/realxen/tests/qemu-backend.py" --build "$B" --out "$OUT/qemu-backend"
-ok $? "QEMU with xdf-backend (tools/realxen/tests/qemu-backend.py)"
+python3 "$PWD/tools/tests/realxen/qemu-backend.py" --build "$B" --out "$OUT/qemu-backend"
+ok $? "QEMU with xdf-backend (tools/tests/realxen/qemu-backend.py)"
 say "QEMU with xdf-backend took $(( $(date +%s) - t0 )) s"
 # xdf-backend recreates its directory when a frontend removes it (it
 # serves whoever comes next); that is ours to drop.

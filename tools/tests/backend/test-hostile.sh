@@ -14,10 +14,10 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-# shellcheck disable=SC2034 # BUILDDIR: test-lib.sh's launcher uses it
+# shellcheck disable=SC2034 # BUILDDIR: lib.sh's launcher uses it
 SRCDIR=$1 BUILDDIR=$2 BACKEND=$3 BADFE=$4
-# shellcheck source=tools/backend/test-lib.sh
-. "$SRCDIR/tools/backend/test-lib.sh"
+# shellcheck source=tools/tests/backend/lib.sh
+. "$SRCDIR/tools/tests/backend/lib.sh"
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
     # the frontend shares 4096 pages at once, the backend up to 1500

@@ -38,7 +38,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 set -uo pipefail
-. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/realxen/tests/lib.sh
+. "$(dirname "$0")/lib.sh" 2>/dev/null || . tools/tests/realxen/lib.sh
 
 FRAMES=${XDF_LINUXFRONT_FRAMES:-10}
 MODE=${XDF_LINUXFRONT_MODE:-640x480}

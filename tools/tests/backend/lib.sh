@@ -1,14 +1,14 @@
 # Shared by the backend's test scripts (sourced).
 #   SRCDIR BUILDDIR must be set; gives: the TAP helpers and make_launcher
-#   of tools/xensim/test-lib.sh, run_under_xensim,
+#   of tools/tests/xensim/lib.sh, run_under_xensim, skip_without,
 #   wait_for (poll a command with a deadline), free_port,
-#   frontend_tap (a test peer's TAP lines as ours),
+#   frontend_tap (a test peer's TAP lines as ours), backend_ends,
 #   peak_rss_kib and cpu_ms (of a running process).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 # TAP helpers and make_launcher
-. "$SRCDIR/tools/xensim/test-lib.sh"
+. "$SRCDIR/tools/tests/xensim/lib.sh"
 
 # run_under_xensim SECONDS SCRIPT ARGS...: run the test SCRIPT again,
 # inside a private xensim and within SECONDS, and exit with its status.
@@ -22,6 +22,15 @@ run_under_xensim() {
     rm -f "$launcher"
     [ $_status = 124 ] && echo "Bail out! timed out after $_secs s"
     exit $_status
+}
+
+# skip_without FILE WHY: skip the whole test (a plan of 0, status 0),
+# saying WHY, unless FILE is an executable.
+skip_without() {
+    if [ ! -x "$1" ]; then
+        echo "1..0 # SKIP $2"
+        exit 0
+    fi
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s; false after SECONDS.
@@ -51,6 +60,16 @@ frontend_tap() {
         "Bail out!"*) ok 1 "$_line" ;;
         esac
     done < "$1"
+}
+
+# backend_ends PID: two TAP lines: the backend PID still runs, and it
+# exits with status 0 on SIGTERM.
+backend_ends() {
+    kill -0 "$1" 2>/dev/null
+    ok $? "the backend still runs"
+    kill -TERM "$1"
+    wait "$1"
+    ok $? "the backend exits with status 0 on SIGTERM"
 }
 
 # peak_rss_kib PID: the most memory PID has had resident (VmHWM), KiB.

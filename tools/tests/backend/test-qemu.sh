@@ -9,34 +9,39 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SRCDIR=$1 BUILDDIR=$2 BACKEND=$3
-. "$SRCDIR/tools/backend/test-lib.sh"
+. "$SRCDIR/tools/tests/backend/lib.sh"
 QEMU="$BUILDDIR/qemu-system-x86_64"
 
 if [ "$XDF_TEST_INNER" != 1 ]; then
-    if [ ! -x "$QEMU" ]; then
-        echo "1..0 # SKIP $QEMU not built (meson compile -C $BUILDDIR)"
-        exit 0
-    fi
+    skip_without "$QEMU" "$QEMU not built (meson compile -C $BUILDDIR)"
     run_under_xensim 100 "$0" "$@"
 fi
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/xdf-qemu.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-# run_one NAME EXTRA-DEVICE-PROPERTIES [BACKEND-OPTION...]
-run_one() {
-    dir="$out/$1"
+# start DIR EXTRA-DEVICE-PROPERTIES [BACKEND-OPTION...]: the backend
+# saving into DIR ($be) and QEMU on std VGA with a 720x400 connector
+# ($qemu), their logs in DIR
+start() {
+    dir=$1
     props=$2
     shift 2
     mkdir -p "$dir"
-    "$BACKEND" --output-dir "$dir" --timeout 40 --verbose "$@" \
-        2> "$dir/backend.log" &
+    "$BACKEND" --output-dir "$dir" --timeout 40 "$@" 2> "$dir/backend.log" &
     be=$!
     "$QEMU" -M pc -accel tcg -nodefaults -display none -monitor none \
         -serial none -device VGA,id=v \
         -device "xen-displfront,display=v,resolution=720x400$props" \
         > "$dir/qemu.log" 2>&1 &
     qemu=$!
+}
+
+# run_one NAME EXTRA-DEVICE-PROPERTIES [BACKEND-OPTION...]
+run_one() {
+    name=$1
+    shift
+    start "$out/$name" "$@" --verbose
     # the banner is drawn within a few seconds of TCG start
     wait_for 30 sh -c "ls '$dir'/conn0-0*.png && \
         [ \$(ls '$dir'/conn0-0*.png | wc -l) -ge 2 ]"
@@ -85,15 +90,7 @@ fi
 # --last-only: no numbered PNG, frames read only for conn0-last.png, and
 # the last picture kept when the frontend goes
 failed_before=$tap_failed
-dir="$out/last-only"
-mkdir -p "$dir"
-"$BACKEND" --output-dir "$dir" --last-only --timeout 40 2> "$dir/backend.log" &
-be=$!
-"$QEMU" -M pc -accel tcg -nodefaults -display none -monitor none \
-    -serial none -device VGA,id=v \
-    -device "xen-displfront,display=v,resolution=720x400" \
-    > "$dir/qemu.log" 2>&1 &
-qemu=$!
+start "$out/last-only" "" --last-only
 wait_for 30 grep -q "summary\|display on" "$dir/backend.log"
 sleep 4                         # the SeaBIOS banner
 kill -USR1 $be
