@@ -58,11 +58,13 @@ def connected(g):
 
 def shows(be, g, tag, seconds=10):
     """The backend shows g's picture, every pixel (taken again while
-    frames come; on giving up both pictures kept as OUT/TAG-*.ppm)."""
+    frames come; on giving up both pictures kept as OUT/TAG-*.ppm).
+    Each picture is asked for again after 2 s: a SIGUSR1 that comes
+    before the connector's first frame saves nothing."""
     rows = b''.join(bytes((v,)) * (g.width * 3 * n)
                     for _, n, v in g.expected())
     ref = (g.width, g.height, rows)
-    good, why = until_same(lambda: ref, be.shown(be.png(g.dev_id()), 10),
+    good, why = until_same(lambda: ref, be.shown(be.png(g.dev_id()), 2),
                            seconds, os.path.join(OUT, tag), still=seconds,
                            step=0.2, names=('guest', 'backend'))
     return good, why
