@@ -141,7 +141,9 @@ def main():
     ap.add_argument("--resolution", default="1024x768",
                     help="the connector's size (default 1024x768)")
     ap.add_argument("--mode", default="640x480",
-                    help="the animation's video mode (default 640x480)")
+                    help="the animation's video mode (default 640x480); "
+                         "'preferred': none given, the guest takes the mode "
+                         "its card prefers, which is the connector's")
     ap.add_argument("--fit", choices=("scale", "center", "crop"),
                     default="scale",
                     help="how the guest's picture fills the connector "
@@ -167,7 +169,11 @@ def main():
     ap.add_argument("--out", default=os.path.join(BUILD, "demo"))
     args = ap.parse_args()
 
-    w, h = (int(v) for v in args.mode.split("x"))
+    cw, ch = (int(v) for v in args.resolution.split("x"))
+    # the connector is the guest's monitor: its mode, when none is given
+    w, h = (cw, ch) if args.mode == "preferred" else \
+        (int(v) for v in args.mode.split("x"))
+    mode_arg = "" if args.mode == "preferred" else f"xdf.mode={args.mode} "
     out = os.path.join(args.out, args.card)
     frames_dir = os.path.join(out, "frames")
     os.makedirs(frames_dir, exist_ok=True)
@@ -208,7 +214,7 @@ def main():
            "-kernel", kernel,
            "-initrd", os.path.join(guest, "initrd.img"),
            "-append", f"console=ttyS0 earlyprintk=ttyS0 xdf.frames={args.frames} "
-                      f"xdf.mode={args.mode} xdf.hold=-1",
+                      f"{mode_arg}xdf.hold=-1",
            "-qmp", f"unix:{qmp_path},server=on,wait=off"]
     say(f"booting the guest on {CARDS[args.card]} ({accel}): "
         + " ".join(cmd))
@@ -231,7 +237,6 @@ def main():
         # the last frame stays on screen: wait for it at the backend,
         # taking its picture again until it is there (both pictures kept
         # in --out when it never comes)
-        cw, ch = (int(v) for v in args.resolution.split("x"))
         want = picture(w, h, args.frames, (args.fit, cw, ch))
         ok, why = until_same(lambda: want, backend.shown(last, timeout=10),
                              20, os.path.join(out, "last"), still=10,
