@@ -146,9 +146,9 @@ static void xdf_xen_evtchn_handler(void *opaque)
     qemu_xen_evtchn_unmask(x->xeh, port);
 }
 
-bool xdf_channel_bind(XdfChannel *ch, XdfXen *x, const char *what,
-                      unsigned int index, XdfChannelHandler *handler,
-                      void *opaque, Error **errp)
+static bool xdf_channel_bind(XdfChannel *ch, XdfXen *x, const char *what,
+                             unsigned int index, XdfChannelHandler *handler,
+                             void *opaque, Error **errp)
 {
     int port = qemu_xen_evtchn_bind_unbound_port(x->xeh, x->backend_domid);
 
@@ -171,12 +171,12 @@ bool xdf_channel_bind(XdfChannel *ch, XdfXen *x, const char *what,
     return true;
 }
 
-void xdf_channel_notify(XdfChannel *ch)
+static void xdf_channel_notify(XdfChannel *ch)
 {
     qemu_xen_evtchn_notify(ch->x->xeh, ch->port);
 }
 
-void xdf_channel_unbind(XdfChannel *ch)
+static void xdf_channel_unbind(XdfChannel *ch)
 {
     if (!ch->port) {
         return;

@@ -97,12 +97,6 @@ struct XdfChannel {
     QLIST_ENTRY(XdfChannel) next;
 };
 
-bool xdf_channel_bind(XdfChannel *ch, XdfXen *x, const char *what,
-                      unsigned int index, XdfChannelHandler *handler,
-                      void *opaque, Error **errp);
-void xdf_channel_notify(XdfChannel *ch);
-void xdf_channel_unbind(XdfChannel *ch);
-
 /*
  * What a broken transport tells its user, in a bottom half: @msg says
  * how the backend broke the protocol.  The user closes the connection.

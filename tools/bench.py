@@ -5,8 +5,8 @@
 # prints one figure a line on stdout, progress on stderr.
 #
 # The guest is QEMU's qtest protocol driving a bochs-display (no guest
-# OS): this program places the card's PCI BARs, sets a VBE mode, fills
-# FRAMES frames of video memory and then changes the picture, either all
+# OS; xdf.bochs): the card's PCI BARs placed, a VBE mode set, FRAMES
+# frames of video memory filled, and then the picture changed, either all
 # of it (moving the VBE Y offset to the next frame) or some rows (a qtest
 # memset).  One "xdf-backend --all --last-only" is the displif peer: it
 # answers every flip and reads a frame only when asked to save it, which
@@ -28,46 +28,22 @@ import ctypes
 import mmap
 import os
 import random
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [TOOLS, os.path.join(TOOLS, 'guest')]
-from guestboot import QMP  # noqa: E402
-from xdftest import stop, xs_read  # noqa: E402
+from xdf import poll
+from xdf.backend import Backend
+from xdf.bochs import FRAMES, Guest
 
 SIZES = {'480p': (640, 480), '1080p': (1920, 1080), '2160p': (3840, 2160)}
 CHANGES_PER_S = 250             # the guest's rate of change
-# Frames the Y offset cycles through: a prime, so that a refresh never
-# sees the frame the last one saw unless the guest stalled for 7 changes.
-FRAMES = 7
 PARTIAL = 10                    # partial updates change 1/PARTIAL of rows
 GAP_S = 0.016                   # baseline copies: one a 60 Hz refresh
 GUESTS = 4
 # the first change after the guest idled waits for the backed-off
 # refresh: up to its idle interval (1 s), then the full rate is back
 WARMUP_S = 1.2
-FE = '/local/domain/0/device/vdispl'
-
-# bochs-display under -accel qtest: no firmware, so we place the BARs
-PCI_SLOT = 5
-VRAM_BAR = 0xc0000000           # up to 256 MiB, prefetchable
-MMIO_BAR = 0xfebf0000           # 4 KiB: VBE registers at 0x500
-VBE = MMIO_BAR + 0x500
-VBE_XRES, VBE_YRES, VBE_BPP, VBE_ENABLE = 1, 2, 3, 4
-VBE_VIRT_WIDTH, VBE_VIRT_HEIGHT, VBE_Y_OFFSET = 6, 7, 9
-
-FLIP_RE = re.compile(
-    r'^\d+@(\d+\.\d+):xen_displfront_flip \S+ connector \d+ flip to '
-    r'buffer \d+ after copying \d+ rectangles, (\d+) pixels in (\d+) ns')
-REFRESH_RE = re.compile(
-    r'^\d+@(\d+\.\d+):xen_displfront_refresh \S+ connector \d+ refreshed '
-    r'every (\d+) ms \(frame period (\d+) us\)')
 
 libc = ctypes.CDLL(None)
 libc.memcpy.restype = ctypes.c_void_p
@@ -78,229 +54,18 @@ def log(text):
     print(f'[run-bench] {text}', file=sys.stderr, flush=True)
 
 
-class Guest:
-    """One QEMU driven through the qtest protocol: a bochs-display, with or
-    without -device xen-displfront following it; QMP on self.qmp_path.
-    @incoming: a migration URI to wait on (the card's state, video memory
-    included, comes from the source then: nothing is set up)."""
-
-    def __init__(self, name, qemu, out, width, height, device=True,
-                 incoming=None):
-        self.name, self.width, self.height = name, width, height
-        self.stride = width * 4
-        self.frame_bytes = self.stride * height
-        self.trace = os.path.join(out, f'{name}-trace.log')
-        self.trace_pos = 0
-        self.refresh = []               # (wall time, new interval ms)
-        self.offset = 0
-        self.device = device
-        sock_path = os.path.join(out, f'{name}-qtest.sock')
-        if os.path.exists(sock_path):
-            os.unlink(sock_path)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(sock_path)
-        listener.listen(1)
-        vgamem = 4 << 20
-        while vgamem < FRAMES * self.frame_bytes:
-            vgamem *= 2
-        self.qmp_path = os.path.join(out, f'{name}-qmp.sock')
-        cmd = [qemu, '-M', 'pc', '-accel', 'qtest', '-m', '128',
-               '-nodefaults', '-display', 'none', '-name', name,
-               '-qtest', f'unix:{sock_path}', '-qtest-log', '/dev/null',
-               '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
-               '-device', f'bochs-display,id=card0,addr={PCI_SLOT:#x}.0,'
-                          f'vgamem={vgamem}']
-        if incoming:
-            cmd += ['-incoming', incoming]
-        if device:
-            cmd += ['-device', f'xen-displfront,id=xdf0,display=card0,'
-                               f'resolution={width}x{height}',
-                    '-msg', 'timestamp=on', '-D', self.trace,
-                    '-trace', 'enable=xen_displfront_flip',
-                    '-trace', 'enable=xen_displfront_refresh']
-        self.qemu_log = open(os.path.join(out, f'{name}-qemu.log'), 'w')
-        self.proc = subprocess.Popen(cmd, stdout=self.qemu_log,
-                                     stderr=subprocess.STDOUT)
-        listener.settimeout(30)
-        try:
-            self.sock, _ = listener.accept()
-        except socket.timeout:
-            raise RuntimeError(f'{name}: QEMU did not connect to the qtest '
-                               f'socket (see {self.qemu_log.name})')
-        finally:
-            listener.close()
-        self.sock.settimeout(60)
-        self.buf = b''
-        self.pending = 0
-        self._qmp = None
-        if not incoming:
-            self._setup_card()
-
-    def qmp(self, name, **args):
-        """A QMP command's return value."""
-        if not self._qmp:
-            self._qmp = QMP(self.qmp_path, time.monotonic() + 20)
-        return self._qmp.cmd(name, **args)
-
-    # the qtest protocol: one command, one "OK" (or "FAIL") line
-    def send(self, line):
-        self.sock.sendall(line.encode() + b'\n')
-        self.pending += 1
-
-    def wait(self):
-        while self.pending:
-            while b'\n' not in self.buf:
-                data = self.sock.recv(4096)
-                if not data:
-                    raise EOFError(f'{self.name}: QEMU closed the qtest '
-                                   f'connection')
-                self.buf += data
-            reply, self.buf = self.buf.split(b'\n', 1)
-            if reply.startswith(b'OK'):
-                self.pending -= 1
-            elif reply.startswith(b'FAIL') or reply.startswith(b'ERR'):
-                raise RuntimeError(f'{self.name}: qtest: {reply.decode()}')
-            # else an asynchronous line (IRQ ...)
-
-    def cmd(self, line):
-        self.send(line)
-        self.wait()
-
-    def _pci_write(self, reg, size, value):
-        self.cmd(f'outl 0xcf8 {0x80000000 | PCI_SLOT << 11 | reg:#x}')
-        self.cmd(f'out{"lwb"[[4, 2, 1].index(size)]} {0xcfc + (reg & 3):#x} '
-                 f'{value:#x}')
-
-    def vbe(self, index, value, wait=True):
-        self.send(f'writew {VBE + index * 2:#x} {value:#x}')
-        if wait:
-            self.wait()
-
-    def _setup_card(self):
-        self._pci_write(0x10, 4, VRAM_BAR)
-        self._pci_write(0x18, 4, MMIO_BAR)
-        self._pci_write(0x04, 2, 0x0002)            # memory space on
-        self.vbe(VBE_ENABLE, 0)
-        for index, value in ((VBE_XRES, self.width),
-                             (VBE_YRES, self.height), (VBE_BPP, 32),
-                             (VBE_VIRT_WIDTH, self.width),
-                             (VBE_VIRT_HEIGHT, self.height * FRAMES),
-                             (VBE_Y_OFFSET, 0)):
-            self.vbe(index, value)
-        for f in range(FRAMES):
-            for i in range(8):
-                self.fill(f, *self.band(i), self.band_value(f, i))
-        self.vbe(VBE_ENABLE, 1)
-
-    # frame f: eight bands of grey, no two alike in any two frames
-    def band(self, i):
-        rows = self.height // 8
-        return i * rows, rows if i < 7 else self.height - 7 * rows
-
-    @staticmethod
-    def band_value(frame, band):
-        return 0x08 + frame * 0x20 + band * 0x03
-
-    def fill(self, frame, row, rows, value, wait=True):
-        self.send(f'memset {VRAM_BAR + (frame * self.height + row) * self.stride:#x} '
-                  f'{rows * self.stride:#x} {value:#x}')
-        if wait:
-            self.wait()
-
-    def show(self, frame, wait=True):
-        self.offset = frame
-        self.vbe(VBE_Y_OFFSET, frame * self.height, wait)
-
-    def expected(self, partial=None):
-        """The picture shown now: (first row, rows, grey) bands."""
-        bands = [self.band(i) + (self.band_value(self.offset, i),)
-                 for i in range(8)]
-        if partial:
-            row, rows, value = partial
-            out = []
-            for r0, n, v in bands:
-                for a, b, vv in ((r0, min(r0 + n, row), v),
-                                 (max(r0, row), min(r0 + n, row + rows),
-                                  value),
-                                 (max(r0, row + rows), r0 + n, v)):
-                    if a < b:
-                        out.append((a, b - a, vv))
-            bands = out
-        return bands
-
-    def trace_lines(self):
-        with open(self.trace, 'rb') as f:
-            f.seek(self.trace_pos)
-            data = f.read()
-        end = data.rfind(b'\n') + 1             # whole lines only
-        self.trace_pos += end
-        return data[:end].decode().splitlines()
-
-    def flips(self):
-        """(wall time, pixels, copy ns) of each flip since the last call."""
-        out = []
-        for line in self.trace_lines():
-            m = FLIP_RE.match(line)
-            if m:
-                out.append((float(m.group(1)), int(m.group(2)),
-                            int(m.group(3))))
-                continue
-            m = REFRESH_RE.match(line)
-            if m:
-                # at full rate the refresh is paced at the frame period
-                ms, period = int(m.group(2)), int(m.group(3)) / 1000
-                self.refresh.append((float(m.group(1)),
-                                     period if ms == int(period) else ms))
-        return out
-
-    def interval_at(self, t):
-        """The refresh interval in effect at wall time @t."""
-        ms = 0
-        for when, v in self.refresh:
-            if when > t:
-                break
-            ms = v
-        return ms
-
-    def wakeups(self):
-        """Context switches of QEMU's main-loop thread so far."""
-        n = 0
-        with open(f'/proc/{self.proc.pid}/task/{self.proc.pid}/status') as f:
-            for line in f:
-                if line.startswith(('voluntary_ctxt_switches',
-                                    'nonvoluntary_ctxt_switches')):
-                    n += int(line.split()[1])
-        return n
-
-    def dev_id(self):
-        """The device's dev-id (its owner record names our QEMU)."""
-        r = subprocess.run(['xenstore-list', FE], capture_output=True,
-                           text=True)
-        for d in r.stdout.split():
-            if xs_read(f'{FE}/{d}/owner/pid') == str(self.proc.pid):
-                return int(d)
-        return None
-
-    def close(self):
-        try:
-            self.sock.close()
-        finally:
-            stop(self.proc)
-            self.qemu_log.close()
-
-
 def connected(guests, timeout=30):
     """Wait for each device's first flip: connected, first frame out."""
     deadline = time.monotonic() + timeout
     for g in guests:
-        while not g.flips():
+        def flipped():
             if g.proc.poll() is not None:
                 raise RuntimeError(f'{g.name}: QEMU exited: see '
                                    f'{g.qemu_log.name}')
-            if time.monotonic() > deadline:
-                raise RuntimeError(f'{g.name}: no frame within {timeout} s: '
-                                   f'see {g.qemu_log.name}')
-            time.sleep(0.05)
+            return g.flips()
+        poll.until(flipped, max(0, deadline - time.monotonic()),
+                   f'{g.name}: a first frame (see {g.qemu_log.name})',
+                   step=0.05)
     time.sleep(0.3)                             # the second buffer too
     for g in guests:
         g.flips()
@@ -365,9 +130,7 @@ def latency(g, samples):
     # a guest that starts drawing after a pause: its first change waits
     # for the backed-off refresh, then the refresh is back at full rate
     g.fill(g.offset, 0, rows, 0x40)
-    deadline = time.monotonic() + 5
-    while not g.flips() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll.within(g.flips, 5, step=0.01)
     for i in range(samples):
         time.sleep(random.uniform(0.04, 0.09))
         row = random.randrange(0, g.height - rows)
@@ -429,59 +192,23 @@ class Memcpy:
         self.src.close()
         self.dst.close()
 
-
-class Backend:
-    """xdf-backend --all.  @reads: it converts every frame to RGB as it
-    comes (as a display scanning the buffer out reads it; a numbered PNG
-    only every million frames), else --last-only."""
-
-    def __init__(self, build, out, reads=False):
-        self.dir = os.path.join(out, 'frames')
-        os.makedirs(self.dir, exist_ok=True)
-        self.log = open(os.path.join(out, 'backend.log'), 'w')
-        self.mode = '--every 1000000' if reads else '--last-only'
-        self.proc = subprocess.Popen(
-            [os.path.join(build, 'tools', 'backend', 'xdf-backend'), '--all',
-             '--output-dir', self.dir] + self.mode.split(),
-            stdout=self.log, stderr=subprocess.STDOUT)
-
-    def cpu_ns(self):
-        """CPU time the backend has used (schedstat: in ns)."""
-        with open(f'/proc/{self.proc.pid}/schedstat') as f:
-            return int(f.read().split()[0])
-
-    def picture(self, dev_id):
-        """What connector 0 of @dev_id shows now: (width, height, pixels)."""
-        path = os.path.join(self.dir, f'0-{dev_id}', 'conn0-last.png')
-        if os.path.exists(path):
-            os.unlink(path)
-        self.proc.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        from PIL import Image
-        with Image.open(path) as im:
-            return im.size[0], im.size[1], im.convert('RGB').load()
-
-    def close(self):
-        stop(self.proc)
-        self.log.close()
-
-
 def check_picture(be, g, partial=None):
     """The backend shows what the guest drew: every band, row by row
     (a few columns each)."""
-    dev = g.dev_id()
-    w, h, px = be.picture(dev)
+    pic = be.picture(be.png(g.dev_id()), timeout=10)
+    if pic is None:
+        raise RuntimeError(f'{g.name}: the backend saved no picture')
+    w, h, rgb = pic
     if (w, h) != (g.width, g.height):
         raise RuntimeError(f'{g.name}: the backend shows {w}x{h}, not '
                            f'{g.width}x{g.height}')
     for row, rows, value in g.expected(partial):
         for y in (row, row + rows - 1):
             for x in (0, w // 2, w - 1):
-                if px[x, y] != (value, value, value):
+                px = tuple(rgb[(y * w + x) * 3:(y * w + x) * 3 + 3])
+                if px != (value, value, value):
                     raise RuntimeError(
-                        f'{g.name}: pixel ({x}, {y}) is {px[x, y]}, the '
+                        f'{g.name}: pixel ({x}, {y}) is {px}, the '
                         f'guest drew grey {value:#x}: the frames are wrong')
 
 
@@ -629,7 +356,13 @@ def main():
         ap.error('--reps, --seconds and --samples must be positive')
     qemu = os.path.join(args.builddir, 'qemu-system-x86_64')
     os.makedirs(args.out, exist_ok=True)
-    be = Backend(args.builddir, args.out, reads=args.peer == 'reads')
+    # The peer reads a frame only to save it (--last-only), or converts
+    # every frame to RGB as it comes (as a display scanning the buffer
+    # out reads it; a numbered PNG only every million frames).
+    mode = '--every 1000000' if args.peer == 'reads' else '--last-only'
+    be = Backend(args.builddir, os.path.join(args.out, 'frames'), '--all',
+                 *mode.split(), log=os.path.join(args.out, 'backend.log'))
+    be.mode = mode
     try:
         for label in sizes:
             width, height = SIZES[label]
@@ -637,7 +370,7 @@ def main():
             if label == '1080p':
                 bench_guests(label, width, height, args, be, qemu, single)
     finally:
-        be.close()
+        be.stop()
     return 0
 
 

@@ -263,9 +263,10 @@ if [ -n "$DESTDIR" ]; then
 fi
 
 # Trees of this clone for other patches or flags, trees of clones that
-# are gone, and trees of an unknown shape go; of the other clones' trees
+# are gone, and trees of an unknown shape go (a variant this script does
+# not know, another clone's, is not unknown); of the other clones' trees
 # of this variant, the three most recent stay.
-tree_re="-(std|asan|pkg)-[0-9a-f]{12}-[0-9a-f]{8}/\$"
+tree_re="-[a-z]+-[0-9a-f]{12}-[0-9a-f]{8}/\$"   # any variant
 ls -1dt "$CACHE"/qemu-*/ 2>/dev/null | grep -vxF "$TREE/" |
     while read -r old; do
         owner=$(cat "$old/clone" 2>/dev/null || true)

@@ -21,19 +21,19 @@ import sys
 import tempfile
 import time
 
+from xdf import contactsheet
+from xdf.backend import Backend
+from xdf.guestboot import BootStages, KVM_PROBE_SECONDS, choose_accel
+from xdf.image import read_image, write_ppm
+from xdf.pattern import picture
+from xdf.process import stop
+from xdf.qmp import QMP
+from xdf.screen import until_same
+from xdf.vnc import VNC
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, "build")
 QEMU = os.path.join(BUILD, "qemu-system-x86_64")
-BACKEND = os.path.join(BUILD, "tools", "backend", "xdf-backend")
-sys.path[:0] = [os.path.join(TOP, "tools"),
-                os.path.join(TOP, "tools", "backend"),
-                os.path.join(TOP, "tools", "guest")]
-import contactsheet  # noqa: E402
-from guestboot import (QMP, BootStages, KVM_PROBE_SECONDS,  # noqa: E402
-                       choose_accel)
-from pngcheck import read_png  # noqa: E402
-from xdftest import (VNC, stop, until_same, backend_picture,  # noqa: E402
-                     pattern, write_ppm)
 
 CARDS = {"vga": "VGA", "bochs": "bochs-display", "cirrus": "cirrus-vga",
          "virtio": "virtio-gpu-pci"}
@@ -56,10 +56,10 @@ def banner_pixels(path):
     """Pixels in the top quarter of a frame that differ from its top left
     one: the firmware's banner (at the top of the guest's picture, which
     the connector may show lower down, scaled and centred)."""
-    w, h, lines = read_png(path)
-    bg = lines[0][0:3]
-    return sum(1 for y in range(h // 4) for x in range(w)
-               if lines[y][3 * x:3 * x + 3] != bg)
+    w, h, rgb = read_image(path)
+    bg = rgb[0:3]
+    return sum(1 for i in range(0, w * (h // 4) * 3, 3)
+               if rgb[i:i + 3] != bg)
 
 
 def watch_guest(args, qemu, serial, frames_dir, start):
@@ -141,7 +141,9 @@ def main():
     ap.add_argument("--resolution", default="1024x768",
                     help="the connector's size (default 1024x768)")
     ap.add_argument("--mode", default="640x480",
-                    help="the animation's video mode (default 640x480)")
+                    help="the animation's video mode (default 640x480); "
+                         "'preferred': none given, the guest takes the mode "
+                         "its card prefers, which is the connector's")
     ap.add_argument("--fit", choices=("scale", "center", "crop"),
                     default="scale",
                     help="how the guest's picture fills the connector "
@@ -167,7 +169,11 @@ def main():
     ap.add_argument("--out", default=os.path.join(BUILD, "demo"))
     args = ap.parse_args()
 
-    w, h = (int(v) for v in args.mode.split("x"))
+    cw, ch = (int(v) for v in args.resolution.split("x"))
+    # the connector is the guest's monitor: its mode, when none is given
+    w, h = (cw, ch) if args.mode == "preferred" else \
+        (int(v) for v in args.mode.split("x"))
+    mode_arg = "" if args.mode == "preferred" else f"xdf.mode={args.mode} "
     out = os.path.join(args.out, args.card)
     frames_dir = os.path.join(out, "frames")
     os.makedirs(frames_dir, exist_ok=True)
@@ -190,14 +196,13 @@ def main():
         return 1
 
     say(f"starting the displif backend; frames go to {frames_dir}")
-    be_log = open(os.path.join(out, "backend.log"), "w")
-    be_cmd = [BACKEND, "--output-dir", frames_dir, "--on-change",
-              "--timeout", str(int(args.timeout + args.hold))]
+    be_opts = ["--on-change", "--timeout", str(int(args.timeout + args.hold))]
     if args.vnc:
-        be_cmd += ["--vnc", str(args.vnc)]
+        be_opts += ["--vnc", str(args.vnc)]
         say(f"live view: any VNC viewer on 127.0.0.1:{args.vnc} "
             f"(e.g. vncviewer 127.0.0.1::{args.vnc})")
-    backend = subprocess.Popen(be_cmd, stderr=be_log)
+    backend = Backend(BUILD, frames_dir, *be_opts,
+                      log=os.path.join(out, "backend.log"))
     open(serial, "w").close()
     cmd = [args.qemu, "-M", "pc", "-accel", accel, "-m", "512",
            "-display", "none", "-nodefaults",
@@ -209,7 +214,7 @@ def main():
            "-kernel", kernel,
            "-initrd", os.path.join(guest, "initrd.img"),
            "-append", f"console=ttyS0 earlyprintk=ttyS0 xdf.frames={args.frames} "
-                      f"xdf.mode={args.mode} xdf.hold=-1",
+                      f"{mode_arg}xdf.hold=-1",
            "-qmp", f"unix:{qmp_path},server=on,wait=off"]
     say(f"booting the guest on {CARDS[args.card]} ({accel}): "
         + " ".join(cmd))
@@ -217,9 +222,9 @@ def main():
     qemu = subprocess.Popen(cmd)
     ok = False
     seen_in = {}
-    last = os.path.join(frames_dir, "conn0-last.png")
+    last = backend.png()
     try:
-        qmp = QMP(qmp_path, time.monotonic() + 10)
+        qmp = QMP(qmp_path, 10)
         done, stages, seen_in = watch_guest(args, qemu, serial, frames_dir,
                                             start)
         if not done:
@@ -232,10 +237,8 @@ def main():
         # the last frame stays on screen: wait for it at the backend,
         # taking its picture again until it is there (both pictures kept
         # in --out when it never comes)
-        cw, ch = (int(v) for v in args.resolution.split("x"))
-        want = pattern(w, h, args.frames, (args.fit, cw, ch))
-        ok, why = until_same(lambda: want,
-                             backend_picture(backend, last, timeout=10),
+        want = picture(w, h, args.frames, (args.fit, cw, ch))
+        ok, why = until_same(lambda: want, backend.shown(last, timeout=10),
                              20, os.path.join(out, "last"), still=10,
                              step=0.5, names=("pattern", "backend"))
         say(f"the backend's last frame is the pattern's frame "
@@ -252,12 +255,11 @@ def main():
         if args.hold:
             say(f"holding for {args.hold:g} s")
             time.sleep(args.hold)
-        qmp.cmd("quit")
+        qmp.quit()
         qemu.wait(timeout=20)
     finally:
         stop(qemu, 0)
-        stop(backend)
-        be_log.close()
+        backend.stop()
 
     frames = contactsheet.frames_in(frames_dir)
     if not frames:

@@ -9,7 +9,7 @@
  * DRM_IOCTL_MODE_SETCRTC where the driver cannot flip.  Without DRM it
  * falls back to fbdev, double-buffered with FBIOPAN_DISPLAY.
  *
- * The pattern (check-pattern.py computes the same): frame k, pixel (x, y),
+ * The pattern (tools/xdf/pattern.py computes the same): frame k, pixel (x, y),
  * format XRGB8888 (0x00RRGGBB):
  *
  *     R = (x + 3k) mod 256

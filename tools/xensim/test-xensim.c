@@ -2,7 +2,7 @@
  * xensim tests: two processes (dom0 = this one, domU = a forked child
  * with XENSIM_DOMID=1) talk through the drop-in libraries, unmodified
  * Xen API calls only.  TAP output.  Run under xensim (needs
- * XENSIM_SOCKET): run-test.sh does that.
+ * XENSIM_SOCKET): tools/tests/xensim/run-test.sh does that.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
