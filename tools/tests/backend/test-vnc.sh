@@ -4,7 +4,8 @@
 # than leaving the viewers to that process; with --vnc-password-file,
 # xdf-vnc-client (libvncclient) gets in with the password and is refused
 # without it, and xdf.vnc's client (no authentication) is
-# refused.  Bad password files are refused at start.
+# refused.  Bad password files are refused at start.  --vnc-address: the
+# live view listens there alone; a bad address is refused at start.
 #
 #   test-vnc.sh SRCDIR BUILDDIR XDF_BACKEND XDF_BAD_FRONTEND XDF_VNC_CLIENT
 #
@@ -38,6 +39,9 @@ ok $? "a password of 9 characters: $(cat "$out/opt.log")"
 "$BACKEND" --vnc-password-file "$out/password" 2> "$out/opt.log"
 [ $? = 1 ] && grep -q "it needs --vnc" "$out/opt.log"
 ok $? "a password file without --vnc: $(cat "$out/opt.log")"
+"$BACKEND" --vnc 5900 --vnc-address 127.0.0 2> "$out/opt.log"
+[ $? = 1 ] && grep -q "^xdf-backend: --vnc-address '127.0.0' is not an IPv4 address" "$out/opt.log"
+ok $? "a bad --vnc-address: $(cat "$out/opt.log")"
 
 # a port another process holds: the first frame's live view cannot
 # listen there, and the backend ends
@@ -100,10 +104,37 @@ PY
 ok $? "a viewer without VNC authentication is refused: $got"
 backend_ends $be
 
+# another address: 127.0.0.2 (lo's), nothing on 127.0.0.1
+port=$(free_port)
+"$BACKEND" --dev-id 11 --vnc "$port" --vnc-address 127.0.0.2 \
+    --timeout 30 2> "$out/address.log" &
+be=$!
+"$BADFE" --picture 11 > "$out/address.tap" 2>&1
+frontend_tap "$out/address.tap"
+got=$(python3 - "$port" 2>&1 <<'PY'
+import sys
+
+from xdf.vnc import VNC
+
+port = int(sys.argv[1])
+w, h, _ = VNC(port, host='127.0.0.2').grab()
+try:
+    VNC(port, timeout=2).grab()
+    print(f'{w}x{h} there, and also on 127.0.0.1')
+except OSError:
+    print(f'{w}x{h} there, none on 127.0.0.1')
+PY
+)
+[ "$got" = "64x48 there, none on 127.0.0.1" ] &&
+    grep -q "live view on VNC 127.0.0.2:$port" "$out/address.log"
+ok $? "--vnc-address 127.0.0.2: the live view there alone: $got"
+backend_ends $be
+
 # shellcheck disable=SC2154 # tap.sh counts the failures
 if [ "$tap_failed" != 0 ]; then
     sed 's/^/# conflict: /' "$out/conflict.log"
     sed 's/^/# password: /' "$out/password.log"
     sed 's/^/# client: /' "$out/client.log"
+    sed 's/^/# address: /' "$out/address.log"
 fi
 tap_end
