@@ -12,6 +12,7 @@
 #   pattern      xdf-anim's test pattern, the device's fit rule
 #   screen       until_same(): a guest's screen against a backend's
 #   backend      Backend: xdf-backend started, read (SIGUSR1), stopped
+#   installed    the Debian packages' paths, the backend service's command
 #   contactsheet the demo's contact sheet and animation
 #   guestboot    the demo guest's boot: accelerator, stages
 #   bochs        a bochs-display driven through QEMU's qtest protocol

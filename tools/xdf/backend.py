@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 
-from xdf import poll
+from xdf import installed, poll
 from xdf.image import READ_ERRORS, read_picture
 from xdf.process import stop
 
@@ -53,17 +53,24 @@ def backend_picture(proc, png, timeout=60, step=0.2):
 
 class Backend:
     """xdf-backend of build folder @build, saving into @out (made if
-    need be) with @options, its output in the file @log."""
+    need be) with @options, its output in the file @log.  @build None:
+    the installed package's (xdf.installed), and with --all the way its
+    service runs it (its unit's command, a configuration of @options
+    beside @out: @out.conf, the unit's privilege)."""
 
     def __init__(self, build, out, *options, log):
         self.dir = out
         os.makedirs(out, exist_ok=True)
         self.log_path = log
         self.log = open(log, 'w')
-        self.proc = subprocess.Popen(
-            [os.path.join(build, 'tools', 'backend', 'xdf-backend'),
-             '--output-dir', out, *options],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        if build is None and '--all' in options:
+            command = installed.service_command(f'{out}.conf', out, *options)
+        else:
+            program = installed.BACKEND if build is None else \
+                os.path.join(build, 'tools', 'backend', 'xdf-backend')
+            command = [program, '--output-dir', out, *options]
+        self.proc = subprocess.Popen(command, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
 
     @property
     def pid(self):

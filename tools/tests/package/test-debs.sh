@@ -16,7 +16,7 @@
 set -uo pipefail
 SRC=$(cd "$1" && pwd)
 B=$(cd "$2" && pwd)
-. "$SRC/tools/tests/tap.sh" 2>/dev/null || . "$SRC/tools/tap.sh"
+. "$SRC/tools/tests/tap.sh"
 say() { echo "# $*"; }
 
 for t in dpkg-buildpackage dh help2man lintian; do

@@ -1,21 +1,28 @@
 #!/bin/bash
 # Runs in dom0 of the real-Xen rig (tools/realxen/run.sh), in the
-# repository: an HVM domU whose device model is our QEMU
-# (device_model_override), with libxl's emulated std VGA and
+# repository, on what the Debian packages install (tools/package): first
+# "apt-get install ./*.deb" of XDF_DEBS (packages_install); then an HVM
+# domU whose device model is the installed QEMU
+# (device_model_override = /usr/lib/xen-displfront/bin/qemu-system-x86_64),
+# with libxl's emulated std VGA and
 # -device xen-displfront (frontend domain 0, where the device model runs;
 # the device writes its own nodes) against xdf-backend.  The firmware's
 # screen (SeaBIOS, no bootable disk) must reach the backend pixel for
 # pixel as the device model's screendump shows it; then a backend restart
 # and device_del (qemu-backend.py --qmp on libxl's QMP socket), then
 # "xl destroy".  Then, on the same Xen boot, two such domUs at once with
-# one "xdf-backend --all" (two-hvm.py): each screen reaches its own
+# one "xdf-backend --all" run by the installed service's command with its
+# unit's privilege (two-hvm.py): each screen reaches its own
 # output, "xl destroy" of one leaves the other up.  Then "xl save",
 # "xl restore" and "xl migrate" (to this host) of another
 # (save-restore.py): the firmware screen comes back at the backend pixel
 # for pixel each time.  Grants and event channels back to
-# their baseline at the end.
+# their baseline at the end; then "apt-get remove" and "purge" leave
+# nothing behind (packages_remove_check).  The installed xdf-backend
+# serves each step.
 #
-# Environment: XDF_BUILD (build folder, default build).
+# Environment: XDF_BUILD (build folder, default build), XDF_DEBS (the
+# packages: tools/tests/realxen/meson-test.sh --debs builds them).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -24,8 +31,7 @@ set -uo pipefail
 
 NAME=xdf-hvm
 DIR=$OUT/hvm
-need_binaries "$B/qemu-system-x86_64" "$B/tools/backend/xdf-backend"
-raise_gntalloc_limit
+packages_install
 baseline
 mkdir -p "$DIR"
 
@@ -45,7 +51,7 @@ type = "hvm"
 memory = 64
 vcpus = 1
 device_model_version = "qemu-xen"
-device_model_override = "$B/qemu-system-x86_64"
+device_model_override = "$INSTALLED_QEMU"
 device_model_args = [ "-device", "xen-displfront,id=xdf0,req-timeout-ms=60000$2" ]
 vga = "stdvga"
 videoram = 16
@@ -70,7 +76,7 @@ xl_create "$DIR/$NAME.cfg" "xl create of an HVM domU with our QEMU as device mod
 domid=$(xl domid "$NAME")
 say "$NAME is domain $domid; device model: $(pgrep -af "xen-domid $domid" | cut -c1-300)"
 qmp=/var/run/xen/qmp-libxl-$domid
-python3 "$PWD/tools/tests/realxen/qemu-backend.py" --build "$B" --out "$DIR" \
+python3 "$PWD/tools/tests/realxen/qemu-backend.py" --installed --out "$DIR" \
     --qmp "$qmp"
 ok $? "the HVM domU's screen at xdf-backend (qemu-backend.py)"
 cp /var/log/xen/qemu-dm-$NAME.log "$DIR/" 2>/dev/null
@@ -85,7 +91,7 @@ if xl_create "$DIR/$NAME-a.cfg" "xl create of a first HVM domU" &&
    xl_create "$DIR/$NAME-b.cfg" "xl create of a second HVM domU"; then
     say "dom0 memory: $(free -m | awk '/^Mem/ { print $3 " MiB used, " $7 " MiB available" }')"
     python3 -B -X faulthandler "$PWD/tools/tests/realxen/two-hvm.py" \
-        --build "$B" --out "$DIR/two" "$NAME-a" "$NAME-b"
+        --installed --out "$DIR/two" "$NAME-a" "$NAME-b"
     rc=$?
     ok $rc "two HVM domUs, one xdf-backend --all (two-hvm.py)"
     [ $rc -gt 128 ] && dmesg | tail -n 15 | sed 's/^/#   dmesg: /'
@@ -100,7 +106,7 @@ xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 hvm_cfg "$NAME-s" ""
 for try in 1 2; do
     xl_create "$DIR/$NAME-s.cfg" "xl create of an HVM domU to save" || break
-    python3 -B "$PWD/tools/tests/realxen/save-restore.py" --build "$B" \
+    python3 -B "$PWD/tools/tests/realxen/save-restore.py" --installed \
         --out "$DIR/save" "$NAME-s"
     rc=$?
     xl destroy "$NAME-s" 2>/dev/null
@@ -112,4 +118,5 @@ trap - EXIT
 xenstore-rm /local/domain/0/backend/vdispl 2>/dev/null
 
 back_to_baseline
+packages_remove_check
 tap_end

@@ -45,6 +45,77 @@ raise_gntalloc_limit() {
     say "gntalloc limit: $(cat /sys/module/xen_gntalloc/parameters/limit 2>/dev/null || echo '?')"
 }
 
+# --- the Debian packages (tools/package): the tests of what is installed ---
+PACKAGES=(xen-displfront-qemu xen-displfront-backend xen-displfront-stubdom)
+INSTALLED_QEMU=/usr/lib/xen-displfront/bin/qemu-system-x86_64
+
+# packages_install: "apt-get install ./*.deb" of $XDF_DEBS (meson-test.sh
+# --debs built them), their dependencies from the dom0 image's Debian
+# packages (no network); then what installing them promises: gntalloc's
+# limit raised from Linux's default to the package's (its postinst), the
+# live views' password made (root's only), the binaries' libraries there.
+# What they installed is listed in $OUT/packages-files.txt (their
+# conffiles in packages-conffiles.txt) for packages_remove_check.
+packages_install() {
+    local limit=/sys/module/xen_gntalloc/parameters/limit before want have t0
+    if ! ls "${XDF_DEBS:-/nonexistent}"/xen-displfront-*.deb > /dev/null 2>&1; then
+        echo "no packages in XDF_DEBS='${XDF_DEBS:-}' (meson-test.sh --debs builds them)"
+        exit 2
+    fi
+    before=$(cat "$limit")
+    t0=$(date +%s)
+    (cd "$XDF_DEBS" && DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y ./xen-displfront-*.deb) > "$OUT/apt-install.log" 2>&1
+    if ! ok $? "apt-get install ./xen-displfront-*.deb, dependencies from Debian ($(( $(date +%s) - t0 )) s)"; then
+        tail -n 20 "$OUT/apt-install.log" | sed 's/^/#   /'
+        exit 1
+    fi
+    dpkg -L "${PACKAGES[@]}" | sort -u > "$OUT/packages-files.txt"
+    dpkg-query -W -f '${Conffiles}\n' "${PACKAGES[@]}" |
+        awk 'NF { print $1 }' > "$OUT/packages-conffiles.txt"
+    say "installed: $(wc -l < "$OUT/packages-files.txt") paths, conffiles $(tr '\n' ' ' < "$OUT/packages-conffiles.txt")"
+    want=$(sed -n 's/^options xen_gntalloc limit=\([0-9]*\)$/\1/p' \
+               /etc/modprobe.d/xen-displfront.conf)
+    have=$(cat "$limit")
+    [ -n "$want" ] && [ "$before" -lt "$want" ] && [ "$have" = "$want" ]
+    ok $? "gntalloc's limit raised by the postinst from $before to $have (configured: ${want:-none})"
+    [ "$(stat -c '%a %U' /etc/xen-displfront/vnc-password 2>&1)" = "600 root" ]
+    ok $? "the live views' password made, root's only"
+    need_binaries "$INSTALLED_QEMU" /usr/sbin/xdf-backend
+}
+
+# packages_remove_check: "apt-get remove" leaves nothing of the packages
+# but their conffiles, "apt-get purge" nothing at all (files, folders,
+# the password, the service's folder, systemd's enablement links, dpkg's
+# records).
+packages_remove_check() {
+    local f left rc
+    apt-get remove -y "${PACKAGES[@]}" > "$OUT/apt-remove.log" 2>&1
+    ok $? "apt-get remove ${PACKAGES[*]}"
+    left=$(while read -r f; do
+               [ -e "$f" ] && [ ! -d "$f" ] &&
+                   ! grep -qxF "$f" "$OUT/packages-conffiles.txt" && echo "$f"
+           done < "$OUT/packages-files.txt")
+    [ -z "$left" ] || echo "$left" | sed 's/^/#   left: /'
+    ok "${#left}" "removed: no file of theirs left but the conffiles"
+    left=$(while read -r f; do [ -e "$f" ] || echo "$f"; done < "$OUT/packages-conffiles.txt")
+    ok "${#left}" "removed: the conffiles stay until purge${left:+ (gone: $left)}"
+    rc=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null |
+         awk '$1 == "rc" { print $2 }')
+    apt-get purge -y $rc > "$OUT/apt-purge.log" 2>&1
+    ok $? "apt-get purge $(echo $rc)"
+    left=$( { while read -r f; do [ -e "$f" ] && echo "$f"; done < "$OUT/packages-files.txt" |
+              grep -E 'displfront|xdf|qemu-stubdom'
+              find /etc /usr /var /lib -xdev \( -name '*xen-displfront*' \
+                   -o -name 'xdf-backend*' -o -name 'xdf-stubdom-attach*' \
+                   -o -name 'xdf-gntalloc-limit' -o -name 'qemu-stubdom-linux-*' \) \
+                   2>/dev/null
+              dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" \
+                  2>/dev/null | awk '$1 !~ /^un/'; } | sort -u)
+    [ -z "$left" ] || echo "$left" | sed 's/^/#   left: /'
+    ok "${#left}" "purged: nothing of theirs left (files, folders, password, systemd links, dpkg)"
+}
+
 # dom0 comes up without networking, loopback included (and its root has
 # no iproute2): bring "lo" up for the backends' VNC live views on
 # 127.0.0.1, with python3's ioctl (SIOCGIFFLAGS, SIOCSIFFLAGS | IFF_UP).

@@ -3,12 +3,14 @@
 # of this folder in dom0 when the rig can run here, else skip (exit 77)
 # saying exactly why.
 #
-#   meson-test.sh BUILDDIR TESTSCRIPT
+#   meson-test.sh [--debs] BUILDDIR TESTSCRIPT
 #
 # Runs wherever it can (root, debootstrap, Debian's QEMU with virtio-9p:
 # tools/setup-host.sh installs them); the first run builds the dom0
 # image (a few minutes, from the machine's Debian mirror).  XDF_REALXEN=0
-# skips it.
+# skips it.  --debs: the script tests the installed Debian packages,
+# built first into BUILDDIR/debs (tools/package/build-debs; nothing is
+# built when the clone has not changed) and named to dom0 by XDF_DEBS.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -17,7 +19,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOOLS=$(cd "$HERE/../.." && pwd)
 skip() { echo "realxen: SKIP: $*"; exit 77; }
 
-[ $# = 2 ] || { echo "usage: $0 BUILDDIR TESTSCRIPT" >&2; exit 2; }
+debs=0
+[ "${1:-}" = --debs ] && { debs=1; shift; }
+[ $# = 2 ] || { echo "usage: $0 [--debs] BUILDDIR TESTSCRIPT" >&2; exit 2; }
 export XDF_BUILD=$1
 if [ "${XDF_REALXEN:-}" = 0 ]; then
     skip "XDF_REALXEN=0"
@@ -36,6 +40,20 @@ done
 if ! "$TOOLS/guest/build-guest.sh" "$XDF_BUILD/guest" > /dev/null; then
     echo "realxen: building the demo guest failed (tools/guest/build-guest.sh)"
     exit 1
+fi
+
+if [ $debs = 1 ]; then
+    for t in dpkg-buildpackage dh help2man lintian; do
+        command -v "$t" > /dev/null ||
+            skip "no $t to build the packages with (tools/setup-host.sh installs debhelper, help2man, lintian)"
+    done
+    "$TOOLS/package/build-debs" "$XDF_BUILD/debs" 2>&1 | sed -u 's/^/realxen: /'
+    [ "${PIPESTATUS[0]}" = 0 ] || {
+        echo "realxen: building the packages failed (tools/package/build-debs)"
+        exit 1
+    }
+    XDF_DEBS=$(cd "$XDF_BUILD/debs" && pwd)
+    export XDF_DEBS
 fi
 
 log=$(mktemp)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# qemu-backend.py --build B --out DIR [--card CARD | --qmp SOCKET]
+# qemu-backend.py --build B|--installed --out DIR [--card CARD | --qmp SOCKET]
 #
 # Runs in dom0 of the real-Xen rig: our QEMU with -device xen-displfront
 # (frontend domain 0, the device writing its own XenStore nodes) against
@@ -17,7 +17,8 @@
 #
 # With --qmp, the QEMU is one that runs already (an HVM domain's device
 # model, started by xl, with -device xen-displfront,id=xdf0): the same
-# steps, but QEMU is left running for its owner to stop.
+# steps, but QEMU is left running for its owner to stop.  With
+# --installed, QEMU and xdf-backend are the installed packages'.
 #
 # TAP-style lines on stdout; exit status 0 when all passed.
 #
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from xdf import poll, xenstore
+from xdf import installed, poll, xenstore
 from xdf.backend import Backend
 from xdf.qmp import QMP
 from xdf.screen import screendump_shown
@@ -82,7 +83,7 @@ def key_reaches_qemu(qemu_log, timeout):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
+    installed.add_build_arguments(ap)
     ap.add_argument('--out', required=True)
     ap.add_argument('--card', default='bochs-display')
     ap.add_argument('--qmp', help='QMP socket of a running QEMU')
@@ -115,7 +116,7 @@ def main():
         sock = os.path.join(tempfile.mkdtemp(prefix='xdf-qmp-'), 'qmp.sock')
         qlog = open(os.path.join(args.out, 'qemu.log'), 'w')
         qemu = subprocess.Popen([
-            os.path.join(args.build, 'qemu-system-x86_64'),
+            installed.qemu(args.build),
             '-M', 'pc', '-accel', 'tcg', '-nodefaults', '-display', 'none',
             '-device', f'{args.card},id=card0',
             # everything under TCG in dom0 is slow: give the backend time

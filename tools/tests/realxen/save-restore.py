@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# save-restore.py --build B --out DIR NAME
+# save-restore.py --build B|--installed --out DIR NAME
 #
 # Runs in dom0 of the real-Xen rig, for HVM domU NAME whose device model
 # is our QEMU with -device xen-displfront,id=xdf0 (made by hvm.sh): one
@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from xdf import poll, xenstore
+from xdf import installed, poll, xenstore
 from xdf.backend import Backend
 from xdf.qmp import QMP
 from xdf.screen import screendump_shown
@@ -91,7 +91,7 @@ def xl(args, what, timeout):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
+    installed.add_build_arguments(ap)
     ap.add_argument('--out', required=True)
     ap.add_argument('--timeout', type=int, default=300)
     ap.add_argument('name')

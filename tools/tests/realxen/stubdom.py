@@ -19,7 +19,13 @@
 # What was measured (time to the first frame, the stub domain's memory)
 # goes out as "##" lines.  TAP lines as lib.sh prints them.
 #
-#   stubdom.py --build B --out DIR --disk IMG
+#   stubdom.py --build B|--installed --out DIR --disk IMG
+#
+# With --installed: the installed packages' QEMU (the reference's device
+# model), stub domain, xdf-stubdom-attach and backend service (its unit's
+# command and privilege: checked); stubdom.sh installed them.  Otherwise
+# the build folder's, and the stub domain stubdom.sh copied where libxl
+# looks.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -31,7 +37,7 @@ import subprocess
 import sys
 import time
 
-from xdf import poll, xenstore
+from xdf import installed, poll, xenstore
 from xdf.backend import Backend
 from xdf.image import read_picture
 from xdf.qmp import QMP
@@ -159,7 +165,7 @@ def type_keys(port):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
+    installed.add_build_arguments(ap)
     ap.add_argument('--out', required=True)
     ap.add_argument('--disk', required=True)
     args = ap.parse_args()
@@ -174,11 +180,15 @@ def main():
                       '--timeout', '1500', log=be_log_path)
     dev = 'xen-displfront,id=xdf0,req-timeout-ms=60000'
     try:
+        if args.build is None:
+            good, why = installed.unprivileged(backend.pid)
+            ok(good, f"xdf-backend as its service runs it, with the unit's "
+               f"privilege ({why})")
         # 1. the reference: device model in dom0, writing its own nodes
         cfg = os.path.join(out, 'xdf-ref.cfg')
         hvm_cfg(cfg, 'xdf-ref', disks['ref'], f'''
 device_model_version = "qemu-xen"
-device_model_override = "{args.build}/qemu-system-x86_64"
+device_model_override = "{installed.qemu(args.build)}"
 device_model_args = [ "-device", "{dev},resolution={CONNECTOR[0]}x{CONNECTOR[1]}" ]
 ''')
         r, dt = xl('create', cfg)
@@ -244,9 +254,9 @@ device_model_args_hvm = [ "-device", "{dev}", "-msg", "timestamp=on",
         mem = xl('list', stub)[0].stdout.strip().splitlines()[-1].split()
         say(f'stub domain {stub} of guest {stub_guest}: {mem[2]} MiB, '
             f'{dt:.0f} s to "xl create" done')
-        r = subprocess.run([os.path.join(os.getcwd(),
-                                         'tools/stubdom/xdf-stubdom-attach'),
-                            '--resolution',
+        attach = installed.STUBDOM_ATTACH if args.build is None else \
+            os.path.join(os.getcwd(), 'tools/stubdom/xdf-stubdom-attach')
+        r = subprocess.run([attach, '--resolution',
                             f'{CONNECTOR[0]}x{CONNECTOR[1]}', 'xdf-stub'],
                            capture_output=True, text=True)
         ok(r.returncode == 0,

@@ -6,7 +6,10 @@
 # fitted into its connector; "xl destroy" of the first leaves the second
 # Connected and served.  TAP lines as lib.sh prints them.
 #
-#   two-hvm.py --build B --out DIR NAME1 NAME2
+#   two-hvm.py --build B|--installed --out DIR NAME1 NAME2
+#
+# With --installed, the backend is the installed service's (its unit's
+# command, with the unit's privilege: checked).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -16,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from xdf import poll, xenstore
+from xdf import installed, poll, xenstore
 from xdf.backend import Backend
 from xdf.qmp import QMP
 from xdf.screen import screendump_shown
@@ -51,7 +54,7 @@ def shows_own_screen(d, backend, out, tag):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
+    installed.add_build_arguments(ap)
     ap.add_argument('--out', required=True)
     ap.add_argument('names', nargs=2)
     args = ap.parse_args()
@@ -67,6 +70,10 @@ def main():
             d.dev_id = d.prop('dev-id')
         ids = sorted(d.dev_id for d in doms)
         tap.ok(ids == ['0', '1'], f'two device models in dom0: dev-ids {ids}')
+        if args.build is None:
+            good, why = installed.unprivileged(backend.pid)
+            tap.ok(good, f"xdf-backend as its service runs it, with the "
+                         f"unit's privilege ({why})")
         for d in doms:
             good = poll.within(lambda: d.prop('state') ==
                                'XenbusStateConnected', 120, step=1)
