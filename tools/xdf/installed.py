@@ -7,6 +7,8 @@
 import os
 import shlex
 
+from xdf import poll
+
 # xen-displfront-qemu: the device model, under its own prefix
 QEMU = '/usr/lib/xen-displfront/bin/qemu-system-x86_64'
 # xen-displfront-backend
@@ -87,9 +89,16 @@ def ready():
     return None
 
 
-def unprivileged(pid):
-    """(ok, text): process @pid runs as the backend's unit wants it: no
-    capability in any set, no new privileges."""
+def unprivileged(pid, timeout=30):
+    """(ok, text): process @pid, once it is xdf-backend (the service's
+    command execs setpriv, its script, then xdf-backend, within @timeout
+    s), runs as the backend's unit wants it: no capability in any set, no
+    new privileges."""
+    def comm():
+        with open(f'/proc/{pid}/comm') as f:
+            return f.read().strip()
+    if not poll.within(lambda: comm() == 'xdf-backend', timeout, step=0.2):
+        return False, f'process {pid} is {comm()}, not xdf-backend after {timeout} s'
     caps = capabilities(pid)
     nnp = no_new_privs(pid)
     ok = nnp and not any(caps.values())
