@@ -786,6 +786,18 @@ static bool xdf_stub_domain(XenDisplFront *s)
     return target != NULL;
 }
 
+/* Connector @i's vkbd device, linked to it by its input id. */
+static void xdf_kbd_init(XenDisplFront *s, unsigned int i)
+{
+    bool given = s->input_ids && i < g_strv_length(s->input_ids);
+
+    xdf_input_init(&s->kbd[i], &s->xen, &s->conn[i],
+                   given ? s->input_ids[i] : s->conn_ids[i],
+                   xdf_input_backend_names[s->input_backend],
+                   s->bus.adopt_only, s->input == ON_OFF_AUTO_ON,
+                   s->input_system_keys);
+}
+
 /*
  * The vdispl device is ours: the connectors its directory describes,
  * and with input a vkbd device for each, linked by its input id (in a
@@ -806,13 +818,7 @@ static bool xdf_claim_connectors(XenDisplFront *s, Error **errp)
         xdf_connectors_new(s, s->connectors, NULL, NULL);
     }
     for (i = 0; input && i < s->nr_connectors; i++) {
-        bool given = s->input_ids && i < g_strv_length(s->input_ids);
-
-        xdf_input_init(&s->kbd[i], &s->xen, &s->conn[i],
-                       given ? s->input_ids[i] : s->conn_ids[i],
-                       xdf_input_backend_names[s->input_backend],
-                       s->bus.adopt_only, s->input == ON_OFF_AUTO_ON,
-                       s->input_system_keys);
+        xdf_kbd_init(s, i);
         if (!xdf_input_claim(&s->kbd[i], errp)) {
             return false;
         }
@@ -1057,7 +1063,6 @@ static bool xdf_move_backend(XenDisplFront *s, uint32_t domid, Error **errp)
         goto fail;
     }
     for (i = 0; i < s->nr_connectors; i++) {
-        bool given = s->input_ids && i < g_strv_length(s->input_ids);
         XdfInput *in = &s->kbd[i];
 
         if (!input) {
@@ -1065,10 +1070,7 @@ static bool xdf_move_backend(XenDisplFront *s, uint32_t domid, Error **errp)
             continue;
         }
         if (!in->conn) {
-            xdf_input_init(in, &s->xen, &s->conn[i],
-                           given ? s->input_ids[i] : s->conn_ids[i],
-                           xdf_input_backend_names[s->input_backend], false,
-                           s->input == ON_OFF_AUTO_ON, s->input_system_keys);
+            xdf_kbd_init(s, i);     /* adopt_only is false here */
         } else if (!xdf_input_move(in, errp)) {
             goto fail;
         }
